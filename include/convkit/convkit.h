@@ -1,0 +1,10 @@
+// The whole public API of convkit.
+#pragma once
+
+#include "convkit/composite.h"
+#include "convkit/cost.h"
+#include "convkit/error.h"
+#include "convkit/reference.h"
+#include "convkit/shape.h"
+#include "convkit/spec.h"
+#include "convkit/tensor.h"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages convkit builds and tests with; does nothing when all are present.
+# Idempotent: safe to run before every build (the Makefile does).
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ clang libomp-14-dev libclang-rt-14-dev
+  libgtest-dev libgmock-dev
+  libcli11-dev nlohmann-json3-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,23 @@
+// convkit: the command-line tool. One subcommand per file; this file only wires them together.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "convkit/error.h"
+#include "demo.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
+  app.set_version_flag("--version", std::string("convkit ") + CONVKIT_VERSION);
+  app.require_subcommand(1);
+  convkit::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const convkit::Error& e) {
+    std::cerr << "convkit: error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
