@@ -110,9 +110,9 @@ const char* axis_name(int rank, int axis) {
 
 void validate(const ConvSpec& spec) {
   if (spec.rank < 1 || spec.rank > 3) fail("rank=", spec.rank, " is not supported; expected 1, 2 or 3");
+  if (spec.groups < 1) fail("groups=", spec.groups, " must be >= 1");
   if (spec.in_channels < 1) fail("in_channels=", spec.in_channels, " must be >= 1");
   if (spec.out_channels < 1) fail("out_channels=", spec.out_channels, " must be >= 1");
-  if (spec.groups < 1) fail("groups=", spec.groups, " must be >= 1");
   if (spec.in_channels % spec.groups != 0)
     fail("groups=", spec.groups, " does not divide in_channels=", spec.in_channels);
   if (spec.out_channels % spec.groups != 0)

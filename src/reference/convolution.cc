@@ -152,7 +152,10 @@ void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView we
   const int64_t out_h = axes[1].output, out_w = axes[2].output;
   const int64_t out_cells = axes[0].output * out_h * out_w;
 
-#pragma omp parallel
+  // Threads only pay off on real layers; a parallel region costs milliseconds on a loaded machine.
+  const int64_t kernel_taps = axes[0].kernel * axes[1].kernel * axes[2].kernel;
+  const bool worth_threads = batch * spec.out_channels * in_per_group * kernel_taps * out_cells > (int64_t{1} << 20);
+#pragma omp parallel if (worth_threads)
   {
     std::vector<double> acc(static_cast<size_t>(out_cells));
 #pragma omp for schedule(dynamic)
