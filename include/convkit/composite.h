@@ -57,8 +57,8 @@ ConvSpec pointwise_grouped(int rank, int64_t in_channels, int64_t out_channels, 
 std::vector<ConvSpec> conv_stages(const Composite& composite);
 
 // The factors of a separable (rank-1) kernel: kernel[i0, i1, ...] == factors[0][i0] * factors[1][i1] * ...
-// Each factor but the last is scaled so its largest-magnitude entry is positive (Sobel-x factors
-// as [1, 2, 1] and [-1, 0, 1]). `separable` is false when the kernel is not rank-1 within
+// Each factor but the last is scaled so its smallest nonzero magnitude is 1 and its first nonzero
+// entry is positive (Sobel-x factors as [1, 2, 1] and [-1, 0, 1]; integer kernels get integer factors). `separable` is false when the kernel is not rank-1 within
 // `tolerance` (relative to the largest entry); `residual` is the worst absolute mismatch.
 struct SeparableFactors {
   bool separable = false;

@@ -36,16 +36,20 @@ SeparableFactors factor_separable(ConstTensorView kernel, double tolerance) {
     }
     result.factors.push_back(std::move(factor));
   }
-  // Readable signs: every factor but the last has a positive largest entry; the last absorbs the sign.
+  // Readable factors: every factor but the last is scaled so that its smallest nonzero magnitude is 1
+  // and its first nonzero entry is positive (integer kernels get integer factors); the last factor
+  // absorbs the scale, so the product is unchanged.
   for (size_t axis = 0; axis + 1 < result.factors.size(); ++axis) {
     auto& factor = result.factors[axis];
-    float largest = 0.0f;
-    for (float v : factor)
-      if (std::fabs(v) > std::fabs(largest)) largest = v;
-    if (largest < 0.0f) {
-      for (float& v : factor) v = -v;
-      for (float& v : result.factors.back()) v = -v;
+    float smallest = 0.0f, first = 0.0f;
+    for (float v : factor) {
+      if (v == 0.0f) continue;
+      if (first == 0.0f) first = v;
+      if (smallest == 0.0f || std::fabs(v) < smallest) smallest = std::fabs(v);
     }
+    const float scale = first < 0.0f ? -smallest : smallest;
+    for (float& v : factor) v /= scale;
+    for (float& v : result.factors.back()) v *= scale;
   }
   Shape index(shape.size(), 0);
   for (int64_t i = 0; i < k.numel(); ++i, next_index(index, shape)) {
