@@ -2,8 +2,13 @@
 # packages first (scripts/install-deps.sh), then configure and build with CMake + Ninja.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZERS    := npy
 
-.PHONY: all deps build test test-fast test-asan demo clean
+SHELL := /bin/bash
+
+.PHONY: all deps build test test-fast test-asan fuzz demo clean
 
 all: build
 
@@ -23,13 +28,27 @@ test-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
 
+# Every libFuzzer target (Clang, ASan+UBSan) for FUZZ_SECONDS each, starting from fuzz/corpus/<name>;
+# new corpus entries and crash reproducers stay in $(FUZZ_BUILD).
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCONVKIT_WERROR=ON -DCONVKIT_SANITIZE=ON -DCONVKIT_FUZZ=ON -DCONVKIT_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD)
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ && \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s" && \
+	  $(FUZZ_BUILD)/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY)" \
+	    ; test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 test-fast: build
 	@ctest --test-dir $(BUILD) --output-on-failure
 
-test: test-fast test-asan
+test: test-fast test-asan fuzz
 
 demo: build
 	@$(BUILD)/convkit demo
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -4,6 +4,7 @@
 #include "convkit/composite.h"
 #include "convkit/cost.h"
 #include "convkit/error.h"
+#include "convkit/npy.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"
 #include "convkit/spec.h"

@@ -248,11 +248,17 @@ class HeaderParser {
     for (size_t i = 0; i < kKeys.size(); ++i)
       if (!seen[i])
         fail(name_, ": header is missing key '", kKeys[i], "'; expected the keys 'descr', 'fortran_order' and ",
-             "'shape' (header: \"", escaped(text_), "\")");
+             "'shape' (header: \"", quoted_header(), "\")");
     return header;
   }
 
  private:
+  // The header without its padding, escaped and shortened, for error messages.
+  std::string quoted_header() const {
+    const size_t end = text_.find_last_not_of(" \t\n\r\f");
+    return escaped(text_.substr(0, end == std::string_view::npos ? 0 : end + 1), 120);
+  }
+
   bool at(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
 
   static bool is_word_char(char c) {
@@ -268,7 +274,7 @@ class HeaderParser {
 
   [[noreturn]] void error(const std::string& what) const {
     const std::string got = pos_ < text_.size() ? "'" + escaped(text_.substr(pos_, 1)) + "'" : "the end of the header";
-    fail(name_, ": malformed header at byte ", pos_, ": ", what, ", got ", got, " (header: \"", escaped(text_),
+    fail(name_, ": malformed header at byte ", pos_, ": ", what, ", got ", got, " (header: \"", quoted_header(),
          "\")");
   }
 
@@ -456,17 +462,17 @@ std::vector<uint8_t> serialize_for(const Tensor& tensor, std::string_view contex
   }
   const size_t data_bytes = static_cast<size_t>(count) * sizeof(float);
 
-  std::vector<uint8_t> out;
-  out.reserve(prefix + padded + data_bytes);
-  out.insert(out.end(), kMagic.begin(), kMagic.end());
-  out.push_back(static_cast<uint8_t>(major));
-  out.push_back(0);
-  for (size_t i = 0; i < prefix - kMagic.size() - 2; ++i) out.push_back(static_cast<uint8_t>(padded >> (8 * i)));
-  out.insert(out.end(), dict.begin(), dict.end());
-  out.insert(out.end(), padded - dict.size() - 1, ' ');
-  out.push_back('\n');
-  const size_t data_start = out.size();
-  out.resize(data_start + data_bytes);
+  // Filled by offset into a vector of the final size (reserve + insert trips a bogus GCC 12
+  // -Wstringop-overflow at -O2).
+  std::vector<uint8_t> out(prefix + padded + data_bytes);
+  std::fill_n(out.begin(), prefix + padded, ' ');
+  std::copy(kMagic.begin(), kMagic.end(), out.begin());
+  out[6] = static_cast<uint8_t>(major);
+  out[7] = 0;
+  for (size_t i = 0; i < prefix - 8; ++i) out[8 + i] = static_cast<uint8_t>(padded >> (8 * i));
+  std::copy(dict.begin(), dict.end(), out.begin() + static_cast<std::ptrdiff_t>(prefix));
+  const size_t data_start = prefix + padded;
+  out[data_start - 1] = '\n';
   uint8_t* target = out.data() + data_start;
   if constexpr (std::endian::native == std::endian::little) {
     if (data_bytes > 0) std::memcpy(target, tensor.data(), data_bytes);
@@ -558,7 +564,7 @@ Tensor parse(std::span<const uint8_t> bytes, std::string_view name) {
       extents.push_back(extent);
       strides.push_back(stride);
     }
-    stride *= extent;  // cannot overflow: the running product is at most count
+    stride *= extent;  // a product of non-zero extents (checked above) or 0: no overflow
   }
   Shape index(extents.size(), 0);
   int64_t offset = 0;
@@ -601,10 +607,10 @@ std::vector<uint8_t> serialize(const Tensor& tensor) { return serialize_for(tens
 
 void write(const std::string& path, const Tensor& tensor) {
   const std::vector<uint8_t> bytes = serialize_for(tensor, path);
-  std::string temp_path = path + ".tmp-XXXXXX";
+  const std::string pattern = path + ".tmp-XXXXXX";
+  std::string temp_path = pattern;
   const int fd = ::mkstemp(temp_path.data());
-  if (fd < 0)
-    fail_with_errno(path, ": cannot write: creating the temporary file ", temp_path, " failed: ");
+  if (fd < 0) fail_with_errno(path, ": cannot write: creating the temporary file ", pattern, " failed: ");
   TemporaryFile temp(fd, temp_path);
   // mkstemp creates the file with mode 0600; give it the mode a plain open(O_CREAT, 0666) would.
   if (::fchmod(temp.fd(), 0666 & ~current_umask()) != 0)

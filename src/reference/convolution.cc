@@ -116,8 +116,8 @@ void check_output_view(const ConvSpec& spec, const Shape& expected, TensorView o
 void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView weight,
                  std::optional<ConstTensorView> bias, TensorView output) {
   const Shape spatial = input_spatial_of(spec, input.shape());
-  const ConvGeometry geometry = resolve_geometry(spec, spatial);
   check_weight_shape(spec, weight.shape());
+  const ConvGeometry geometry = resolve_geometry(spec, spatial);
   if (bias) check_bias_shape(spec, bias->shape());
   if (spec.bias && !bias)
     fail(spec.transposed ? "conv_transpose" : "conv", ": the spec has bias=true but no bias tensor was given");
@@ -195,6 +195,8 @@ void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView we
 
 Tensor convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView weight,
                    std::optional<ConstTensorView> bias) {
+  input_spatial_of(spec, input.shape());
+  check_weight_shape(spec, weight.shape());  // before the geometry: a wrong weight explains most misfits
   Tensor output(output_shape(spec, input.shape()));
   convolution(spec, input, weight, bias, output.view());
   return output;

@@ -1,21 +1,23 @@
 // convkit: the command-line tool. One subcommand per file; this file only wires them together.
 #include <CLI/CLI.hpp>
 
+#include <exception>
 #include <iostream>
 
-#include "convkit/error.h"
+#include "conv.h"
 #include "demo.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
   app.set_version_flag("--version", std::string("convkit ") + CONVKIT_VERSION);
   app.require_subcommand(1);
+  convkit::cli::add_conv_command(app);
   convkit::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
-  } catch (const convkit::Error& e) {
+  } catch (const std::exception& e) {  // convkit::Error and anything the system throws (I/O, memory)
     std::cerr << "convkit: error: " << e.what() << "\n";
     return 2;
   }
