@@ -87,7 +87,7 @@ TEST_F(CliConv, TransposedFlipAndBias) {
   EXPECT_EQ(conv(kOneToSix, Tensor({1, 1, 3}, 1.0f), "--transposed --stride 2 --output-shape 12").shape(),
             (Shape{1, 1, 12}));
   EXPECT_EQ(conv(kOneToSix, Tensor({1, 1, 3}, {1, 2, 3}), "--flip").values(), (std::vector<float>{10, 16, 22, 28}));
-  const Tensor bias({1}, {0.5f});
+  const Tensor bias(Shape{1}, std::vector<float>{0.5f});
   EXPECT_EQ(conv(kOneToSix, Tensor({1, 1, 1}, 1.0f), "", &bias).values()[0], 1.5f);
 }
 
