@@ -118,6 +118,16 @@ double tolerance_for(const Tensor& expected) {
   return 1e-5 * (1.0 + peak);
 }
 
+// The composite run stage by stage equals the full convolution `layer` with weight W.
+void expect_composite_equals_full(const Composite& composite, const StageData& data, const ConvSpec& layer,
+                                  const Tensor& W, std::optional<ConstTensorView> bias, const Tensor& x) {
+  const Tensor expected = reference::convolution(layer, x, W, bias);
+  const auto views = data.views();
+  const Tensor actual = reference::run(composite, x, views);
+  ASSERT_EQ(actual.shape(), expected.shape());
+  EXPECT_LE(max_abs_difference(actual, expected), tolerance_for(expected));
+}
+
 // Which options the randomized cases actually exercised.
 struct Coverage {
   std::set<int> ranks;
@@ -216,11 +226,7 @@ TEST(CompositeEquivalence, DepthwiseSeparableEqualsFullConvolution) {
       std::optional<ConstTensorView> bias;
       if (layer.bias) bias = data.biases[1].view();
 
-      const Tensor expected = reference::convolution(layer, x, W, bias);
-      const auto views = data.views();
-      const Tensor actual = reference::run(composite, x, views);
-      ASSERT_EQ(actual.shape(), expected.shape());
-      EXPECT_LE(max_abs_difference(actual, expected), tolerance_for(expected));
+      expect_composite_equals_full(composite, data, layer, W, bias, x);
       ++cases;
     }
   }
@@ -277,11 +283,7 @@ TEST(CompositeEquivalence, SpatialSeparableEqualsFullConvolution) {
       std::optional<ConstTensorView> bias;
       if (layer.bias) bias = data.biases.back().view();
 
-      const Tensor expected = reference::convolution(layer, x, W, bias);
-      const auto views = data.views();
-      const Tensor actual = reference::run(composite, x, views);
-      ASSERT_EQ(actual.shape(), expected.shape());
-      EXPECT_LE(max_abs_difference(actual, expected), tolerance_for(expected));
+      expect_composite_equals_full(composite, data, layer, W, bias, x);
       ++cases;
     }
   }
@@ -335,11 +337,7 @@ TEST(CompositeEquivalence, FlattenedEqualsFullConvolution) {
       std::optional<ConstTensorView> bias;
       if (layer.bias) bias = data.biases.back().view();
 
-      const Tensor expected = reference::convolution(layer, x, W, bias);
-      const auto views = data.views();
-      const Tensor actual = reference::run(composite, x, views);
-      ASSERT_EQ(actual.shape(), expected.shape());
-      EXPECT_LE(max_abs_difference(actual, expected), tolerance_for(expected));
+      expect_composite_equals_full(composite, data, layer, W, bias, x);
       ++cases;
     }
   }
