@@ -382,6 +382,25 @@ std::vector<double> convolution_matrix(const std::vector<MatrixAxis>& axes, int6
   return C;
 }
 
+
+// Per batch item: C x + b, or C^T x + b when `transpose` (C is row-major, outputs x inputs of the
+// forward convolution); the bias is per output channel of `output_shape`'s channels_first layout.
+Tensor apply_matrix(const std::vector<double>& C, const convkit::testing::ProblemData& d, int64_t batch,
+                    const Shape& output_shape, int64_t out_channels, bool transpose) {
+  Tensor result(output_shape);
+  const int64_t outputs = result.numel() / batch, inputs = d.input.numel() / batch;
+  const int64_t cells_per_channel = outputs / out_channels;
+  const int64_t cols = transpose ? outputs : inputs;  // row length of C
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t o = 0; o < outputs; ++o) {
+      double sum = d.bias.numel() ? d.bias[o / cells_per_channel] : 0.0;
+      for (int64_t i = 0; i < inputs; ++i)
+        sum += C[static_cast<size_t>(transpose ? i * cols + o : o * cols + i)] * d.input[n * inputs + i];
+      result[n * outputs + o] = static_cast<float>(sum);
+    }
+  return result;
+}
+
 TEST(IdentitiesToeplitz, ConvolutionIsItsExplicitMatrixAndTransposedIsItsTranspose) {
   std::mt19937 rng(kSeed);
   ProblemOptions options;
@@ -428,32 +447,14 @@ TEST(IdentitiesToeplitz, ConvolutionIsItsExplicitMatrixAndTransposedIsItsTranspo
     if (!s.transposed) {
       const std::vector<double> C =
           convolution_matrix(axes, s.in_channels, s.out_channels, s.groups, s.padding_mode, s.flip, d.weight);
-      const int64_t cols = count_of(pr.input_shape) / batch, rows = y.numel() / batch;
-      const int64_t P = rows / s.out_channels;
-      Tensor expected(y.shape());
-      for (int64_t n = 0; n < batch; ++n)
-        for (int64_t r = 0; r < rows; ++r) {
-          double sum = s.bias ? d.bias[r / P] : 0.0;
-          for (int64_t c = 0; c < cols; ++c)
-            sum += C[static_cast<size_t>(r * cols + c)] * d.input[n * cols + c];
-          expected[n * rows + r] = static_cast<float>(sum);
-        }
+      const Tensor expected = apply_matrix(C, d, batch, y.shape(), s.out_channels, /*transpose=*/false);
       expect_equal(expected, y, "conv(x) vs C x + b");
     } else {
       // Transposed weight (Cin, Cout/g, k...) is the forward weight (Cout_S, Cin_S/g, k...) of the
       // convolution with in_channels = Cout, out_channels = Cin.
       const std::vector<double> C =
           convolution_matrix(axes, s.out_channels, s.in_channels, s.groups, PaddingMode::zeros, s.flip, d.weight);
-      const int64_t rows = count_of(pr.input_shape) / batch, cols = y.numel() / batch;
-      const int64_t Q = cols / s.out_channels;
-      Tensor expected(y.shape());
-      for (int64_t n = 0; n < batch; ++n)
-        for (int64_t c = 0; c < cols; ++c) {
-          double sum = s.bias ? d.bias[c / Q] : 0.0;
-          for (int64_t r = 0; r < rows; ++r)
-            sum += C[static_cast<size_t>(r * cols + c)] * d.input[n * rows + r];
-          expected[n * cols + c] = static_cast<float>(sum);
-        }
+      const Tensor expected = apply_matrix(C, d, batch, y.shape(), s.out_channels, /*transpose=*/true);
       expect_equal(expected, y, "conv_transpose(x) vs C^T x + b");
     }
     transposed_cases += s.transposed;
