@@ -2,6 +2,7 @@
 #pragma once
 
 #include "convkit/composite.h"
+#include "convkit/conv.h"
 #include "convkit/cost.h"
 #include "convkit/error.h"
 #include "convkit/npy.h"

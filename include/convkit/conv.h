@@ -1,0 +1,56 @@
+// Plans: the fast engine's API (as FFTW plans, oneDNN primitives, XNNPACK operators). Describe the
+// convolution once with a ConvSpec, create a plan from it and the weights (validate, choose an
+// algorithm, pack the weights into the micro-kernels' layout), then run it many times. `run` is const
+// and safe to call from several threads at once; each call uses its own bounded workspace.
+// Results are identical (bit for bit) for every thread count.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+
+namespace convkit {
+
+// Threads used by plans that do not set their own; 0 (the default) = every hardware thread.
+void set_num_threads(int threads);
+int num_threads();
+
+struct PlanOptions {
+  int threads = 0;        // 0 = convkit::num_threads() at run time
+  std::string algorithm{};  // "" = let the plan choose; otherwise force one (see ConvPlan::algorithm)
+};
+
+class ConvPlan {
+ public:
+  // Validates spec, weight and bias shapes (as reference::convolution does) and packs the weights.
+  ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<ConstTensorView> bias = std::nullopt,
+           PlanOptions options = {});
+  ~ConvPlan();
+  ConvPlan(ConvPlan&&) noexcept;
+  ConvPlan& operator=(ConvPlan&&) noexcept;
+
+  // y = conv(x) in the spec's layout; the output shape is convkit::output_shape(spec, x.shape()).
+  Tensor run(ConstTensorView input) const;
+  // The same into a caller-provided view of that shape (any strides).
+  void run(ConstTensorView input, TensorView output) const;
+
+  const ConvSpec& spec() const;
+  // The algorithm the plan chose, e.g. "gemm.avx512.14x32" (names: operation.isa.tile).
+  std::string algorithm() const;
+  // Why: one line per candidate algorithm, the chosen one and the reasons the others declined.
+  std::string explain() const;
+  // Memory the plan holds (packed weights and bias) and the extra memory one run needs.
+  std::size_t packed_bytes() const;
+  std::size_t workspace_bytes(const Shape& input_shape) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace convkit
