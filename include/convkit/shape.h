@@ -54,6 +54,12 @@ struct AxisPads {
 //   SAME_UPPER: begin = total / 2, end = total - begin; SAME_LOWER: end = total / 2, begin = total - end.
 AxisPads same_padding(int64_t input, int64_t kernel, int64_t stride, int64_t dilation, bool lower);
 
+// Which input cell an out-of-range index j of an axis of size n reads under each padding mode
+// (PyTorch F.pad): reflect mirrors without repeating the edge, replicate clamps, circular wraps.
+// In-range j is returned as is; -1 means the cell reads as zero (zeros mode). Valid for the pad
+// widths validate()/resolve_geometry() accept (reflect pad < n, circular pad <= n).
+int64_t padded_source_index(int64_t j, int64_t n, PaddingMode mode);
+
 // --- Whole-spec validation and resolution ---
 
 // One value per spatial axis from a per-axis argument: empty -> `fallback` everywhere, one value ->

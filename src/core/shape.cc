@@ -284,4 +284,15 @@ void check_bias_shape(const ConvSpec& spec, std::span<const int64_t> shape) {
          "; expected [", spec.out_channels, "]");
 }
 
+int64_t padded_source_index(int64_t j, int64_t n, PaddingMode mode) {
+  if (j >= 0 && j < n) return j;
+  switch (mode) {
+    case PaddingMode::zeros: return -1;
+    case PaddingMode::reflect: return j < 0 ? -j : 2 * (n - 1) - j;
+    case PaddingMode::replicate: return std::clamp<int64_t>(j, 0, n - 1);
+    case PaddingMode::circular: return ((j % n) + n) % n;
+  }
+  return -1;
+}
+
 }  // namespace convkit

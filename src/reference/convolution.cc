@@ -59,19 +59,6 @@ Canonical<const float> weight_canonical(ConstTensorView weight, const ConvSpec& 
   return c;
 }
 
-// Where input index j lands for an out-of-range read under each padding mode (PyTorch F.pad):
-// reflect mirrors without repeating the edge, replicate clamps, circular wraps. -1 means a zero.
-int64_t padded_source(int64_t j, int64_t n, PaddingMode mode) {
-  if (j >= 0 && j < n) return j;
-  switch (mode) {
-    case PaddingMode::zeros: return -1;
-    case PaddingMode::reflect: return j < 0 ? -j : 2 * (n - 1) - j;
-    case PaddingMode::replicate: return std::clamp<int64_t>(j, 0, n - 1);
-    case PaddingMode::circular: return ((j % n) + n) % n;
-  }
-  return -1;
-}
-
 // For one axis and one kernel tap: the (output index, input element offset) pairs that contribute.
 struct Tap {
   int64_t output_index;
@@ -85,7 +72,7 @@ AxisTaps axis_taps(const AxisGeometry& g, int64_t input_stride, bool transposed,
     for (int64_t p = 0; p < g.output; ++p) {
       int64_t source = -1;
       if (!transposed) {
-        source = padded_source(p * g.stride + q * g.dilation - g.pad_begin, g.input, mode);
+        source = padded_source_index(p * g.stride + q * g.dilation - g.pad_begin, g.input, mode);
       } else {  // the input cell i with i*stride + q*dilation - pad_begin == p, if any
         const int64_t t = p + g.pad_begin - q * g.dilation;
         if (t >= 0 && t % g.stride == 0 && t / g.stride < g.input) source = t / g.stride;

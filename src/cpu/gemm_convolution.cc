@@ -1,0 +1,307 @@
+#include "gemm_convolution.h"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "convkit/shape.h"
+
+namespace convkit::cpu {
+namespace {
+
+constexpr int kMaxRank = 3;
+constexpr int64_t kMaxBlockTiles = 16;    // channels_last: pixel tiles sharing one pass over the weight panels
+constexpr int64_t kMinIgemmChannels = 16;  // below, per-tap row pointers cost more than packing the pixels
+constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
+constexpr int kMaxTileWidth = 128;         // >= every kernel's MR and NR
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Spec axis `axis` of a rank-`rank` spec sits in slot 3 - rank + axis of the (D, H, W) arrays.
+size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
+
+// The micro-kernel whose panel width (output channels per weight panel) pads Cout/groups least;
+// on ties the larger register tile.
+TileKernel choose_kernel(Isa isa, bool channels_last, bool indirect, int64_t cout_g) {
+  const TileKernel* best = nullptr;
+  int64_t best_padded = 0;
+  for (const TileKernel& k : tile_kernels(isa)) {
+    if (k.indirect != indirect) continue;
+    const int64_t width = channels_last ? k.nr : k.mr;
+    const int64_t padded = ceil_div(cout_g, width) * width;
+    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
+      best = &k;
+      best_padded = padded;
+    }
+  }
+  return *best;
+}
+
+// A per-thread scratch array that only grows (runs are many, sizes few).
+template <class T>
+T* scratch(std::vector<T>& buffer, int64_t count) {
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+// A stretch of consecutive tile pixels whose sources are consecutive input pixels (or all padding zeros).
+struct Segment {
+  int64_t begin = 0, length = 0, source = -1;  // source -1: zeros
+};
+
+bool extends(const Segment& segment, int64_t source) {
+  return source < 0 ? segment.source < 0 : segment.source >= 0 && source == segment.source + segment.length;
+}
+
+}  // namespace
+
+std::string GemmConvolution::declines(const ConvSpec& spec) {
+  if (spec.transposed) return "transposed convolution (part 2 of the engine: decomposition into sub-convolutions)";
+  return {};
+}
+
+GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
+    : spec_(spec), groups_(spec.groups), cin_g_(spec.in_channels / spec.groups),
+      cout_g_(spec.out_channels / spec.groups) {
+  const bool channels_last = spec.layout == Layout::channels_last;
+  const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
+  for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
+  taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
+  k_ = taps_ * cin_g_;
+  kernel_ = choose_kernel(isa, channels_last, channels_last && cin_g_ >= kMinIgemmChannels, cout_g_);
+  panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
+  panels_ = ceil_div(cout_g_, panel_width_);
+
+  // Element strides of the weight along (output channel, input channel, D, H, W), per layout:
+  // channels_first (Cout, Cin/g, k...), channels_last (k..., Cin/g, Cout).
+  const auto& st = weight.strides();
+  const size_t r = static_cast<size_t>(spec.rank);
+  const int64_t o_stride = channels_last ? st[r + 1] : st[0];
+  const int64_t c_stride = channels_last ? st[r] : st[1];
+  std::array<int64_t, kMaxRank> q_stride{0, 0, 0};
+  for (int axis = 0; axis < spec.rank; ++axis)
+    q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis) + (channels_last ? 0 : 2)];
+
+  // Panels [group][panel][k = tap * Cin/g + c][lane], zero beyond Cout/g; with flip the taps are reversed.
+  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * k_ * panel_width_));
+  float* out = weights_.data();
+  for (int64_t g = 0; g < groups_; ++g)
+    for (int64_t p = 0; p < panels_; ++p)
+      for (int64_t tap = 0; tap < taps_; ++tap) {
+        const int64_t q[3] = {tap / (kernel_size_[1] * kernel_size_[2]), tap / kernel_size_[2] % kernel_size_[1],
+                              tap % kernel_size_[2]};
+        int64_t tap_offset = 0;
+        for (size_t a = 0; a < kMaxRank; ++a)
+          tap_offset += (spec.flip ? kernel_size_[a] - 1 - q[a] : q[a]) * q_stride[a];
+        for (int64_t c = 0; c < cin_g_; ++c)
+          for (int64_t lane = 0; lane < panel_width_; ++lane) {
+            const int64_t o = p * panel_width_ + lane;
+            *out++ = o < cout_g_ ? weight.data()[(g * cout_g_ + o) * o_stride + c * c_stride + tap_offset] : 0.0f;
+          }
+      }
+  if (bias) {
+    bias_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * panel_width_));
+    for (int64_t g = 0; g < groups_; ++g)
+      for (int64_t o = 0; o < panels_ * panel_width_; ++o)
+        bias_.data()[g * panels_ * panel_width_ + o] = o < cout_g_ ? bias[g * cout_g_ + o] : 0.0f;
+  }
+  if (kernel_.indirect) {
+    zeros_ = AlignedBuffer(static_cast<size_t>(cin_g_));
+    std::fill_n(zeros_.data(), cin_g_, 0.0f);
+  }
+}
+
+// Everything one call needs: the resolved geometry, per-axis source tables and the tensors.
+struct GemmConvolution::Call {
+  const GemmConvolution& conv;
+  const float* x;
+  float* y;
+  int64_t in[kMaxRank] = {1, 1, 1}, out[kMaxRank] = {1, 1, 1};
+  int64_t in_pixels = 1, out_pixels = 1;
+  int64_t pixel_step = 1, channel_step = 1;  // input elements between neighbouring pixels / channels
+  bool identity = true;                      // output pixel p reads input pixel p, and only it
+  // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
+  // after the padding mode (-1: a zero).
+  std::array<std::vector<int64_t>, kMaxRank> source;
+
+  Call(const GemmConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
+    const ConvSpec& spec = conv.spec_;
+    const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisGeometry& g = geometry.axes[static_cast<size_t>(axis)];
+      const size_t s = slot(spec.rank, axis);
+      in[s] = g.input;
+      out[s] = g.output;
+      identity = identity && g.kernel == 1 && g.stride == 1 && g.pad_begin == 0 && g.pad_end == 0;
+      source[s].resize(static_cast<size_t>(g.kernel * g.output));
+      for (int64_t q = 0; q < g.kernel; ++q)
+        for (int64_t o = 0; o < g.output; ++o)
+          source[s][static_cast<size_t>(q * g.output + o)] =
+              padded_source_index(o * g.stride + q * g.dilation - g.pad_begin, g.input, spec.padding_mode);
+    }
+    for (size_t s = 0; s < kMaxRank; ++s) {
+      if (source[s].empty()) source[s] = {0};  // a size-1 axis below the spec's rank
+      in_pixels *= in[s];
+      out_pixels *= out[s];
+    }
+    const bool channels_last = spec.layout == Layout::channels_last;
+    pixel_step = channels_last ? spec.in_channels : 1;
+    channel_step = channels_last ? 1 : in_pixels;
+  }
+
+  // The input pixel (or -1 for a zero) that each of `count` output pixels from p0 reads at `tap`;
+  // pixels past the end read zeros.
+  void pixel_sources(int64_t tap, int64_t p0, int64_t count, int64_t* src) const {
+    const int64_t* ks = conv.kernel_size_;
+    const int64_t* sd = &source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0])];
+    const int64_t* sh = &source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1])];
+    const int64_t* sw = &source[2][static_cast<size_t>(tap % ks[2] * out[2])];
+    int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t id = sd[od], ih = sh[oh], iw = sw[ow];
+      src[i] = (p0 + i >= out_pixels || id < 0 || ih < 0 || iw < 0) ? -1 : (id * in[1] + ih) * in[2] + iw;
+      if (++ow == out[2]) {
+        ow = 0;
+        if (++oh == out[1]) oh = 0, od = std::min(od + 1, out[0] - 1);
+      }
+    }
+  }
+
+  // Packs `width` output pixels from p0 as the GEMM operand: [k = tap * Cin/g + c][pixel], zeros for
+  // padding and for pixels past the end. Consecutive sources become one contiguous copy (channels_first).
+  void pack_pixels(const float* x_g, int64_t p0, int64_t width, float* dst) const {
+    int64_t src[kMaxTileWidth];
+    Segment segments[kMaxTileWidth];
+    for (int64_t tap = 0; tap < conv.taps_; ++tap) {
+      pixel_sources(tap, p0, width, src);
+      int64_t count = 0;
+      for (int64_t i = 0; i < width; ++i) {
+        if (count > 0 && extends(segments[count - 1], src[i])) ++segments[count - 1].length;
+        else segments[count++] = {i, 1, src[i]};
+      }
+      for (int64_t c = 0; c < conv.cin_g_; ++c) {
+        float* d = dst + (tap * conv.cin_g_ + c) * width;
+        const float* xc = x_g + c * channel_step;
+        for (int64_t s = 0; s < count; ++s) {
+          const Segment& seg = segments[s];
+          if (seg.source < 0) std::fill_n(d + seg.begin, seg.length, 0.0f);
+          else if (pixel_step == 1) std::copy_n(xc + seg.source, seg.length, d + seg.begin);
+          else
+            for (int64_t j = 0; j < seg.length; ++j) d[seg.begin + j] = xc[(seg.source + j) * pixel_step];
+        }
+      }
+    }
+  }
+
+  // igemm: per tap, MR row pointers to the Cin/g channels of each output pixel's source.
+  void point_rows(const float* x_g, int64_t p0, const float** rows) const {
+    const int64_t mr = conv.kernel_.mr;
+    int64_t src[kMaxTileWidth];
+    for (int64_t tap = 0; tap < conv.taps_; ++tap) {
+      pixel_sources(tap, p0, mr, src);
+      for (int64_t i = 0; i < mr; ++i) rows[tap * mr + i] = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * pixel_step;
+    }
+  }
+
+  // Output pixel tiles [first, first + count) of image n, group g.
+  void channels_first_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
+    thread_local std::vector<float> strip;
+    const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
+    const float* x_g = x + (n * conv.spec_.in_channels + g * conv.cin_g_) * in_pixels;
+    float* y_n = y + n * conv.spec_.out_channels * out_pixels;
+    for (int64_t tile = first; tile < first + count; ++tile) {
+      const int64_t p0 = tile * nr;
+      const int cols = static_cast<int>(std::min(nr, out_pixels - p0));
+      TileArgs args;
+      if (identity && cols == nr) {  // 1x1: the input rows are the operand
+        args.b = x_g + p0;
+        args.b_stride = in_pixels;
+      } else {
+        float* packed = scratch(strip, conv.k_ * nr);
+        pack_pixels(x_g, p0, nr, packed);
+        args.b = packed;
+        args.b_stride = nr;
+      }
+      args.k_per_tap = conv.k_;
+      args.c_row_stride = out_pixels;
+      args.cols = cols;
+      for (int64_t panel = 0; panel < conv.panels_; ++panel) {
+        const int64_t index = g * conv.panels_ + panel;
+        args.a_packed = conv.weights_.data() + index * conv.k_ * mr;
+        args.c = y_n + (g * conv.cout_g_ + panel * mr) * out_pixels + p0;
+        args.rows = static_cast<int>(std::min(mr, conv.cout_g_ - panel * mr));
+        args.row_bias = conv.bias_.size() ? conv.bias_.data() + index * mr : nullptr;
+        conv.kernel_.run(args);
+      }
+    }
+  }
+
+  void channels_last_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
+    thread_local std::vector<float> strips;
+    thread_local std::vector<const float*> row_pointers;
+    const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
+    const int64_t cout = conv.spec_.out_channels;
+    const float* x_g = x + n * conv.spec_.in_channels * in_pixels + g * conv.cin_g_;
+    float* y_n = y + n * cout * out_pixels;
+    const bool indirect = conv.kernel_.indirect;
+    const int64_t a_size = indirect ? conv.taps_ * mr : conv.k_ * mr;
+    float* packed = indirect ? nullptr : scratch(strips, count * a_size);
+    const float** rows = indirect ? scratch(row_pointers, count * a_size) : nullptr;
+    for (int64_t s = 0; s < count; ++s) {
+      if (indirect) point_rows(x_g, (first + s) * mr, rows + s * a_size);
+      else pack_pixels(x_g, (first + s) * mr, mr, packed + s * a_size);
+    }
+    TileArgs args;
+    args.taps = indirect ? conv.taps_ : 1;
+    args.k_per_tap = indirect ? conv.cin_g_ : conv.k_;
+    args.b_stride = nr;
+    args.c_row_stride = cout;
+    for (int64_t panel = 0; panel < conv.panels_; ++panel) {
+      const int64_t index = g * conv.panels_ + panel;
+      args.b = conv.weights_.data() + index * conv.k_ * nr;
+      args.cols = static_cast<int>(std::min(nr, conv.cout_g_ - panel * nr));
+      args.col_bias = conv.bias_.size() ? conv.bias_.data() + index * nr : nullptr;
+      for (int64_t s = 0; s < count; ++s) {
+        const int64_t p0 = (first + s) * mr;
+        if (indirect) args.a_rows = rows + s * a_size;
+        else args.a_packed = packed + s * a_size;
+        args.c = y_n + p0 * cout + g * conv.cout_g_ + panel * nr;
+        args.rows = static_cast<int>(std::min(mr, out_pixels - p0));
+        conv.kernel_.run(args);
+      }
+    }
+  }
+};
+
+void GemmConvolution::run(ConstTensorView input, float* output, int threads) const {
+  const Call call(*this, input, output);
+  const bool channels_last = spec_.layout == Layout::channels_last;
+  const int64_t batch = input.dim(0);
+  const int64_t tile_pixels = channels_last ? kernel_.mr : kernel_.nr;
+  const int64_t tiles = ceil_div(call.out_pixels, tile_pixels);
+  if (batch * spec_.out_channels * call.out_pixels * k_ < kSerialMacs) threads = 1;
+  // Blocks of tiles are the unit of work; at least 4 per thread when the layer allows it. Each output
+  // element is computed by one tile in one fixed order, so the result does not depend on `threads`.
+  const int64_t block_tiles = std::clamp<int64_t>(batch * groups_ * tiles / (4 * threads), 1,
+                                                  channels_last ? kMaxBlockTiles : 1);
+  const int64_t blocks = ceil_div(tiles, block_tiles);
+  const int64_t items = batch * groups_ * blocks;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t n = item / (groups_ * blocks), g = item / blocks % groups_;
+    const int64_t first = item % blocks * block_tiles;
+    const int64_t count = std::min(block_tiles, tiles - first);
+    if (channels_last) call.channels_last_block(n, g, first, count);
+    else call.channels_first_block(n, g, first, count);
+  }
+}
+
+std::size_t GemmConvolution::workspace_bytes(int threads) const {
+  const int64_t per_thread = spec_.layout == Layout::channels_first
+                                 ? k_ * kernel_.nr * int64_t{sizeof(float)}
+                                 : kMaxBlockTiles * (kernel_.indirect ? taps_ * kernel_.mr * int64_t{sizeof(float*)}
+                                                                      : k_ * kernel_.mr * int64_t{sizeof(float)});
+  return static_cast<std::size_t>(per_thread * threads);
+}
+
+}  // namespace convkit::cpu

@@ -1,0 +1,58 @@
+// Dense convolution as an implicit GEMM over packed weight panels (BLIS/XNNPACK style), for every
+// forward (non-transposed) ConvSpec: rank 1-3, both layouts, stride, dilation, every padding kind and
+// padding mode, groups, flip, fused bias.
+//
+//   M x N x K = output pixels x output channels (per group) x (kernel taps * Cin/groups)
+//
+// The weights are packed once, at plan time, into panels of one micro-kernel width (zero-padded).
+// The input side is never expanded to a full im2col matrix:
+//   channels_last,  Cin/g >= 16: igemm, the micro-kernel reads input pixels through per-tap row pointers
+//                                (padding cells point at a zero row or at the cell the padding mode copies);
+//   channels_last,  small Cin/g: the MR pixels of one tile are packed (taps * Cin/g * MR floats);
+//   channels_first:              the NR pixels of one tile are packed row by row (contiguous copies for
+//                                stride 1), except 1x1 stride-1 unpadded layers, which read the input as is.
+// Extra memory per thread: at most kMaxBlockTiles * taps * Cin/g * MR floats (channels_last) or
+// taps * Cin/g * NR floats (channels_first) -- bounded by the kernel size, independent of the image size.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "aligned_buffer.h"
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+#include "tile_kernel.h"
+
+namespace convkit::cpu {
+
+class GemmConvolution {
+ public:
+  // Empty when this algorithm computes `spec`, otherwise the reason it declines.
+  static std::string declines(const ConvSpec& spec);
+
+  // `weight` in the spec's layout (shape already checked); `bias` has out_channels values or is null.
+  GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
+  // `input` and `output` contiguous in the spec's layout, shapes already checked.
+  void run(ConstTensorView input, float* output, int threads) const;
+
+  const TileKernel& kernel() const { return kernel_; }
+  std::size_t packed_bytes() const { return weights_.bytes() + bias_.bytes() + zeros_.bytes(); }
+  std::size_t workspace_bytes(int threads) const;
+
+ private:
+  struct Call;  // the per-call state: geometry, index tables, tensors
+
+  ConvSpec spec_;
+  TileKernel kernel_{};
+  int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
+  int64_t kernel_size_[3] = {1, 1, 1};  // (D, H, W), leading axes 1 below rank 3
+  int64_t taps_ = 1, k_ = 1;            // taps = kd*kh*kw; k = taps * Cin/g
+  int64_t panel_width_ = 1;             // output channels per weight panel (NR channels_last, MR channels_first)
+  int64_t panels_ = 1;                  // weight panels per group
+  AlignedBuffer weights_;               // [group][panel][k][panel_width]
+  AlignedBuffer bias_;                  // [group][panel][panel_width], empty without bias
+  AlignedBuffer zeros_;                 // one zero row of Cin/g floats for padding cells (igemm)
+};
+
+}  // namespace convkit::cpu

@@ -1,0 +1,57 @@
+// Register-blocked GEMM micro-kernels (BLIS/XNNPACK style): one call computes an MR x NR tile
+//   C[i][j] = bias + sum_k A[i][k] * B[k][j]      (i < MR, j < NR)
+// with the whole reduction held in registers. A is the broadcast operand, B the vector operand.
+// The convolution drivers use it both ways round:
+//   channels_last:  A = MR output pixels (rows of the input, read through per-tap row pointers or
+//                   packed), B = packed weights for NR output channels; C rows are pixels.
+//   channels_first: A = packed weights for MR output channels, B = NR output pixels (packed input
+//                   rows, or the input itself for 1x1); C rows are channels.
+// Kernels are named operation.isa.MRxNR (e.g. "gemm.avx512.14x32", "igemm.avx2.6x16": igemm reads A
+// through row pointers, XNNPACK's indirect GEMM) and listed in one table per ISA that the plans, the
+// tests and the benchmark all iterate over.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "isa.h"
+
+namespace convkit::cpu {
+
+struct TileArgs {
+  // A, packed (gemm): k-major, MR floats per k. A, indirect (igemm): taps x MR row pointers; row i of
+  // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats.
+  const float* a_packed = nullptr;
+  const float* const* a_rows = nullptr;
+  int64_t taps = 1;
+  int64_t k_per_tap = 0;  // the reduction length is taps * k_per_tap
+  // B: one row of NR floats per k, b_stride floats apart.
+  const float* b = nullptr;
+  int64_t b_stride = 0;
+  // C[i][j] at c[i * c_row_stride + j]; only the first `rows` x `cols` are written.
+  float* c = nullptr;
+  int64_t c_row_stride = 0;
+  int rows = 0;
+  int cols = 0;
+  // Added in the output write: MR values (one per row) and/or NR values (one per column), or null.
+  const float* row_bias = nullptr;
+  const float* col_bias = nullptr;
+};
+
+using TileFunction = void (*)(const TileArgs&);
+
+struct TileKernel {
+  Isa isa;
+  bool indirect;  // igemm (A through row pointers) or gemm (A packed)
+  int mr;
+  int nr;
+  TileFunction run;
+  std::string name() const;
+};
+
+// The kernels compiled for `isa` (each ISA's table lives in its own translation unit, compiled with
+// that ISA's flags).
+std::span<const TileKernel> tile_kernels(Isa isa);
+
+}  // namespace convkit::cpu

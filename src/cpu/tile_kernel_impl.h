@@ -1,0 +1,75 @@
+// The micro-kernel template, instantiated once per ISA by tiles_<isa>.cc with a vector type V:
+//   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v).
+// Only include it from those files: each is compiled with its own target flags.
+#pragma once
+
+#include <algorithm>
+
+#include "tile_kernel.h"
+
+namespace convkit::cpu {
+
+template <class V, int MR, int NV, bool kIndirect>
+void tile(const TileArgs& t) {
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  Reg acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+
+  // One step of the reduction: NV vectors of B times MR broadcasts of A.
+  auto step = [&acc](const float* b, auto a_of_row) {
+    Reg bv[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const Reg a = V::broadcast(a_of_row(i));
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(a, bv[j], acc[i][j]);
+    }
+  };
+
+  const float* b = t.b;
+  if constexpr (kIndirect) {
+    for (int64_t tap = 0; tap < t.taps; ++tap) {
+      const float* rows[MR];
+      std::copy_n(t.a_rows + tap * MR, MR, rows);
+      for (int64_t k = 0; k < t.k_per_tap; ++k, b += t.b_stride) step(b, [&](int i) { return rows[i] + k; });
+    }
+  } else {
+    const float* a = t.a_packed;
+    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += MR)
+      step(b, [a](int i) { return a + i; });
+  }
+
+  // Output write with the bias; a partial tile goes through a local buffer.
+  const bool full = t.rows == MR && t.cols == NV * L;
+  alignas(64) float partial[MR][NV * L];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      Reg v = acc[i][j];
+      if (t.row_bias) v = V::add(v, V::broadcast(t.row_bias + i));
+      if (t.col_bias) v = V::add(v, V::load(t.col_bias + j * L));
+      V::store(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L], v);
+    }
+  }
+  if (!full)
+    for (int i = 0; i < t.rows; ++i) std::copy_n(partial[i], t.cols, t.c + i * t.c_row_stride);
+}
+
+// The kernel table entries for one ISA: every (MR, NV) shape in both the gemm and igemm variants.
+template <class V, Isa kIsa, int MR, int NV>
+constexpr TileKernel gemm_kernel() {
+  return {kIsa, false, MR, NV * V::kLanes, &tile<V, MR, NV, false>};
+}
+template <class V, Isa kIsa, int MR, int NV>
+constexpr TileKernel igemm_kernel() {
+  return {kIsa, true, MR, NV * V::kLanes, &tile<V, MR, NV, true>};
+}
+
+}  // namespace convkit::cpu

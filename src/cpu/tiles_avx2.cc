@@ -1,0 +1,30 @@
+// AVX2 + FMA micro-kernels (16 ymm registers: 12 accumulators + B vectors). Compiled with -mavx2 -mfma.
+#include <immintrin.h>
+
+#include "tile_kernel_impl.h"
+
+namespace convkit::cpu {
+namespace {
+
+struct Avx2 {
+  using Reg = __m256;
+  static constexpr int kLanes = 8;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm256_fmadd_ps(a, b, acc); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+};
+
+constexpr TileKernel kKernels[] = {
+    gemm_kernel<Avx2, Isa::avx2, 6, 2>(), igemm_kernel<Avx2, Isa::avx2, 6, 2>(),
+    gemm_kernel<Avx2, Isa::avx2, 4, 3>(), igemm_kernel<Avx2, Isa::avx2, 4, 3>(),
+    gemm_kernel<Avx2, Isa::avx2, 2, 6>(), igemm_kernel<Avx2, Isa::avx2, 2, 6>(),
+};
+
+}  // namespace
+
+std::span<const TileKernel> avx2_tile_kernels() { return kKernels; }
+
+}  // namespace convkit::cpu

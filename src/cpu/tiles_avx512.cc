@@ -1,0 +1,30 @@
+// AVX-512 micro-kernels (32 zmm registers: up to 28 accumulators + B vectors). Compiled with -mavx512f.
+#include <immintrin.h>
+
+#include "tile_kernel_impl.h"
+
+namespace convkit::cpu {
+namespace {
+
+struct Avx512 {
+  using Reg = __m512;
+  static constexpr int kLanes = 16;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+};
+
+constexpr TileKernel kKernels[] = {
+    gemm_kernel<Avx512, Isa::avx512, 14, 2>(),  igemm_kernel<Avx512, Isa::avx512, 14, 2>(),
+    gemm_kernel<Avx512, Isa::avx512, 8, 3>(),   igemm_kernel<Avx512, Isa::avx512, 8, 3>(),
+    gemm_kernel<Avx512, Isa::avx512, 4, 6>(),   igemm_kernel<Avx512, Isa::avx512, 4, 6>(),
+};
+
+}  // namespace
+
+std::span<const TileKernel> avx512_tile_kernels() { return kKernels; }
+
+}  // namespace convkit::cpu

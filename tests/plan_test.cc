@@ -1,0 +1,253 @@
+// The fast engine against the reference: every micro-kernel of every ISA this CPU runs against a
+// naive GEMM, and the GEMM convolution on hundreds of randomized specs (every option, both layouts,
+// 1 and 2 threads), on every ISA. Integer-valued data make float sums exact whatever the summation
+// order, so those comparisons are exact; real-valued data are compared with a relative tolerance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "../src/cpu/gemm_convolution.h"
+#include "../src/cpu/isa.h"
+#include "../src/cpu/tile_kernel.h"
+#include "convkit/conv.h"
+#include "test_support.h"
+
+namespace convkit {
+namespace {
+
+using testing::kSeed;
+
+// --- Micro-kernels ---
+
+struct KernelCase {
+  int rows, cols;
+  int64_t taps, k_per_tap;
+  bool row_bias, col_bias;
+};
+
+// C = bias + A B for one tile, against a double-precision loop; cells outside rows x cols untouched.
+void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt19937& rng) {
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = c.taps * c.k_per_tap;
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  auto fill = [&](std::vector<float>& v) { for (float& x : v) x = value(rng); };
+  std::vector<float> a(static_cast<size_t>(k * mr)), b(static_cast<size_t>(k * (nr + 3))), row_bias(mr), col_bias(nr);
+  fill(a), fill(b), fill(row_bias), fill(col_bias);
+  // Indirect kernels read row i of tap t from a row pointer; point them into a copy laid out row-major.
+  std::vector<float> rows_data(static_cast<size_t>(c.taps * mr * c.k_per_tap));
+  std::vector<const float*> row_pointers(static_cast<size_t>(c.taps * mr));
+  for (int64_t t = 0; t < c.taps; ++t)
+    for (int i = 0; i < mr; ++i) {
+      float* row = &rows_data[static_cast<size_t>((t * mr + i) * c.k_per_tap)];
+      for (int64_t j = 0; j < c.k_per_tap; ++j) row[j] = a[static_cast<size_t>((t * c.k_per_tap + j) * mr + i)];
+      row_pointers[static_cast<size_t>(t * mr + i)] = row;
+    }
+  const int64_t ldc = nr + 5;
+  std::vector<float> out(static_cast<size_t>(mr * ldc), std::numeric_limits<float>::quiet_NaN());
+  cpu::TileArgs args;
+  args.a_packed = kernel.indirect ? nullptr : a.data();
+  args.a_rows = kernel.indirect ? row_pointers.data() : nullptr;
+  args.taps = kernel.indirect ? c.taps : 1;
+  args.k_per_tap = kernel.indirect ? c.k_per_tap : k;
+  args.b = b.data();
+  args.b_stride = nr + 3;
+  args.c = out.data();
+  args.c_row_stride = ldc;
+  args.rows = c.rows;
+  args.cols = c.cols;
+  args.row_bias = c.row_bias ? row_bias.data() : nullptr;
+  args.col_bias = c.col_bias ? col_bias.data() : nullptr;
+  kernel.run(args);
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < ldc; ++j) {
+      const float got = out[static_cast<size_t>(i * ldc + j)];
+      if (i >= c.rows || j >= c.cols) {
+        ASSERT_TRUE(std::isnan(got)) << kernel.name() << " wrote outside the tile at " << i << "," << j;
+        continue;
+      }
+      double expected = (c.row_bias ? row_bias[i] : 0.0) + (c.col_bias ? col_bias[j] : 0.0);
+      for (int64_t q = 0; q < k; ++q)
+        expected += double{a[static_cast<size_t>(q * mr + i)]} * b[static_cast<size_t>(q * (nr + 3) + j)];
+      ASSERT_NEAR(got, expected, 1e-5 * (1.0 + static_cast<double>(k))) << kernel.name() << " at " << i << "," << j;
+    }
+}
+
+TEST(MicroKernels, EveryKernelOfEveryIsaMatchesNaiveGemm) {
+  std::mt19937 rng(kSeed);
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    ASSERT_FALSE(cpu::tile_kernels(isa).empty()) << to_string(isa);
+    for (const cpu::TileKernel& kernel : cpu::tile_kernels(isa)) {
+      SCOPED_TRACE(kernel.name());
+      for (const KernelCase& c : {KernelCase{kernel.mr, kernel.nr, 1, 1, false, false},
+                                  KernelCase{kernel.mr, kernel.nr, 3, 17, true, false},
+                                  KernelCase{1, kernel.nr, 2, 5, false, true},
+                                  KernelCase{kernel.mr - 1, 1, 9, 3, true, true},
+                                  KernelCase{kernel.mr / 2 + 1, kernel.nr - 3, 1, 64, false, true}})
+        check_kernel(kernel, c, rng);
+    }
+  }
+}
+
+// --- The GEMM convolution on randomized specs ---
+
+// A random forward problem with channel counts large enough to reach full tiles, several weight
+// panels and the indirect (Cin/g >= 16) channels_last path, and images large enough for several tiles.
+testing::Problem random_gemm_problem(std::mt19937& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  testing::ProblemOptions options;
+  options.allow_transposed = false;
+  options.max_spatial = 12;
+  testing::Problem p = testing::random_problem(rng, options);
+  ConvSpec& s = p.spec;
+  const Shape spatial = input_spatial_of(s, p.input_shape);
+  const bool depthwise = s.groups == s.in_channels && s.groups > 1;
+  if (!depthwise && pick(0, 1)) {
+    s.in_channels = s.groups * pick(1, 40 / s.groups);
+    s.out_channels = s.groups * pick(1, 70 / s.groups);
+  }
+  p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, spatial);
+  return p;
+}
+
+// Runs `problem` through a GemmConvolution on `isa` with `threads` threads into a NaN-filled output.
+Tensor run_gemm(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
+  const cpu::GemmConvolution gemm(problem.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr, isa);
+  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
+  gemm.run(data.input.view(), out.data(), threads);
+  return out;
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() &&
+         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
+}
+
+TEST(GemmConvolution, MatchesReferenceExactlyOnIntegerData) {
+  std::mt19937 rng(kSeed);
+  for (int trial = 0; trial < 400; ++trial) {
+    const testing::Problem problem = random_gemm_problem(rng);
+    const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const Tensor one = run_gemm(problem, data, isa, 1);
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+          << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": " << problem.describe();
+      ASSERT_TRUE(bit_identical(one, run_gemm(problem, data, isa, 2)))
+          << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
+    }
+  }
+}
+
+TEST(GemmConvolution, MatchesReferenceOnRealData) {
+  std::mt19937 rng(kSeed + 1);
+  for (int trial = 0; trial < 150; ++trial) {
+    const testing::Problem problem = random_gemm_problem(rng);
+    const testing::ProblemData data = testing::random_data(problem, rng);
+    const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
+    // Each output is a sum of at most K = taps * Cin/g products of values in [-1, 1): float rounding
+    // stays below K * 2^-24 * (sum of |terms|) <= K^2 * 6e-8.
+    const double k = static_cast<double>(data.weight.numel() / problem.spec.out_channels);
+    for (cpu::Isa isa : cpu::supported_isas())
+      ASSERT_LE(testing::max_abs_difference(run_gemm(problem, data, isa, 2), expected), 1e-6 + k * k * 6e-8)
+          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
+  }
+}
+
+// The layer shapes of the benchmark suite's dense layers, scaled down: full tiles, many panels,
+// the 1x1 path that reads the input in place, and batch > 1.
+TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
+  std::mt19937 rng(kSeed + 2);
+  struct Layer {
+    int rank;
+    int64_t cin, cout, kernel, stride, pad, dilation, groups, spatial, batch;
+  };
+  for (const Layer& l : {Layer{2, 64, 64, 3, 1, 1, 1, 1, 20, 1}, Layer{2, 64, 256, 1, 1, 0, 1, 1, 17, 1},
+                         Layer{2, 3, 64, 7, 2, 3, 1, 1, 33, 1}, Layer{2, 128, 128, 3, 2, 1, 1, 1, 15, 2},
+                         Layer{2, 32, 32, 3, 1, 6, 6, 1, 16, 1}, Layer{1, 30, 10, 5, 1, 0, 1, 1, 64, 3},
+                         Layer{1, 1, 32, 80, 4, 0, 1, 1, 400, 1}, Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1},
+                         Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1}, Layer{2, 48, 48, 1, 1, 0, 1, 3, 14, 2}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},
+                .stride = {l.stride}, .dilation = {l.dilation}, .padding = Padding::symmetric({l.pad}),
+                .groups = l.groups, .bias = true, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, l.batch, l.cin, Shape(static_cast<size_t>(l.rank), l.spatial));
+      const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+      const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+      for (cpu::Isa isa : cpu::supported_isas())
+        ASSERT_EQ(testing::max_abs_difference(run_gemm(p, data, isa, 2), expected), 0.0)
+            << to_string(isa) << ": " << p.describe();
+    }
+}
+
+// --- The public plan API ---
+
+TEST(ConvPlan, RunsStridedViewsAndReportsItsAlgorithm) {
+  std::mt19937 rng(kSeed + 3);
+  const ConvSpec spec{.rank = 2, .in_channels = 16, .out_channels = 20, .kernel = {3}, .padding = Padding::same(),
+                      .padding_mode = PaddingMode::reflect, .bias = true, .layout = Layout::channels_last};
+  const Tensor weight = testing::random_tensor(weight_shape(spec), rng, true);
+  const Tensor bias = testing::random_tensor(bias_shape(spec), rng, true);
+  const ConvPlan plan(spec, weight, bias.view(), {.threads = 2});
+  EXPECT_EQ(plan.algorithm().rfind("igemm.", 0), 0u) << plan.algorithm();
+  EXPECT_NE(plan.explain().find("gemm: chosen"), std::string::npos) << plan.explain();
+  EXPECT_GT(plan.packed_bytes(), 0u);
+
+  // A flipped (negative-stride) view of a bigger input, into a transposed view of the output.
+  const Tensor base = testing::random_tensor({2, 9, 11, 16}, rng, true);
+  const ConstTensorView input = base.view().flipped(1);
+  const Tensor expected = reference::convolution(spec, input, weight, bias.view());
+  Tensor storage(Shape{2, 20, 11, 9}, std::numeric_limits<float>::quiet_NaN());  // (N, C, W, H)
+  const std::array<int, 4> to_nhwc{0, 3, 2, 1};
+  const TensorView output = storage.view().permuted(to_nhwc);
+  plan.run(input, output);
+  EXPECT_EQ(testing::max_abs_difference(output, expected), 0.0);
+  EXPECT_EQ(testing::max_abs_difference(plan.run(input), expected), 0.0);
+}
+
+TEST(ConvPlan, TransposedUsesTheReferenceAndSaysWhy) {
+  std::mt19937 rng(kSeed + 4);
+  const ConvSpec spec{.rank = 1, .in_channels = 2, .out_channels = 3, .kernel = {4}, .stride = {2},
+                      .transposed = true};
+  const Tensor weight = testing::random_tensor(weight_shape(spec), rng);
+  const ConvPlan plan(spec, weight);
+  EXPECT_EQ(plan.algorithm(), "reference");
+  EXPECT_NE(plan.explain().find("gemm: declined: transposed"), std::string::npos) << plan.explain();
+  const Tensor x = testing::random_tensor({1, 2, 5}, rng);
+  EXPECT_EQ(testing::max_abs_difference(plan.run(x), reference::convolution(spec, x, weight)), 0.0);
+}
+
+TEST(ConvPlan, ErrorsNameTheArgument) {
+  const ConvSpec spec{.rank = 2, .in_channels = 4, .out_channels = 8, .kernel = {3}};
+  const Tensor weight(weight_shape(spec));
+  auto message = [&](auto&& action) {
+    try {
+      action();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] { ConvPlan(spec, weight, std::nullopt, {.algorithm = "fft"}); }).find("algorithm=fft"),
+            std::string::npos);
+  EXPECT_NE(message([&] { ConvPlan(spec, weight, std::nullopt, {.threads = -1}); }).find("threads=-1"),
+            std::string::npos);
+  ConvSpec transposed = spec;
+  transposed.transposed = true;
+  transposed.in_channels = 8;
+  transposed.out_channels = 4;
+  EXPECT_NE(message([&] { ConvPlan(transposed, weight, std::nullopt, {.algorithm = "gemm"}); }).find("cannot compute"),
+            std::string::npos);
+  EXPECT_NE(message([&] { ConvPlan(spec, Tensor({8, 3, 3, 3})); }).find("weight"), std::string::npos);
+  const ConvPlan plan(spec, weight);
+  Tensor wrong({1, 8, 6, 6});
+  EXPECT_NE(message([&] { plan.run(Tensor({1, 4, 7, 7}), wrong.view()); }).find("does not match"), std::string::npos);
+  EXPECT_NE(message([&] { plan.run(Tensor({1, 3, 7, 7})); }).find("channels"), std::string::npos);
+  EXPECT_NE(message([] { set_num_threads(-2); }).find("threads=-2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace convkit
