@@ -11,7 +11,6 @@ namespace {
 
 constexpr int kMaxRank = 3;
 constexpr int64_t kMaxBlockTiles = 16;    // channels_last: pixel tiles sharing one pass over the weight panels
-constexpr int64_t kMinIgemmChannels = 16;  // below, per-tap row pointers cost more than packing the pixels
 constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
 constexpr int kMaxTileWidth = 128;         // >= every kernel's MR and NR
 
@@ -44,15 +43,6 @@ T* scratch(std::vector<T>& buffer, int64_t count) {
   return buffer.data();
 }
 
-// A stretch of consecutive tile pixels whose sources are consecutive input pixels (or all padding zeros).
-struct Segment {
-  int64_t begin = 0, length = 0, source = -1;  // source -1: zeros
-};
-
-bool extends(const Segment& segment, int64_t source) {
-  return source < 0 ? segment.source < 0 : segment.source >= 0 && source == segment.source + segment.length;
-}
-
 }  // namespace
 
 std::string GemmConvolution::declines(const ConvSpec& spec) {
@@ -68,7 +58,13 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = choose_kernel(isa, channels_last, channels_last && cin_g_ >= kMinIgemmChannels, cout_g_);
+  kernel_ = choose_kernel(isa, channels_last, channels_last, cout_g_);
+  // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
+  // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
+  const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
+  merged_w_ = channels_last && groups_ == 1 && dilation.back() == 1;
+  row_taps_ = merged_w_ ? taps_ / kernel_size_[2] : taps_;
+  row_length_ = k_ / row_taps_;
   panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_g_, panel_width_);
 
@@ -106,8 +102,8 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
         bias_.data()[g * panels_ * panel_width_ + o] = o < cout_g_ ? bias[g * cout_g_ + o] : 0.0f;
   }
   if (kernel_.indirect) {
-    zeros_ = AlignedBuffer(static_cast<size_t>(cin_g_));
-    std::fill_n(zeros_.data(), cin_g_, 0.0f);
+    zeros_ = AlignedBuffer(static_cast<size_t>(row_length_));
+    std::fill_n(zeros_.data(), row_length_, 0.0f);
   }
 }
 
@@ -118,7 +114,6 @@ struct GemmConvolution::Call {
   float* y;
   int64_t in[kMaxRank] = {1, 1, 1}, out[kMaxRank] = {1, 1, 1};
   int64_t in_pixels = 1, out_pixels = 1;
-  int64_t pixel_step = 1, channel_step = 1;  // input elements between neighbouring pixels / channels
   bool identity = true;                      // output pixel p reads input pixel p, and only it
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
   // after the padding mode (-1: a zero).
@@ -144,9 +139,6 @@ struct GemmConvolution::Call {
       in_pixels *= in[s];
       out_pixels *= out[s];
     }
-    const bool channels_last = spec.layout == Layout::channels_last;
-    pixel_step = channels_last ? spec.in_channels : 1;
-    channel_step = channels_last ? 1 : in_pixels;
   }
 
   // The input pixel (or -1 for a zero) that each of `count` output pixels from p0 reads at `tap`;
@@ -167,40 +159,76 @@ struct GemmConvolution::Call {
     }
   }
 
-  // Packs `width` output pixels from p0 as the GEMM operand: [k = tap * Cin/g + c][pixel], zeros for
-  // padding and for pixels past the end. Consecutive sources become one contiguous copy (channels_first).
+  // channels_first: packs `width` output pixels from p0 as the GEMM operand, [k = tap * Cin/g + c][pixel]:
+  // zeros for padding and pixels past the end, vector copies of the stretches contiguous in the input.
   void pack_pixels(const float* x_g, int64_t p0, int64_t width, float* dst) const {
     int64_t src[kMaxTileWidth];
-    Segment segments[kMaxTileWidth];
+    PixelSegment segments[kMaxTileWidth];
     for (int64_t tap = 0; tap < conv.taps_; ++tap) {
       pixel_sources(tap, p0, width, src);
       int64_t count = 0;
       for (int64_t i = 0; i < width; ++i) {
-        if (count > 0 && extends(segments[count - 1], src[i])) ++segments[count - 1].length;
+        PixelSegment* last = count ? &segments[count - 1] : nullptr;
+        const bool extends = last && (src[i] < 0 ? last->source < 0
+                                                 : last->source >= 0 && src[i] == last->source + last->length);
+        if (extends) ++last->length;
         else segments[count++] = {i, 1, src[i]};
       }
-      for (int64_t c = 0; c < conv.cin_g_; ++c) {
-        float* d = dst + (tap * conv.cin_g_ + c) * width;
-        const float* xc = x_g + c * channel_step;
-        for (int64_t s = 0; s < count; ++s) {
-          const Segment& seg = segments[s];
-          if (seg.source < 0) std::fill_n(d + seg.begin, seg.length, 0.0f);
-          else if (pixel_step == 1) std::copy_n(xc + seg.source, seg.length, d + seg.begin);
-          else
-            for (int64_t j = 0; j < seg.length; ++j) d[seg.begin + j] = xc[(seg.source + j) * pixel_step];
-        }
-      }
+      conv.kernel_.pack(segments, count, x_g, in_pixels, conv.cin_g_, dst + tap * conv.cin_g_ * width, width);
     }
   }
 
-  // igemm: per tap, MR row pointers to the Cin/g channels of each output pixel's source.
-  void point_rows(const float* x_g, int64_t p0, const float** rows) const {
-    const int64_t mr = conv.kernel_.mr;
-    int64_t src[kMaxTileWidth];
-    for (int64_t tap = 0; tap < conv.taps_; ++tap) {
-      pixel_sources(tap, p0, mr, src);
-      for (int64_t i = 0; i < mr; ++i) rows[tap * mr + i] = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * pixel_step;
+  // channels_last igemm: the row pointers of the MR pixels from p0, [row tap][pixel]. A row is Cin/g
+  // floats (one tap) or, when merged along W, kw * Cin/g floats; rows wholly in the zero padding point
+  // at zeros, rows partly outside the input at a copy in `patches` of the cells the padding mode reads.
+  // Returns the patch floats used.
+  int64_t point_rows(const float* x_g, int64_t p0, const float** rows, float* patches) const {
+    const int64_t mr = conv.kernel_.mr, cin_g = conv.cin_g_, cin = conv.spec_.in_channels;
+    const int64_t kw = conv.merged_w_ ? conv.kernel_size_[2] : 1;
+    int64_t src[kMaxTileWidth], used = 0;
+    for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
+      const int64_t first_tap = row_tap * kw;  // the taps of this row: first_tap .. first_tap + kw - 1
+      pixel_sources(first_tap, p0, mr, src);
+      for (int64_t i = 0; i < mr; ++i) {
+        const float** row = &rows[row_tap * mr + i];
+        if (kw == 1 || whole_row_padding(first_tap, p0 + i)) {
+          *row = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * cin;
+          continue;
+        }
+        if (contiguous_w(first_tap, p0 + i, src[i])) {
+          *row = x_g + src[i] * cin;
+          continue;
+        }
+        float* patch = patches + used;
+        int64_t qsrc = 0;
+        for (int64_t q = 0; q < kw; ++q) {
+          pixel_sources(first_tap + q, p0 + i, 1, &qsrc);
+          if (qsrc < 0) std::fill_n(patch + q * cin_g, cin_g, 0.0f);
+          else std::copy_n(x_g + qsrc * cin, cin_g, patch + q * cin_g);
+        }
+        *row = patch;
+        used += kw * cin_g;
+      }
     }
+    return used;
+  }
+
+  // Whether the kw taps along W from `first_tap` of output pixel p read the input pixels first,
+  // first + 1, ..., first + kw - 1. Raw positions increase by one per tap, so when the first and the
+  // last are inside the input and kw - 1 apart, all are (a padding mode never maps outside-in that way).
+  bool contiguous_w(int64_t first_tap, int64_t p, int64_t first) const {
+    int64_t last = 0;
+    pixel_sources(first_tap + conv.kernel_size_[2] - 1, p, 1, &last);
+    return first >= 0 && last == first + conv.kernel_size_[2] - 1;
+  }
+
+  // Whether every tap of the row reads zeros: its D or H index is in the zero padding, or p is past the end.
+  bool whole_row_padding(int64_t first_tap, int64_t p) const {
+    const int64_t* ks = conv.kernel_size_;
+    const int64_t od = p / (out[1] * out[2]), oh = p / out[2] % out[1];
+    if (p >= out_pixels) return true;
+    return source[0][static_cast<size_t>(first_tap / (ks[1] * ks[2]) * out[0] + od)] < 0 ||
+           source[1][static_cast<size_t>(first_tap / ks[2] % ks[1] * out[1] + oh)] < 0;
   }
 
   // Output pixel tiles [first, first + count) of image n, group g.
@@ -237,23 +265,20 @@ struct GemmConvolution::Call {
   }
 
   void channels_last_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
-    thread_local std::vector<float> strips;
     thread_local std::vector<const float*> row_pointers;
+    thread_local std::vector<float> patch_buffer;
     const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
     const int64_t cout = conv.spec_.out_channels;
     const float* x_g = x + n * conv.spec_.in_channels * in_pixels + g * conv.cin_g_;
     float* y_n = y + n * cout * out_pixels;
-    const bool indirect = conv.kernel_.indirect;
-    const int64_t a_size = indirect ? conv.taps_ * mr : conv.k_ * mr;
-    float* packed = indirect ? nullptr : scratch(strips, count * a_size);
-    const float** rows = indirect ? scratch(row_pointers, count * a_size) : nullptr;
-    for (int64_t s = 0; s < count; ++s) {
-      if (indirect) point_rows(x_g, (first + s) * mr, rows + s * a_size);
-      else pack_pixels(x_g, (first + s) * mr, mr, packed + s * a_size);
-    }
+    const int64_t tile_rows = conv.row_taps_ * mr;
+    const float** rows = scratch(row_pointers, count * tile_rows);
+    float* patches = scratch(patch_buffer, count * tile_rows * conv.row_length_);
+    for (int64_t s = 0, used = 0; s < count; ++s)
+      used += point_rows(x_g, (first + s) * mr, rows + s * tile_rows, patches + used);
     TileArgs args;
-    args.taps = indirect ? conv.taps_ : 1;
-    args.k_per_tap = indirect ? conv.cin_g_ : conv.k_;
+    args.taps = conv.row_taps_;
+    args.k_per_tap = conv.row_length_;
     args.b_stride = nr;
     args.c_row_stride = cout;
     for (int64_t panel = 0; panel < conv.panels_; ++panel) {
@@ -263,8 +288,7 @@ struct GemmConvolution::Call {
       args.col_bias = conv.bias_.size() ? conv.bias_.data() + index * nr : nullptr;
       for (int64_t s = 0; s < count; ++s) {
         const int64_t p0 = (first + s) * mr;
-        if (indirect) args.a_rows = rows + s * a_size;
-        else args.a_packed = packed + s * a_size;
+        args.a_rows = rows + s * tile_rows;
         args.c = y_n + p0 * cout + g * conv.cout_g_ + panel * nr;
         args.rows = static_cast<int>(std::min(mr, out_pixels - p0));
         conv.kernel_.run(args);
@@ -297,10 +321,10 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
 }
 
 std::size_t GemmConvolution::workspace_bytes(int threads) const {
-  const int64_t per_thread = spec_.layout == Layout::channels_first
-                                 ? k_ * kernel_.nr * int64_t{sizeof(float)}
-                                 : kMaxBlockTiles * (kernel_.indirect ? taps_ * kernel_.mr * int64_t{sizeof(float*)}
-                                                                      : k_ * kernel_.mr * int64_t{sizeof(float)});
+  const int64_t per_thread =
+      spec_.layout == Layout::channels_first
+          ? k_ * kernel_.nr * int64_t{sizeof(float)}
+          : kMaxBlockTiles * kernel_.mr * row_taps_ * (int64_t{sizeof(float*)} + row_length_ * int64_t{sizeof(float)});
   return static_cast<std::size_t>(per_thread * threads);
 }
 

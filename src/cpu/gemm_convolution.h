@@ -6,12 +6,14 @@
 //
 // The weights are packed once, at plan time, into panels of one micro-kernel width (zero-padded).
 // The input side is never expanded to a full im2col matrix:
-//   channels_last,  Cin/g >= 16: igemm, the micro-kernel reads input pixels through per-tap row pointers
-//                                (padding cells point at a zero row or at the cell the padding mode copies);
-//   channels_last,  small Cin/g: the MR pixels of one tile are packed (taps * Cin/g * MR floats);
-//   channels_first:              the NR pixels of one tile are packed row by row (contiguous copies for
-//                                stride 1), except 1x1 stride-1 unpadded layers, which read the input as is.
-// Extra memory per thread: at most kMaxBlockTiles * taps * Cin/g * MR floats (channels_last) or
+//   channels_last:  igemm, the micro-kernel reads input pixels through row pointers, one per pixel and
+//                   kernel tap (kw taps at once when the W dilation is 1: kw * Cin/g consecutive floats);
+//                   rows in the padding point at a zero row, rows partly in the padding at a patch copied
+//                   per tile (the cells the padding mode reads);
+//   channels_first: the NR pixels of one tile are packed row by row (vector copies of the stretches
+//                   that are contiguous in the input), except 1x1 stride-1 unpadded layers, which read
+//                   the input as is.
+// Extra memory per thread: kMaxBlockTiles * MR * taps * (pointer + Cin/g floats) (channels_last) or
 // taps * Cin/g * NR floats (channels_first) -- bounded by the kernel size, independent of the image size.
 #pragma once
 
@@ -48,6 +50,8 @@ class GemmConvolution {
   int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
   int64_t kernel_size_[3] = {1, 1, 1};  // (D, H, W), leading axes 1 below rank 3
   int64_t taps_ = 1, k_ = 1;            // taps = kd*kh*kw; k = taps * Cin/g
+  bool merged_w_ = false;               // igemm rows span the kw taps along W (dilation 1 along W)
+  int64_t row_taps_ = 1, row_length_ = 1;  // igemm: row pointers per pixel and floats per row
   int64_t panel_width_ = 1;             // output channels per weight panel (NR channels_last, MR channels_first)
   int64_t panels_ = 1;                  // weight panels per group
   AlignedBuffer weights_;               // [group][panel][k][panel_width]

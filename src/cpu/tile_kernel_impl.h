@@ -1,5 +1,6 @@
 // The micro-kernel template, instantiated once per ISA by tiles_<isa>.cc with a vector type V:
-//   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v).
+//   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v), and
+//   load_partial(p, n) / store_partial(p, n, v) touching only the first n < kLanes floats.
 // Only include it from those files: each is compiled with its own target flags.
 #pragma once
 
@@ -62,14 +63,34 @@ void tile(const TileArgs& t) {
     for (int i = 0; i < t.rows; ++i) std::copy_n(partial[i], t.cols, t.c + i * t.c_row_stride);
 }
 
+// Segment copies with full vectors and one partial (masked) vector per segment.
+template <class V>
+void pack_segments(const PixelSegment* segments, int64_t count, const float* src, int64_t src_stride, int64_t rows,
+                   float* dst, int64_t dst_stride) {
+  constexpr int64_t L = V::kLanes;
+  for (int64_t r = 0; r < rows; ++r, src += src_stride, dst += dst_stride)
+    for (const PixelSegment* s = segments; s < segments + count; ++s) {
+      float* d = dst + s->begin;
+      int64_t j = 0;
+      if (s->source < 0) {
+        for (; j + L <= s->length; j += L) V::store(d + j, V::zero());
+        if (j < s->length) V::store_partial(d + j, s->length - j, V::zero());
+      } else {
+        const float* from = src + s->source;
+        for (; j + L <= s->length; j += L) V::store(d + j, V::load(from + j));
+        if (j < s->length) V::store_partial(d + j, s->length - j, V::load_partial(from + j, s->length - j));
+      }
+    }
+}
+
 // The kernel table entries for one ISA: every (MR, NV) shape in both the gemm and igemm variants.
 template <class V, Isa kIsa, int MR, int NV>
 constexpr TileKernel gemm_kernel() {
-  return {kIsa, false, MR, NV * V::kLanes, &tile<V, MR, NV, false>};
+  return {kIsa, false, MR, NV * V::kLanes, &tile<V, MR, NV, false>, &pack_segments<V>};
 }
 template <class V, Isa kIsa, int MR, int NV>
 constexpr TileKernel igemm_kernel() {
-  return {kIsa, true, MR, NV * V::kLanes, &tile<V, MR, NV, true>};
+  return {kIsa, true, MR, NV * V::kLanes, &tile<V, MR, NV, true>, &pack_segments<V>};
 }
 
 }  // namespace convkit::cpu

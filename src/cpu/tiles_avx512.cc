@@ -15,6 +15,9 @@ struct Avx512 {
   static Reg fma(Reg a, Reg b, Reg acc) { return _mm512_fmadd_ps(a, b, acc); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static __mmask16 first(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static Reg load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_partial(float* p, int64_t n, Reg v) { _mm512_mask_storeu_ps(p, first(n), v); }
 };
 
 constexpr TileKernel kKernels[] = {

@@ -22,6 +22,12 @@ struct Portable {
     return a;
   }
   static void store(float* p, Reg v) { std::copy_n(v.v, kLanes, p); }
+  static Reg load_partial(const float* p, int64_t n) {
+    Reg r{};
+    std::copy_n(p, n, r.v);
+    return r;
+  }
+  static void store_partial(float* p, int64_t n, Reg v) { std::copy_n(v.v, n, p); }
 };
 
 constexpr TileKernel kKernels[] = {
