@@ -59,6 +59,18 @@ TEST_F(CliConv, SeedExamplesThroughFiles) {
             (std::vector<float>{2, 4, 6, 8, 10, 12, 40, 80, 120, 160, 200, 240}));
 }
 
+TEST_F(CliConv, ExplainNamesTheChosenAlgorithm) {
+  npy::write(dir_.file("x.npy"), Tensor({1, 4, 8, 8}, 1.0f));
+  npy::write(dir_.file("w.npy"), Tensor({8, 4, 3, 3}, 1.0f));
+  const auto result = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --explain");
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("gemm: chosen, micro-kernel gemm."), std::string::npos) << result.output;
+  npy::write(dir_.file("w.npy"), Tensor({4, 8, 3, 3}, 1.0f));  // transposed: (Cin, Cout/groups, k...)
+  const auto transposed = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --transposed --explain");
+  EXPECT_NE(transposed.output.find("gemm: declined: transposed"), std::string::npos) << transposed.output;
+  EXPECT_NE(transposed.output.find("reference: chosen"), std::string::npos) << transposed.output;
+}
+
 TEST_F(CliConv, TensorFlowSameInChannelsLast) {
   const Tensor y = conv(Tensor({1, 5, 5, 1}, 1.0f), Tensor({3, 3, 1, 1}, 1.0f), "--layout channels_last --padding same");
   ASSERT_EQ(y.shape(), (Shape{1, 5, 5, 1}));
@@ -119,10 +131,12 @@ TEST_F(CliConv, MatchesTheLibraryOnRandomProblems) {
     }
     if (s.transposed) options += " --transposed --output-padding " + list(s.output_padding);
     if (s.flip) options += " --flip";
-    const Tensor expected = reference::convolution(s, d.input, d.weight, d.bias_view());
+    // The CLI runs a plan: exactly the library's plan output, and the reference's up to float rounding.
+    const Tensor expected = ConvPlan(s, d.weight, d.bias_view()).run(d.input);
     const Tensor got = conv(d.input, d.weight, options, s.bias ? &d.bias : nullptr);
     EXPECT_EQ(got.shape(), expected.shape());
     EXPECT_EQ(got.values(), expected.values());
+    EXPECT_LE(testing::max_abs_difference(got, reference::convolution(s, d.input, d.weight, d.bias_view())), 1e-5);
   }
 }
 

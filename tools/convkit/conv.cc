@@ -14,6 +14,7 @@ namespace {
 
 struct ConvCommand {
   std::string input, weight, bias, output;
+  bool explain = false;
   SpecOptions options;
 
   void run() const {
@@ -22,10 +23,12 @@ struct ConvCommand {
     std::optional<Tensor> b;
     if (!bias.empty()) b = npy::read(bias);
     const ConvSpec spec = options.spec_for(x.shape(), w.shape(), b.has_value());
-    const Tensor y = reference::convolution(spec, x, w, b ? std::optional<ConstTensorView>(b->view()) : std::nullopt);
+    const ConvPlan plan(spec, w, b ? std::optional<ConstTensorView>(b->view()) : std::nullopt);
+    const Tensor y = plan.run(x);
     npy::write(output, y);
     std::cout << describe(spec) << ": " << to_string(x.shape()) << " -> " << to_string(y.shape()) << " written to "
-              << output << "\n";
+              << output << " (" << plan.algorithm() << ")\n";
+    if (explain) std::cout << plan.explain();
   }
 };
 
@@ -38,6 +41,7 @@ void add_conv_command(CLI::App& app) {
   sub->add_option("--weight", command->weight, "weight .npy in the layout's weight order")->required();
   sub->add_option("--bias", command->bias, "bias .npy of shape (out_channels,)");
   sub->add_option("--output", command->output, "output .npy (float32, C order)")->required();
+  sub->add_flag("--explain", command->explain, "print which algorithm the plan chose and why the others declined");
   command->options.add_to(*sub);
   sub->callback([command] { command->run(); });
 }
