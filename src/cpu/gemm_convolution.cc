@@ -118,6 +118,10 @@ struct GemmConvolution::Call {
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
   // after the padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
+  // Merged igemm rows: w_first[ow] is the first of the kw consecutive input columns output column ow
+  // reads, or -1 when they are not consecutive inside the input (a border column, needing a patch).
+  // Raw positions increase by one per tap, so first and last inside and kw - 1 apart means all are.
+  std::vector<int64_t> w_first;
 
   Call(const GemmConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
@@ -138,6 +142,15 @@ struct GemmConvolution::Call {
       if (source[s].empty()) source[s] = {0};  // a size-1 axis below the spec's rank
       in_pixels *= in[s];
       out_pixels *= out[s];
+    }
+    if (conv.merged_w_) {
+      const int64_t kw = conv.kernel_size_[2];
+      w_first.resize(static_cast<size_t>(out[2]));
+      for (int64_t ow = 0; ow < out[2]; ++ow) {
+        const int64_t first = source[2][static_cast<size_t>(ow)];
+        const int64_t last = source[2][static_cast<size_t>((kw - 1) * out[2] + ow)];
+        w_first[static_cast<size_t>(ow)] = first >= 0 && last == first + kw - 1 ? first : -1;
+      }
     }
   }
 
@@ -179,56 +192,51 @@ struct GemmConvolution::Call {
   }
 
   // channels_last igemm: the row pointers of the MR pixels from p0, [row tap][pixel]. A row is Cin/g
-  // floats (one tap) or, when merged along W, kw * Cin/g floats; rows wholly in the zero padding point
-  // at zeros, rows partly outside the input at a copy in `patches` of the cells the padding mode reads.
-  // Returns the patch floats used.
+  // floats (one tap) or, merged along W, kw * Cin floats; rows wholly in the zero padding point at
+  // zeros, merged rows partly outside the input at a copy in `patches` of the cells the padding mode
+  // reads. Returns the patch floats used.
   int64_t point_rows(const float* x_g, int64_t p0, const float** rows, float* patches) const {
-    const int64_t mr = conv.kernel_.mr, cin_g = conv.cin_g_, cin = conv.spec_.in_channels;
-    const int64_t kw = conv.merged_w_ ? conv.kernel_size_[2] : 1;
-    int64_t src[kMaxTileWidth], used = 0;
+    const int64_t mr = conv.kernel_.mr;
+    if (!conv.merged_w_) {
+      int64_t src[kMaxTileWidth];
+      for (int64_t tap = 0; tap < conv.taps_; ++tap) {
+        pixel_sources(tap, p0, mr, src);
+        for (int64_t i = 0; i < mr; ++i)
+          rows[tap * mr + i] = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * conv.spec_.in_channels;
+      }
+      return 0;
+    }
+    const int64_t* ks = conv.kernel_size_;
+    const int64_t kw = ks[2], cin = conv.spec_.in_channels;
+    int64_t used = 0;
     for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
-      const int64_t first_tap = row_tap * kw;  // the taps of this row: first_tap .. first_tap + kw - 1
-      pixel_sources(first_tap, p0, mr, src);
+      const int64_t* sd = &source[0][static_cast<size_t>(row_tap / ks[1] * out[0])];
+      const int64_t* sh = &source[1][static_cast<size_t>(row_tap % ks[1] * out[1])];
+      int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
       for (int64_t i = 0; i < mr; ++i) {
-        const float** row = &rows[row_tap * mr + i];
-        if (kw == 1 || whole_row_padding(first_tap, p0 + i)) {
-          *row = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * cin;
-          continue;
+        const int64_t id = sd[od], ih = sh[oh];
+        const float*& row = rows[row_tap * mr + i];
+        if (p0 + i >= out_pixels || id < 0 || ih < 0) {
+          row = conv.zeros_.data();
+        } else if (const int64_t first = w_first[static_cast<size_t>(ow)]; first >= 0) {
+          row = x_g + ((id * in[1] + ih) * in[2] + first) * cin;
+        } else {  // a border pixel: copy the kw cells (or zeros) the padding mode reads
+          float* patch = patches + used;
+          for (int64_t q = 0; q < kw; ++q) {
+            const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
+            if (iw < 0) std::fill_n(patch + q * cin, cin, 0.0f);
+            else std::copy_n(x_g + ((id * in[1] + ih) * in[2] + iw) * cin, cin, patch + q * cin);
+          }
+          row = patch;
+          used += kw * cin;
         }
-        if (contiguous_w(first_tap, p0 + i, src[i])) {
-          *row = x_g + src[i] * cin;
-          continue;
+        if (++ow == out[2]) {
+          ow = 0;
+          if (++oh == out[1]) oh = 0, od = std::min(od + 1, out[0] - 1);
         }
-        float* patch = patches + used;
-        int64_t qsrc = 0;
-        for (int64_t q = 0; q < kw; ++q) {
-          pixel_sources(first_tap + q, p0 + i, 1, &qsrc);
-          if (qsrc < 0) std::fill_n(patch + q * cin_g, cin_g, 0.0f);
-          else std::copy_n(x_g + qsrc * cin, cin_g, patch + q * cin_g);
-        }
-        *row = patch;
-        used += kw * cin_g;
       }
     }
     return used;
-  }
-
-  // Whether the kw taps along W from `first_tap` of output pixel p read the input pixels first,
-  // first + 1, ..., first + kw - 1. Raw positions increase by one per tap, so when the first and the
-  // last are inside the input and kw - 1 apart, all are (a padding mode never maps outside-in that way).
-  bool contiguous_w(int64_t first_tap, int64_t p, int64_t first) const {
-    int64_t last = 0;
-    pixel_sources(first_tap + conv.kernel_size_[2] - 1, p, 1, &last);
-    return first >= 0 && last == first + conv.kernel_size_[2] - 1;
-  }
-
-  // Whether every tap of the row reads zeros: its D or H index is in the zero padding, or p is past the end.
-  bool whole_row_padding(int64_t first_tap, int64_t p) const {
-    const int64_t* ks = conv.kernel_size_;
-    const int64_t od = p / (out[1] * out[2]), oh = p / out[2] % out[1];
-    if (p >= out_pixels) return true;
-    return source[0][static_cast<size_t>(first_tap / (ks[1] * ks[2]) * out[0] + od)] < 0 ||
-           source[1][static_cast<size_t>(first_tap / ks[2] % ks[1] * out[1] + oh)] < 0;
   }
 
   // Output pixel tiles [first, first + count) of image n, group g.
