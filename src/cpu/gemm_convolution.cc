@@ -114,6 +114,7 @@ struct GemmConvolution::Call {
   float* y;
   int64_t in[kMaxRank] = {1, 1, 1}, out[kMaxRank] = {1, 1, 1};
   int64_t in_pixels = 1, out_pixels = 1;
+  int64_t step_w = 1;  // the stride along W: input pixels between neighbouring output pixels of a row
   bool identity = true;                      // output pixel p reads input pixel p, and only it
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
   // after the padding mode (-1: a zero).
@@ -131,6 +132,7 @@ struct GemmConvolution::Call {
       const size_t s = slot(spec.rank, axis);
       in[s] = g.input;
       out[s] = g.output;
+      step_w = g.stride;  // the last axis is W
       identity = identity && g.kernel == 1 && g.stride == 1 && g.pad_begin == 0 && g.pad_end == 0;
       source[s].resize(static_cast<size_t>(g.kernel * g.output));
       for (int64_t q = 0; q < g.kernel; ++q)
@@ -183,11 +185,11 @@ struct GemmConvolution::Call {
       for (int64_t i = 0; i < width; ++i) {
         PixelSegment* last = count ? &segments[count - 1] : nullptr;
         const bool extends = last && (src[i] < 0 ? last->source < 0
-                                                 : last->source >= 0 && src[i] == last->source + last->length);
+                                                 : last->source >= 0 && src[i] == last->source + last->length * step_w);
         if (extends) ++last->length;
         else segments[count++] = {i, 1, src[i]};
       }
-      conv.kernel_.pack(segments, count, x_g, in_pixels, conv.cin_g_, dst + tap * conv.cin_g_ * width, width);
+      conv.kernel_.pack(segments, count, step_w, x_g, in_pixels, conv.cin_g_, dst + tap * conv.cin_g_ * width, width);
     }
   }
 

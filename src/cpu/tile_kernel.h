@@ -42,14 +42,14 @@ struct TileArgs {
 using TileFunction = void (*)(const TileArgs&);
 
 // Input packing for the channels_first pixel operand: a stretch of consecutive tile pixels whose
-// sources are consecutive input pixels (source >= 0), or padding zeros (source < 0).
+// sources are input pixels `step` apart (source >= 0; step = the W stride), or padding zeros (source < 0).
 struct PixelSegment {
   int64_t begin = 0, length = 0, source = -1;
 };
-// For r < rows: dst[r * dst_stride + begin + j] = src[r * src_stride + source + j] (or 0), every segment.
+// For r < rows: dst[r * dst_stride + begin + j] = src[r * src_stride + source + j * step] (or 0), every segment.
 // Compiled per ISA next to the micro-kernels (masked vector copies).
-using PackFunction = void (*)(const PixelSegment* segments, int64_t count, const float* src, int64_t src_stride,
-                              int64_t rows, float* dst, int64_t dst_stride);
+using PackFunction = void (*)(const PixelSegment* segments, int64_t count, int64_t step, const float* src,
+                              int64_t src_stride, int64_t rows, float* dst, int64_t dst_stride);
 
 struct TileKernel {
   Isa isa;

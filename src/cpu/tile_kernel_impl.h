@@ -64,9 +64,10 @@ void tile(const TileArgs& t) {
 }
 
 // Segment copies with full vectors and one partial (masked) vector per segment.
+// Strided stretches (step > 1) are copied one float at a time.
 template <class V>
-void pack_segments(const PixelSegment* segments, int64_t count, const float* src, int64_t src_stride, int64_t rows,
-                   float* dst, int64_t dst_stride) {
+void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, const float* src, int64_t src_stride,
+                   int64_t rows, float* dst, int64_t dst_stride) {
   constexpr int64_t L = V::kLanes;
   for (int64_t r = 0; r < rows; ++r, src += src_stride, dst += dst_stride)
     for (const PixelSegment* s = segments; s < segments + count; ++s) {
@@ -75,6 +76,9 @@ void pack_segments(const PixelSegment* segments, int64_t count, const float* src
       if (s->source < 0) {
         for (; j + L <= s->length; j += L) V::store(d + j, V::zero());
         if (j < s->length) V::store_partial(d + j, s->length - j, V::zero());
+      } else if (step > 1) {
+        const float* from = src + s->source;
+        for (; j < s->length; ++j) d[j] = from[j * step];
       } else {
         const float* from = src + s->source;
         for (; j + L <= s->length; j += L) V::store(d + j, V::load(from + j));
