@@ -316,7 +316,8 @@ const LayerType& find_type(const Json& value) {
 
 void check_argument_names(const LayerType& type, const Json& object) {
   const FamilyArguments& arguments = arguments_of(type.family);
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
     const auto known = [&](const std::vector<std::string_view>& names) {
       return std::find(names.begin(), names.end(), key) != names.end();
     };

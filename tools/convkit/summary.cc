@@ -76,8 +76,9 @@ size_t print_table(const Table& table) {
   for (const std::string& cell : table.header) widths.push_back(cell.size());
   for (const auto& row : table.rows)
     for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  size_t width = 1;
+  size_t width = 1;  // a leading space, then the columns three spaces apart
   for (size_t w : widths) width += w + 3;
+  width -= 3;
   const auto print_row = [&](const std::vector<std::string>& row) {
     std::string line = " ";
     for (size_t c = 0; c < row.size(); ++c) {
