@@ -5,6 +5,7 @@
 #include "convkit/conv.h"
 #include "convkit/cost.h"
 #include "convkit/error.h"
+#include "convkit/model.h"
 #include "convkit/npy.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"

@@ -1,0 +1,46 @@
+// libFuzzer target for the MODEL.json reader. Any input must either parse or raise convkit::Error; a
+// crash, sanitizer report (signed overflow included), leak or exception of another type is a bug. A
+// model that parses must be consistent: each layer reads the previous layer's output, every size is
+// positive and the totals are the sums of the layers.
+//
+// Build: make fuzz (CMake option CONVKIT_FUZZ=ON with clang++), which also runs it briefly.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "convkit/error.h"
+#include "convkit/model.h"
+
+namespace {
+
+[[noreturn]] void bug(const char* what) {
+  std::fprintf(stderr, "model_json_fuzz: %s\n", what);
+  std::abort();
+}
+
+void check(const convkit::Model& model) {
+  convkit::Shape shape = model.input_shape;
+  int64_t params = 0, macs = 0;
+  for (const convkit::ModelLayer& layer : model.layers) {
+    if (layer.input_shape != shape) bug("a layer does not read the previous layer's output");
+    for (int64_t d : layer.output_shape)
+      if (d < 1) bug("an output size is not positive");
+    if (layer.params < 0 || layer.macs < 0) bug("a negative count");
+    if (layer.receptive_field.size() != static_cast<size_t>(model.spatial_rank())) bug("receptive field rank");
+    params += layer.params;
+    macs += layer.macs;
+    shape = layer.output_shape;
+  }
+  if (params != model.total_params() || macs != model.total_macs()) bug("totals are not the sums of the layers");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  try {
+    check(convkit::parse_model(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.json"));
+  } catch (const convkit::Error&) {
+  }
+  return 0;
+}
