@@ -178,7 +178,11 @@ const std::vector<Entry>& entries() {
        }},
       {"emboss", "emboss  GIMP's emboss; 2D, 3D", 2, 3, {}, [](int r, const auto&) { return single(emboss(r)); }},
       {"smooth", "smooth[:size=5]  moving average of a 1D signal", 1, 1, {5},
-       [](int r, const auto& p) { return single(box(r, integer(p[0], "smooth size"))); }},
+       [](int r, const auto& p) {
+         const int64_t size = integer(p[0], "smooth size");
+         check_size(size, "smooth");
+         return single(box(r, size));
+       }},
   };
   return table;
 }
