@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZERS    := npy model_json
+FUZZERS    := npy model_json kernel_text csv
 
 SHELL := /bin/bash
 

@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ clang libomp-14-dev libclang-rt-14-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev
+  libstb-dev
 )
 
 missing=()

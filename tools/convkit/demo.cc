@@ -1,5 +1,6 @@
 // `convkit demo`: every operation of the seeds on small embedded data, computed by the reference
-// engine, with shapes, parameters and MACs for each, and a closing table of the steps and timings.
+// engine, with shapes, parameters and MACs for each, and a closing table of the steps and timings;
+// then the pictures (demo_pictures.h): filtered images, a smoothed signal plot and volume slices.
 #include "demo.h"
 
 #include <chrono>
@@ -7,10 +8,12 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "convkit/convkit.h"
+#include "demo_pictures.h"
 
 namespace convkit::cli {
 namespace {
@@ -188,7 +191,12 @@ void run_demo() {
 
 void add_demo_command(CLI::App& app) {
   CLI::App* demo = app.add_subcommand("demo", "Walk through every convolution of the seeds on embedded data");
-  demo->callback(run_demo);
+  auto out = std::make_shared<std::string>("convkit-demo");
+  demo->add_option("--out", *out, "folder for the pictures and data files")->capture_default_str();
+  demo->callback([out] {
+    run_demo();
+    write_demo_pictures(*out);
+  });
 }
 
 }  // namespace convkit::cli

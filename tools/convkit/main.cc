@@ -7,6 +7,7 @@
 #include "conv.h"
 #include "demo.h"
 #include "summary.h"
+#include "filter.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   convkit::cli::add_conv_command(app);
   convkit::cli::add_demo_command(app);
   convkit::cli::add_summary_command(app);
+  convkit::cli::add_filter_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

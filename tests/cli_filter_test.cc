@@ -1,0 +1,211 @@
+// End-to-end tests of `convkit filter`: images, CSV signals and .npy arrays through the binary, every
+// option, several filters at once, custom kernels, and the error paths (exit status 2, one line, no
+// output file).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "cli_test_support.h"
+#include "convkit/convkit.h"
+#include "test_support.h"
+
+namespace convkit {
+namespace {
+
+using testing::run_cli;
+using testing::ScratchDir;
+
+// A grey or RGB test picture with integer values 0..255: a bright square on a ramp.
+Tensor picture(int64_t channels, int64_t side) {
+  Tensor t({channels, side, side});
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t y = 0; y < side; ++y)
+      for (int64_t x = 0; x < side; ++x)
+        t.at({c, y, x}) = (y > side / 4 && y < 3 * side / 4 && x > side / 3) ? 230.0f : static_cast<float>(8 * x + 20 * c);
+  return t;
+}
+
+// What the binary must write for `filter` on `x` as PNG: the library's result, encoded and decoded.
+std::vector<float> expected_png(const filters::Filter& filter, const Tensor& x, const filters::Options& options = {},
+                                image::Scaling scaling = image::Scaling::clamp) {
+  return image::decode(image::encode_png(filters::apply(filter, x, options), scaling)).values();
+}
+
+class CliFilter : public ::testing::Test {
+ protected:
+  // Runs `convkit filter <arguments>` and expects success.
+  void filter(const std::string& arguments) {
+    const auto result = run_cli("filter " + arguments);
+    ASSERT_EQ(result.status, 0) << arguments << "\n" << result.output;
+  }
+
+  // Runs `convkit filter <arguments>` expecting exit status 2, `fragment` in a one-line message, and no
+  // file whose name starts with "out" left behind.
+  void expect_failure(const std::string& arguments, const std::string& fragment) {
+    const auto result = run_cli("filter " + arguments);
+    EXPECT_EQ(result.status, 2) << arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find("convkit: error: "), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find(fragment), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find('\n'), result.output.size() - 1) << "expected one line: " << result.output;
+    for (const auto& name : dir_.files()) EXPECT_NE(name.rfind("out", 0), 0u) << "left behind: " << name;
+  }
+
+  std::string path(const std::string& name) const { return dir_.file(name); }
+
+  ScratchDir dir_;
+};
+
+TEST_F(CliFilter, EveryNamedFilterOnAnRgbImage) {
+  const Tensor rgb = picture(3, 12);
+  image::write_png(path("in.png"), rgb);
+  for (const char* name : {"identity", "box", "box:5", "gaussian", "gaussian:7,1.2", "sharpen", "laplacian", "edge",
+                           "sobel-x", "sobel-y", "sobel", "emboss"}) {
+    SCOPED_TRACE(name);
+    filter(path("in.png") + " --filter " + name + " --output " + path("out.png"));
+    const Tensor out = image::read(path("out.png"));
+    EXPECT_EQ(out.shape(), rgb.shape());
+    EXPECT_EQ(out.values(), expected_png(filters::named(name, 2), rgb));
+  }
+  // identity is exact, and a grey image stays grey.
+  EXPECT_EQ(expected_png(filters::named("identity", 2), rgb), rgb.values());
+  image::write_png(path("grey.png"), picture(1, 9));
+  filter(path("grey.png") + " --filter edge --output " + path("out-grey.png"));
+  EXPECT_EQ(image::read(path("out-grey.png")).shape(), (Shape{1, 9, 9}));
+}
+
+TEST_F(CliFilter, SeveralFiltersWriteOneOutputEach) {
+  image::write_png(path("in.png"), picture(3, 10));
+  const auto result = run_cli("filter " + path("in.png") + " --filter edge --filter gaussian:5,1.5 --filter sharpen --output " +
+                              path("out.png"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(dir_.files(), (std::vector<std::string>{"in.png", "out-edge.png", "out-gaussian-5-1.5.png", "out-sharpen.png"}));
+  EXPECT_EQ(image::read(path("out-sharpen.png")).values(), expected_png(filters::named("sharpen", 2), picture(3, 10)));
+  EXPECT_NE(result.output.find("out-edge.png"), std::string::npos) << result.output;
+}
+
+TEST_F(CliFilter, CsvSignalsKeepTheirColumns) {
+  csv::write(path("in.csv"), {{"a", "b"}, Tensor({2, 5}, std::vector<float>{1, 2, 3, 4, 5, 10, 20, 30, 40, 50})});
+  filter(path("in.csv") + " --filter smooth:3 --output " + path("out.csv"));
+  const csv::Signals out = csv::read(path("out.csv"));
+  EXPECT_EQ(out.names, (std::vector<std::string>{"a", "b"}));
+  // Moving average of 3 over the reflect-padded signals [2, 1, 2, 3, 4, 5, 4] and [20, 10, ..., 50, 40].
+  EXPECT_EQ(out.values.shape(), (Shape{2, 5}));
+  EXPECT_NEAR(out.values.at({0, 0}), 5.0f / 3.0f, 1e-6);
+  EXPECT_NEAR(out.values.at({0, 2}), 3.0f, 1e-6);
+  EXPECT_NEAR(out.values.at({1, 4}), 130.0f / 3.0f, 1e-5);
+  // Three smoothers on one signal, written as .npy (C, L).
+  filter(path("in.csv") + " --filter smooth:3 --filter smooth:5 --filter gaussian:5,1 --output " + path("out.npy"));
+  EXPECT_EQ(npy::read(path("out-smooth-5.npy")).shape(), (Shape{2, 5}));
+  EXPECT_EQ(npy::read(path("out-gaussian-5-1.npy")).shape(), (Shape{2, 5}));
+}
+
+TEST_F(CliFilter, NpyArraysOfEveryRank) {
+  std::mt19937 rng(testing::kSeed);
+  const Tensor volume = testing::random_tensor({6, 5, 7}, rng);
+  npy::write(path("v.npy"), volume);
+  filter(path("v.npy") + " --filter sobel --output " + path("out.npy"));
+  const Tensor out = npy::read(path("out.npy"));
+  ASSERT_EQ(out.shape(), volume.shape());  // a bare (D, H, W) array is one channel, written back without it
+  const Tensor expected = filters::apply(filters::named("sobel", 3), volume.reshaped({1, 6, 5, 7}));
+  EXPECT_LT(testing::max_abs_difference(out.reshaped({1, 6, 5, 7}), expected), 1e-5);
+  // --channels-first: (C, H, W) with C = 2 filtered separately.
+  npy::write(path("c.npy"), testing::random_tensor({2, 4, 4}, rng));
+  filter(path("c.npy") + " --channels-first --filter box --output " + path("out-c.npy"));
+  EXPECT_EQ(npy::read(path("out-c.npy")).shape(), (Shape{2, 4, 4}));
+  // A 2D array can become a grey PNG, a 1D array a CSV column.
+  npy::write(path("s.npy"), testing::random_tensor({9}, rng));
+  filter(path("s.npy") + " --filter smooth --output " + path("out-s.csv"));
+  EXPECT_EQ(csv::read(path("out-s.csv")).values.shape(), (Shape{1, 9}));
+}
+
+TEST_F(CliFilter, NormalizeStretchesToTheFullRange) {
+  const Tensor grey = picture(1, 10);
+  image::write_png(path("in.png"), grey);
+  filter(path("in.png") + " --filter sobel-x --normalize --output " + path("out.png"));
+  const Tensor out = image::read(path("out.png"));
+  EXPECT_EQ(*std::min_element(out.values().begin(), out.values().end()), 0.0f);
+  EXPECT_EQ(*std::max_element(out.values().begin(), out.values().end()), 255.0f);
+  EXPECT_EQ(out.values(), expected_png(filters::named("sobel-x", 2), grey, {}, image::Scaling::normalize));
+}
+
+TEST_F(CliFilter, CustomKernelsFromTextJsonAndNpy) {
+  const Tensor grey = picture(1, 8);
+  image::write_png(path("in.png"), grey);
+  std::ofstream(path("kt.txt")) << "# sobel-x\n-1 0 1\n-2 0 2\n-1 0 1\n";
+  std::ofstream(path("kj.json")) << "[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]";
+  npy::write(path("kn.npy"), filters::sobel(2, 1));
+  filter(path("in.png") + " --filter sobel-x --output " + path("ref.png"));
+  const Tensor reference = image::read(path("ref.png"));
+  filter(path("in.png") + " --kernel " + path("kt.txt") + " --kernel " + path("kj.json") + " --kernel " + path("kn.npy") +
+         " --output " + path("out.png"));
+  for (const char* name : {"out-kt.png", "out-kj.png", "out-kn.png"})
+    EXPECT_EQ(image::read(path(name)).values(), reference.values()) << name;
+  // One kernel writes --output itself.
+  filter(path("in.png") + " --kernel " + path("kj.json") + " --output " + path("one.png"));
+  EXPECT_EQ(image::read(path("one.png")).values(), reference.values());
+  // A one-row kernel is a horizontal filter: [0, 0, 1] shifts left by one (cross-correlation), clamped at the border.
+  std::ofstream(path("shift.txt")) << "0 0 1\n";
+  filter(path("in.png") + " --kernel " + path("shift.txt") + " --padding-mode replicate --output " + path("out-shift.png"));
+  const Tensor shifted = image::read(path("out-shift.png"));
+  EXPECT_EQ(shifted.at({0, 3, 2}), grey.at({0, 3, 3}));
+  EXPECT_EQ(shifted.at({0, 3, 7}), grey.at({0, 3, 7}));
+}
+
+TEST_F(CliFilter, GeometryOptions) {
+  std::mt19937 rng(testing::kSeed);
+  const Tensor x = testing::random_tensor({8, 8}, rng);
+  npy::write(path("x.npy"), x);
+  auto shape_with = [&](const std::string& options) {
+    filter(path("x.npy") + " --filter box " + options + " --output " + path("out.npy"));
+    return npy::read(path("out.npy")).shape();
+  };
+  EXPECT_EQ(shape_with(""), (Shape{8, 8}));  // padding same by default
+  EXPECT_EQ(shape_with("--padding valid"), (Shape{6, 6}));
+  EXPECT_EQ(shape_with("--stride 2"), (Shape{4, 4}));
+  EXPECT_EQ(shape_with("--padding valid --dilation 2"), (Shape{4, 4}));
+  EXPECT_EQ(shape_with("--padding 0,1"), (Shape{6, 8}));
+  // --flip and --padding-mode reach the convolution.
+  filters::Options flip_zeros;
+  flip_zeros.flip = true;
+  flip_zeros.padding_mode = PaddingMode::zeros;
+  filter(path("x.npy") + " --filter emboss --flip --padding-mode zeros --output " + path("out.npy"));
+  const Tensor expected = filters::apply(filters::named("emboss", 2), x.reshaped({1, 8, 8}), flip_zeros);
+  EXPECT_LT(testing::max_abs_difference(npy::read(path("out.npy")).reshaped({1, 8, 8}), expected), 1e-5);
+}
+
+TEST_F(CliFilter, Errors) {
+  image::write_png(path("in.png"), picture(3, 6));
+  csv::write(path("in.csv"), {{}, Tensor({1, 4}, 1.0f)});
+  std::ofstream(path("junk.png")) << "not a png";
+  std::ofstream(path("bad.csv")) << "1,2\n3\n";
+  std::ofstream(path("cube.txt")) << "1 1\n1 1\n\n1 1\n1 1\n";
+  std::ofstream(path("bad.txt")) << "1 2\n3\n";
+  npy::write(path("r4.npy"), Tensor({1, 2, 2, 2}));
+  const std::string in = path("in.png"), out = " --output " + path("out.png");
+  expect_failure(in + " --filter blur" + out, "unknown filter 'blur'");
+  expect_failure(in + out, "no filter given");
+  expect_failure(path("missing.png") + " --filter box" + out, "missing.png: cannot open");
+  expect_failure(path("junk.png") + " --filter box" + out, "junk.png: cannot decode");
+  expect_failure(path("bad.csv") + " --filter smooth --output " + path("out.csv"), "bad.csv:2: has 1 fields");
+  expect_failure(path("in.txt") + " --filter box" + out, "expected .png, .jpg");
+  expect_failure(in + " --filter box --output " + path("out.jpg"), "expected .png, .csv or .npy");
+  expect_failure(in + " --filter box --output " + path("out.csv"), "a CSV holds 1D signals");
+  expect_failure(path("in.csv") + " --filter smooth" + out, "a PNG needs 2D data");
+  expect_failure(in + " --filter box --normalize --output " + path("out.npy"), "--normalize");
+  expect_failure(path("r4.npy") + " --filter box --output " + path("out.npy"), "--channels-first");
+  expect_failure(in + " --kernel " + path("cube.txt") + out, "has rank 3");
+  expect_failure(in + " --kernel " + path("bad.txt") + out, "bad.txt:2: has 1 numbers");
+  expect_failure(in + " --filter box:300" + out, "size=300");
+  expect_failure(in + " --filter smooth" + out, "not defined for 2D");
+  expect_failure(in + " --filter box --filter box" + out, "give each filter once");
+  expect_failure(in + " --filter box --padding 1,2,3" + out, "--padding='1,2,3'");
+  expect_failure(in + " --filter box --padding-mode mirror" + out, "mirror");
+  expect_failure(in + " --filter box --stride 0" + out, "stride");
+  expect_failure(path("in.csv") + " --filter smooth:9 --output " + path("out.csv"), "reflect padding");
+  // The second filter fails: the first one's output is not written either.
+  expect_failure(in + " --filter box --filter gaussian:7,x" + out, "'x' is not a number");
+}
+
+}  // namespace
+}  // namespace convkit
