@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "bench.h"
 #include "conv.h"
 #include "demo.h"
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   convkit::cli::add_conv_command(app);
   convkit::cli::add_demo_command(app);
+  convkit::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
