@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "bench.h"
 #include "conv.h"
 #include "demo.h"
 #include "summary.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   convkit::cli::add_demo_command(app);
   convkit::cli::add_summary_command(app);
   convkit::cli::add_filter_command(app);
+  convkit::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

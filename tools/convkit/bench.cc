@@ -1,0 +1,262 @@
+// `convkit bench [--suite FILE] [--threads 1,2] [--layout channels_first,channels_last] [--peers]
+//                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS]`
+// Per layer of the suite, layout and thread count: convkit's plan checked against the reference
+// engine, then timed (with the peers, whose outputs are checked against convkit's, interleaved).
+#include "bench.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/data.h"
+#include "bench/machine.h"
+#include "bench/peer.h"
+#include "bench/report.h"
+#include "bench/suite.h"
+#include "bench/timing.h"
+#include "convkit/convkit.h"
+#include "spec_options.h"
+
+namespace convkit::cli {
+namespace {
+
+constexpr uint32_t kSeed = 20261121;  // every layer's data comes from kSeed + its index in the suite
+
+// One line on stderr, rewritten in place, when stderr is a terminal.
+class Progress {
+ public:
+  Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { clear(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  void show(const std::string& text) const {
+    if (enabled_) std::cerr << "\r\033[K" << text << std::flush;
+  }
+  void clear() const { show(""); }
+
+ private:
+  bool enabled_;
+};
+
+// A layer's data in one layout, and the reference output (channels-first) every layout must match.
+struct LayoutCase {
+  const BenchLayer& layer;
+  Layout layout;
+  ConvSpec spec;
+  Tensor input, weight;    // in `layout`
+  const LayerData& data;   // channels-first
+  const Tensor& expected;  // the reference engine's output, channels-first
+};
+
+struct BenchCommand {
+  std::string suite_path = "bench/layers.json";
+  std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter;
+  bool with_peers = false;
+  double min_time = 0.3;
+
+  std::vector<int> thread_counts() const {
+    if (threads_text.empty()) {  // 1 and every hardware thread
+      const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      return all > 1 ? std::vector<int>{1, all} : std::vector<int>{1};
+    }
+    std::vector<int> counts;
+    for (int64_t n : parse_int_list(threads_text, "--threads")) {
+      if (n < 1 || n > 1024) fail("--threads: ", n, " is not a thread count; expected 1 to 1024");
+      if (std::find(counts.begin(), counts.end(), n) != counts.end()) fail("--threads: ", n, " is listed twice");
+      counts.push_back(static_cast<int>(n));
+    }
+    return counts;
+  }
+
+  std::vector<Layout> layouts() const {
+    std::vector<Layout> result;
+    std::string::size_type start = 0;
+    for (;;) {
+      const auto comma = layouts_text.find(',', start);
+      const Layout layout = parse_layout(layouts_text.substr(start, comma - start), "--layout");
+      if (std::find(result.begin(), result.end(), layout) != result.end())
+        fail("--layout: ", to_string(layout), " is listed twice");
+      result.push_back(layout);
+      if (comma == std::string::npos) return result;
+      start = comma + 1;
+    }
+  }
+
+  std::vector<const BenchLayer*> selected(const BenchSuite& suite) const {
+    std::vector<const BenchLayer*> layers;
+    for (const auto& layer : suite.layers)
+      if (layer.name.find(filter) != std::string::npos) layers.push_back(&layer);
+    if (layers.empty()) fail("--filter='", filter, "' matches no layer of the suite ", suite_path);
+    return layers;
+  }
+
+  std::string timing_method() const {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "median of >= 5 runs and >= %g s per implementation after one warm-up run, implementations "
+                  "interleaved; err = max |convkit - reference| / max |reference|",
+                  min_time);
+    return text;
+  }
+
+  void run() const {
+    if (!(min_time >= 0 && min_time <= 3600)) fail("--min-time: ", min_time, " s; expected 0 to 3600 seconds");
+    const BenchSuite suite = read_suite(suite_path);
+    const std::vector<int> threads = thread_counts();
+    const std::vector<Layout> layout_list = layouts();
+    const std::vector<const BenchLayer*> layers = selected(suite);
+    std::vector<std::unique_ptr<Peer>> peer_list;
+    if (with_peers) peer_list = make_peers();
+
+    Progress progress;
+    progress.show("bench: measuring the machine's FMA peak and memory bandwidth");
+    const Machine machine = probe_machine(threads);
+    progress.clear();
+    std::vector<std::string> titles;
+    std::vector<PeerInfo> infos;
+    for (const auto& peer : peer_list) {
+      titles.push_back(peer->title());
+      infos.push_back({peer->name(), peer->version()});
+    }
+    BenchTable table(std::cout, machine, titles);
+    table.print_header(timing_method());
+
+    std::vector<BenchRow> rows;
+    const size_t total = layers.size() * layout_list.size() * threads.size();
+    for (const BenchLayer* layer : layers) {
+      const auto index = static_cast<uint32_t>(layer - suite.layers.data());
+      const LayerData data = random_layer_data(*layer, kSeed + index);
+      progress.show("bench: " + layer->name + ": reference output");
+      set_num_threads(threads.back());
+      const Tensor expected = reference::convolution(
+          layer->spec(Layout::channels_first), data.input, data.weight,
+          layer->bias ? std::optional<ConstTensorView>(data.bias.view()) : std::nullopt);
+      for (Layout layout : layout_list) {
+        const LayoutCase c{*layer,
+                           layout,
+                           layer->spec(layout),
+                           activation_in_layout(data.input, layout),
+                           weight_in_layout(data.weight, layout),
+                           data,
+                           expected};
+        for (int n : threads) {
+          const std::string where = "bench [" + std::to_string(rows.size() + 1) + "/" + std::to_string(total) + "] " +
+                                    layer->name + " " + std::string(to_string(layout)) + " " + std::to_string(n) +
+                                    (n == 1 ? " thread" : " threads");
+          rows.push_back(bench_row(c, n, peer_list, [&](const std::string& stage) {
+            progress.show(where + ": " + stage);
+          }));
+          progress.clear();
+          table.print_row(rows.back());
+        }
+      }
+    }
+    table.print_notes();
+    if (!json_path.empty()) write_file_atomically(json_path, results_json(machine, infos, suite_path, min_time, rows));
+  }
+
+  template <class Stage>
+  BenchRow bench_row(const LayoutCase& c, int threads, const std::vector<std::unique_ptr<Peer>>& peers,
+                     const Stage& stage) const {
+    set_num_threads(threads);
+    omp_set_num_threads(threads);
+    const std::optional<ConstTensorView> bias =
+        c.layer.bias ? std::optional<ConstTensorView>(c.data.bias.view()) : std::nullopt;
+    stage("planning");
+    const ConvPlan plan(c.spec, c.weight, bias, PlanOptions{.threads = threads});
+    Tensor output(output_shape(c.spec, c.input.shape()));
+    BenchRow row{.layer = c.layer.name,
+                 .layout = c.layout,
+                 .threads = threads,
+                 .macs = conv_cost(c.spec, c.input.shape()).macs,
+                 .min_bytes = static_cast<int64_t>(sizeof(float)) *
+                              (c.input.numel() + output.numel() + c.weight.numel() + c.data.bias.numel()),
+                 .packed_bytes = plan.packed_bytes(),
+                 .workspace_bytes = plan.workspace_bytes(c.input.shape()),
+                 .convkit = {.impl = "convkit", .detail = plan.algorithm()},
+                 .peers = {}};
+    stage("checking convkit against the reference");
+    plan.run(c.input, output);
+    row.convkit.error = relative_error(activation_channels_first(output, c.layout), c.expected);
+    if (row.convkit.error > kMismatchTolerance) row.convkit.status = Status::mismatch;
+
+    std::vector<std::function<void()>> runs{[&] { plan.run(c.input, output); }};
+    std::vector<std::vector<PeerCandidate>> candidates(peers.size());
+    for (size_t p = 0; p < peers.size(); ++p) {
+      stage("preparing and checking " + peers[p]->name());
+      row.peers.push_back(prepare_peer(*peers[p], c, threads, output, candidates[p]));
+      for (auto& candidate : candidates[p]) runs.push_back([run = candidate.run.get()] { run->run(); });
+    }
+    stage("timing");
+    const std::vector<Timing> timings = measure(runs, {.min_seconds = min_time, .min_repetitions = 5});
+    row.convkit.timing = timings[0];
+    size_t next = 1;
+    for (size_t p = 0; p < peers.size(); ++p)
+      for (auto& candidate : candidates[p]) {  // report each peer's fastest way
+        const Timing& t = timings[next++];
+        if (!row.peers[p].timing || t.median_ms < row.peers[p].timing->median_ms) {
+          row.peers[p].timing = t;
+          row.peers[p].detail = candidate.variant;
+        }
+      }
+    return row;
+  }
+
+  // Prepares every way `peer` runs the case and checks each output against convkit's; the candidates
+  // worth timing stay in `candidates`. A peer that cannot run the case, fails, or computes something
+  // else gets that status and no candidates.
+  static ImplResult prepare_peer(Peer& peer, const LayoutCase& c, int threads, const Tensor& convkit_output,
+                                 std::vector<PeerCandidate>& candidates) {
+    ImplResult result{.impl = peer.name()};
+    try {
+      const ConvGeometry geometry = resolve_geometry(c.spec, input_spatial_of(c.spec, c.input.shape()));
+      const std::optional<ConstTensorView> bias =
+          c.layer.bias ? std::optional<ConstTensorView>(c.data.bias.view()) : std::nullopt;
+      candidates = peer.prepare({c.spec, geometry, c.input, c.data.weight, bias, convkit_output.shape(), threads});
+      for (auto& candidate : candidates) {
+        candidate.run->run();
+        const double error = relative_error(candidate.run->output(), convkit_output);
+        result.error = std::max(result.error, error);
+        if (error > kMismatchTolerance) {
+          result.status = Status::mismatch;
+          result.detail = candidate.variant + ": max |difference| = " + std::to_string(error) +
+                          " of the output scale (tolerance " + std::to_string(kMismatchTolerance) + ")";
+        }
+      }
+    } catch (const PeerUnsupported& e) {
+      result = {.impl = peer.name(), .status = Status::unsupported, .detail = e.what()};
+    } catch (const std::exception& e) {
+      result = {.impl = peer.name(), .status = Status::error, .detail = e.what()};
+    }
+    if (result.status != Status::ok) candidates.clear();
+    return result;
+  }
+};
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto command = std::make_shared<BenchCommand>();
+  CLI::App* sub = app.add_subcommand("bench", "Time convkit on a suite of real layers (and against oneDNN, XNNPACK)");
+  sub->add_option("--suite", command->suite_path, "the layer suite (JSON, see bench/layers.json)")
+      ->capture_default_str();
+  sub->add_option("--threads", command->threads_text, "thread counts, e.g. 1,2 (default: 1 and every hardware thread)");
+  sub->add_option("--layout", command->layouts_text, "layouts to run: channels_first, channels_last or both")
+      ->capture_default_str();
+  sub->add_flag("--peers", command->with_peers, "also run oneDNN and XNNPACK (build with -DCONVKIT_PEERS=ON)");
+  sub->add_option("--json", command->json_path, "write the machine and every result to this JSON file");
+  sub->add_option("--filter", command->filter, "only the layers whose name contains this text");
+  sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
+      ->capture_default_str();
+  sub->callback([command] { command->run(); });
+}
+
+}  // namespace convkit::cli

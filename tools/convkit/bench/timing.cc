@@ -1,0 +1,44 @@
+#include "timing.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace convkit::cli {
+
+double median(std::vector<double> samples) {
+  if (samples.empty()) return 0;
+  const auto middle = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
+  std::nth_element(samples.begin(), middle, samples.end());
+  if (samples.size() % 2) return *middle;
+  return (*middle + *std::max_element(samples.begin(), middle)) / 2;
+}
+
+std::vector<Timing> measure(std::span<const std::function<void()>> runs, const TimingOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::vector<double>> samples(runs.size());  // milliseconds
+  std::vector<double> total_seconds(runs.size(), 0.0);
+  for (const auto& run : runs) run();  // warm-up: caches, page faults, lazily created state
+  const auto needs_more = [&](size_t i) {
+    const int min_repetitions = std::max(1, options.min_repetitions);
+    return static_cast<int>(samples[i].size()) < min_repetitions || total_seconds[i] < options.min_seconds;
+  };
+  for (bool any = true; any;) {
+    any = false;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!needs_more(i)) continue;
+      any = true;
+      const auto start = Clock::now();
+      runs[i]();
+      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      samples[i].push_back(seconds * 1e3);
+      total_seconds[i] += seconds;
+    }
+  }
+  std::vector<Timing> timings;
+  for (const auto& s : samples)
+    timings.push_back({median(s), *std::min_element(s.begin(), s.end()), *std::max_element(s.begin(), s.end()),
+                       static_cast<int>(s.size())});
+  return timings;
+}
+
+}  // namespace convkit::cli

@@ -1,0 +1,30 @@
+// Timing of several implementations of the same layer, robust to a noisy shared machine: one warm-up
+// run each, then rounds in which every implementation that still needs samples runs once, so a burst
+// of load from another process hits all of them alike instead of one; the median of each one's samples.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <vector>
+
+namespace convkit::cli {
+
+struct TimingOptions {
+  double min_seconds = 0.3;  // each implementation runs for at least this long in total ...
+  int min_repetitions = 5;   // ... and at least this many times (after the warm-up)
+};
+
+struct Timing {
+  double median_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  int repetitions = 0;
+};
+
+// Times each of `runs` (interleaved as described above); one Timing per run, in order.
+std::vector<Timing> measure(std::span<const std::function<void()>> runs, const TimingOptions& options);
+
+// The median of `samples` (the mean of the two middle ones for an even count); 0 for none.
+double median(std::vector<double> samples);
+
+}  // namespace convkit::cli
