@@ -1,6 +1,7 @@
 // The whole public API of convkit.
 #pragma once
 
+#include "convkit/backward.h"
 #include "convkit/composite.h"
 #include "convkit/conv.h"
 #include "convkit/cost.h"

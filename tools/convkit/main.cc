@@ -7,8 +7,8 @@
 #include "bench.h"
 #include "conv.h"
 #include "demo.h"
-#include "summary.h"
 #include "filter.h"
+#include "summary.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
