@@ -6,6 +6,7 @@
 
 #include "conv.h"
 #include "demo.h"
+#include "learn.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   convkit::cli::add_conv_command(app);
   convkit::cli::add_demo_command(app);
+  convkit::cli::add_learn_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
