@@ -34,7 +34,7 @@ Tensor channel_shuffle_backward(ConstTensorView grad_output, int64_t groups, Lay
 // Gradients of a composite (reference::run) by the chain rule, stage by stage in reverse order.
 struct StageGradients {
   Tensor weight;
-  std::optional<Tensor> bias;  // present when the stage has a bias
+  std::optional<Tensor> bias;  // present when a bias was given for the stage
 };
 struct CompositeGradients {
   Tensor input;

@@ -16,3 +16,4 @@
 #include "convkit/shape.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
+#include "convkit/train.h"

@@ -42,7 +42,7 @@ CompositeGradients run_backward(const Composite& composite, ConstTensorView inpu
     }
     StageGradients& g = result.stages[--next_weight];
     g.weight = convolution_backward_weights(stage.conv, x, grad);
-    if (stage.conv.bias) g.bias = convolution_backward_bias(stage.conv, grad);
+    if (weights[next_weight].bias) g.bias = convolution_backward_bias(stage.conv, grad);  // run() adds any bias given
     grad = convolution_backward_data(stage.conv, x.shape(), weights[next_weight].weight, grad);
   }
   return result;

@@ -9,6 +9,7 @@
 #include "demo.h"
 #include "filter.h"
 #include "summary.h"
+#include "learn.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   convkit::cli::add_summary_command(app);
   convkit::cli::add_filter_command(app);
   convkit::cli::add_bench_command(app);
+  convkit::cli::add_learn_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
