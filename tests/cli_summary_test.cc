@@ -208,6 +208,10 @@ TEST(CliSummary, ErrorsExitWithStatus2) {
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --kind flattened --compare", "--compare splits");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --kind flattened --transposed",
                  "--transposed cannot be combined with --kind flattened");
+  expect_failure("--input-shape 4,8,8 --out-channels 4 --kernel 3 --kind depthwise-separable --groups 2",
+                 "--groups=2 does not apply to --kind depthwise-separable");
+  expect_failure("--input-shape 4,8,8 --out-channels 4 --kernel 3 --depth-multiplier 2",
+                 "--depth-multiplier applies to --kind depthwise-separable");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3,3,3", "--input-shape=[3, 8, 8] has 3 sizes");
   expect_failure("--input-shape 3 --out-channels 4 --kernel 3", "--input-shape=[3] has 1 sizes");
   expect_failure("--input-shape 3,x --out-channels 4 --kernel 3", "--input-shape='3,x' is not a comma-separated list");

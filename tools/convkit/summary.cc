@@ -180,6 +180,13 @@ struct SummaryCommand {
     const Kind& chosen = find_kind(options.transposed ? "transposed" : kind);
     if (options.transposed && kind != "conv" && kind != "transposed")
       fail("--transposed cannot be combined with --kind ", kind);
+    const bool separable = chosen.name == "depthwise-separable";
+    if (separable && options.groups != 1)
+      fail("--groups=", options.groups,
+           " does not apply to --kind depthwise-separable (its depthwise stage has "
+           "groups = in_channels, its pointwise stage 1)");
+    if (!separable && command->count("--depth-multiplier") > 0)
+      fail("--depth-multiplier applies to --kind depthwise-separable (and --compare) only");
     OneLayer layer = one_layer();
     layer.spec.transposed = chosen.name == "transposed";
     const Model model = one_layer_model(layer, chosen);
