@@ -146,14 +146,15 @@ TEST(CliSummary, OneLayerKinds) {
     ASSERT_EQ(summary.at("layers").size(), 1u);
     EXPECT_EQ(summary.at("layers")[0].at("type"), c.type);
     EXPECT_EQ(summary.at("layers")[0].at("name"), keras_snake_case(c.type));
-    EXPECT_EQ(summary.at("layers")[0].at("output_shape"), shape_json(Shape(cost.total.output_shape.begin() + 1,
-                                                                           cost.total.output_shape.end())));
+    EXPECT_EQ(summary.at("layers")[0].at("output_shape"),
+              shape_json(Shape(cost.total.output_shape.begin() + 1, cost.total.output_shape.end())));
     EXPECT_EQ(summary.at("total").at("params"), cost.total.params());
     EXPECT_EQ(summary.at("total").at("macs"), cost.total.macs);
   }
   // Depthwise separable takes no groups; with --depth-multiplier 2: 9*4*2 + 8*8 weights + 8 biases.
-  const Json separable = summary_json("--input-shape 4,9,9 --out-channels 8 --kernel 3 --kind depthwise-separable "
-                                      "--depth-multiplier 2");
+  const Json separable = summary_json(
+      "--input-shape 4,9,9 --out-channels 8 --kernel 3 --kind depthwise-separable "
+      "--depth-multiplier 2");
   EXPECT_EQ(separable.at("layers")[0].at("type"), "SeparableConv2D");
   EXPECT_EQ(separable.at("total").at("params"), 72 + 64 + 8);
   // 1D and 3D layers name their rank.
@@ -207,11 +208,16 @@ TEST(CliSummary, ErrorsExitWithStatus2) {
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --kind flattened --compare", "--compare splits");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --kind flattened --transposed",
                  "--transposed cannot be combined with --kind flattened");
+  expect_failure("--input-shape 4,8,8 --out-channels 4 --kernel 3 --kind depthwise-separable --groups 2",
+                 "--groups=2 does not apply to --kind depthwise-separable");
+  expect_failure("--input-shape 4,8,8 --out-channels 4 --kernel 3 --depth-multiplier 2",
+                 "--depth-multiplier applies to --kind depthwise-separable");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3,3,3", "--input-shape=[3, 8, 8] has 3 sizes");
   expect_failure("--input-shape 3 --out-channels 4 --kernel 3", "--input-shape=[3] has 1 sizes");
   expect_failure("--input-shape 3,x --out-channels 4 --kernel 3", "--input-shape='3,x' is not a comma-separated list");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 9", "larger than the padded input");
-  expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --groups 2", "groups=2 does not divide in_channels=3");
+  expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --groups 2",
+                 "groups=2 does not divide in_channels=3");
   expect_failure("--input-shape 3,8,8 --out-channels 4 --kernel 3 --kind depthwise-separable --depth-multiplier 0",
                  "--depth-multiplier=0 must be between 1 and");
   expect_failure("--input-shape 3,99999999999,8 --out-channels 4 --kernel 3", "exceeds the largest size");
@@ -223,7 +229,8 @@ TEST(CliSummary, ErrorsExitWithStatus2) {
 TEST(CliSummary, Help) {
   const auto result = run_cli("summary --help");
   EXPECT_EQ(result.status, 0);
-  for (const char* option : {"--input-shape", "--out-channels", "--kernel", "--kind", "--compare", "--json", "--layout"})
+  for (const char* option :
+       {"--input-shape", "--out-channels", "--kernel", "--kind", "--compare", "--json", "--layout"})
     expect_contains(result.output, option);
 }
 

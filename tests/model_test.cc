@@ -84,7 +84,8 @@ TEST(ModelKeras, ConvArguments) {
   EXPECT_EQ(layer.params, 144);
   EXPECT_EQ(layer.macs, 25 * 8 * 2 * 9);
   // Dilation 2: a 3x3 kernel spans 5 cells.
-  const ModelLayer dilated = only(R"({"type": "Conv2D", "filters": 8, "kernel_size": [3, 1], "dilation_rate": [2, 1]})");
+  const ModelLayer dilated =
+      only(R"({"type": "Conv2D", "filters": 8, "kernel_size": [3, 1], "dilation_rate": [2, 1]})");
   EXPECT_EQ(dilated.output_shape, (Shape{6, 10, 8}));
   EXPECT_EQ(dilated.params, 3 * 4 * 8 + 8);
   EXPECT_EQ(dilated.receptive_field, (std::vector<double>{5, 1}));
@@ -92,8 +93,8 @@ TEST(ModelKeras, ConvArguments) {
 
 TEST(ModelKeras, Conv1DAndConv3D) {
   // Conv1D(16, 5, strides=2, padding="same") on (100, 8): (50, 16), 5*8*16 + 16 = 656.
-  const ModelLayer c1 = only(R"({"type": "Conv1D", "filters": 16, "kernel_size": 5, "strides": 2, "padding": "same"})",
-                             "[100, 8]");
+  const ModelLayer c1 =
+      only(R"({"type": "Conv1D", "filters": 16, "kernel_size": 5, "strides": 2, "padding": "same"})", "[100, 8]");
   EXPECT_EQ(c1.output_shape, (Shape{50, 16}));
   EXPECT_EQ(c1.params, 656);
   // Conv3D(8, 3) on (16, 16, 16, 1): (14, 14, 14, 8), 27*8 + 8 = 224.
@@ -105,8 +106,8 @@ TEST(ModelKeras, Conv1DAndConv3D) {
 
 TEST(ModelKeras, CausalConv1D) {
   // Keras Conv1D padding="causal": left pad dilation * (k - 1), the output keeps the input length.
-  const ModelLayer layer = only(
-      R"({"type": "Conv1D", "filters": 8, "kernel_size": 3, "dilation_rate": 2, "padding": "causal"})", "[10, 4]");
+  const ModelLayer layer =
+      only(R"({"type": "Conv1D", "filters": 8, "kernel_size": 3, "dilation_rate": 2, "padding": "causal"})", "[10, 4]");
   EXPECT_EQ(layer.output_shape, (Shape{10, 8}));
   const Padding& padding = layer.stages.stages[0].conv.padding;
   EXPECT_EQ(padding.begin, (std::vector<int64_t>{4}));
@@ -144,9 +145,9 @@ TEST(ModelKeras, SeparableConv) {
   EXPECT_FALSE(layer.stages.stages[0].conv.bias);  // Keras: the bias is on the pointwise stage only
   EXPECT_TRUE(layer.stages.stages[1].conv.bias);
   // SeparableConv1D(16, 3, depth_multiplier=2, use_bias=False) on (20, 4): 3*4*2 + 8*16 = 152.
-  const ModelLayer s1 = only(
-      R"({"type": "SeparableConv1D", "filters": 16, "kernel_size": 3, "depth_multiplier": 2, "use_bias": false})",
-      "[20, 4]");
+  const ModelLayer s1 =
+      only(R"({"type": "SeparableConv1D", "filters": 16, "kernel_size": 3, "depth_multiplier": 2, "use_bias": false})",
+           "[20, 4]");
   EXPECT_EQ(s1.output_shape, (Shape{18, 16}));
   EXPECT_EQ(s1.params, 152);
 }
@@ -158,13 +159,13 @@ TEST(ModelKeras, ConvTransposeParameters) {
   EXPECT_EQ(layer.output_shape, (Shape{21, 21, 8}));
   EXPECT_EQ(layer.params, 296);
   EXPECT_EQ(layer.macs, 10 * 10 * 4 * 8 * 9);  // every input cell through every tap to every filter
-  EXPECT_EQ(only(R"({"type": "Conv1DTranspose", "filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"})",
-                 "[7, 3]")
-                .output_shape,
-            (Shape{14, 2}));
-  EXPECT_EQ(only(R"({"type": "Conv3DTranspose", "filters": 2, "kernel_size": 2, "strides": 2})", "[3, 4, 5, 1]")
-                .output_shape,
-            (Shape{6, 8, 10, 2}));
+  EXPECT_EQ(
+      only(R"({"type": "Conv1DTranspose", "filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"})", "[7, 3]")
+          .output_shape,
+      (Shape{14, 2}));
+  EXPECT_EQ(
+      only(R"({"type": "Conv3DTranspose", "filters": 2, "kernel_size": 2, "strides": 2})", "[3, 4, 5, 1]").output_shape,
+      (Shape{6, 8, 10, 2}));
 }
 
 // The input_shape of a 1D model: [length, channels].
@@ -354,7 +355,8 @@ TEST(ModelStack, ReadModelFile) {
   const auto dir = std::filesystem::temp_directory_path() / ("convkit-model-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "m.json").string();
-  std::ofstream(path) << R"({"input_shape": [5, 5, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3}]})";
+  std::ofstream(path)
+      << R"({"input_shape": [5, 5, 1], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3}]})";
   EXPECT_EQ(read_model(path).layers.at(0).params, 20);
   EXPECT_THROW(read_model((dir / "missing.json").string()), Error);
   try {
@@ -389,10 +391,12 @@ TEST(ModelErrors, DocumentStructure) {
 }
 
 TEST(ModelErrors, TypesAndArgumentNames) {
-  expect_layer_error(R"({"type": "Dense", "units": 3})", "layers[0]: unknown layer type \"Dense\"; expected one of Conv1D");
+  expect_layer_error(R"({"type": "Dense", "units": 3})",
+                     "layers[0]: unknown layer type \"Dense\"; expected one of Conv1D");
   expect_layer_error(R"({"type": 2})", "\"type\" must be a string");
-  expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": 3, "kernal_size": 3})",
-                     "layers[0] \"conv2d\" (Conv2D): unknown argument \"kernal_size\"; Conv2D takes filters, kernel_size");
+  expect_layer_error(
+      R"({"type": "Conv2D", "filters": 8, "kernel_size": 3, "kernal_size": 3})",
+      "layers[0] \"conv2d\" (Conv2D): unknown argument \"kernal_size\"; Conv2D takes filters, kernel_size");
   expect_layer_error(R"({"type": "Conv2DTranspose", "filters": 8, "kernel_size": 3, "groups": 2})",
                      "unknown argument \"groups\"");
   expect_layer_error(R"({"type": "DepthwiseConv2D", "kernel_size": 3, "filters": 2})", "unknown argument \"filters\"");
@@ -414,10 +418,12 @@ TEST(ModelErrors, Values) {
                      "kernel_size=[3,3,3] must be an integer or a list of 2 integers");
   expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": [3, 0]})",
                      "kernel_size=[3,0]: kernel_size=0 must be a positive integer");
-  expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": [[3], [3]]})", "kernel_size=[...]: kernel_size=[3] must be an integer");
+  expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": [[3], [3]]})",
+                     "kernel_size=[...]: kernel_size=[3] must be an integer");
   expect_layer_error(conv + R"("strides": 0})", "strides=0 must be a positive integer");
   expect_layer_error(conv + R"("strides": 2, "dilation_rate": 2})", "not supported in conjunction with dilation_rate");
-  expect_layer_error(conv + R"("padding": "full"})", "padding=\"full\" is not recognised; expected \"valid\" or \"same\"");
+  expect_layer_error(conv + R"("padding": "full"})",
+                     "padding=\"full\" is not recognised; expected \"valid\" or \"same\"");
   expect_layer_error(conv + R"("padding": "causal"})", "padding=\"causal\" is not recognised");
   expect_layer_error(conv + R"("padding": 1})", "padding=1 is not recognised");
   expect_layer_error(conv + R"("groups": 3})", "filters=8 is not divisible by groups=3");
@@ -426,11 +432,13 @@ TEST(ModelErrors, Values) {
   expect_layer_error(conv + R"("data_format": "channels_first"})", "data_format=\"channels_first\" is not supported");
   expect_layer_error(conv + R"("name": ""})", "name=\"\" must be a non-empty string");
   expect_layer_error(conv + R"("name": 5})", "name=5 must be a non-empty string");
-  expect_layer_error(conv + R"("name": "a"}, )" + conv + R"("name": "a"})", "layers[1] (Conv2D): name \"a\" is already used");
+  expect_layer_error(conv + R"("name": "a"}, )" + conv + R"("name": "a"})",
+                     "layers[1] (Conv2D): name \"a\" is already used");
   expect_layer_error(R"({"type": "DepthwiseConv2D", "kernel_size": 3, "depth_multiplier": 0})",
                      "depth_multiplier=0 must be a positive integer");
-  expect_layer_error(R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 2})",
-                     "output_padding=[2, 2] must be smaller than strides=[2, 2]");
+  expect_layer_error(
+      R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 2})",
+      "output_padding=[2, 2] must be smaller than strides=[2, 2]");
   expect_layer_error(R"({"type": "Conv2DTranspose", "filters": 2, "kernel_size": 3, "output_padding": -1})",
                      "output_padding=-1 must be >= 0");
   expect_layer_error(R"({"type": "ChannelShuffle", "groups": 3})", "groups=3 does not divide the 4 input channels");
@@ -441,8 +449,9 @@ TEST(ModelErrors, ShapesThatDoNotFit) {
                      "a 1D layer expects an input of 2 dimensions (spatial axes, then channels), got [10, 10, 4]");
   expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": 11})", "larger than the padded input");
   // The second layer sees the first one's output (8x8).
-  expect_layer_error(R"({"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Conv2D", "filters": 8, "kernel_size": 9})",
-                     "layers[1] \"conv2d_1\" (Conv2D): kernel size 9");
+  expect_layer_error(
+      R"({"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Conv2D", "filters": 8, "kernel_size": 9})",
+      "layers[1] \"conv2d_1\" (Conv2D): kernel size 9");
 }
 
 TEST(ModelErrors, HugeNumbersAreRefusedNotOverflowed) {

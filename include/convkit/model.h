@@ -6,7 +6,7 @@
 //    "layers": [{"type": "Conv2D", "filters": 32, "kernel_size": 3, "strides": 2, "padding": "same"}, ...]}
 // Layer types and their arguments are Keras's (same names, same defaults, same output-size rules):
 // Conv1D/2D/3D, Conv1D/2D/3DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D; and convkit's own
-// SpatialSeparableConv2D, FlattenedConv2D, ChannelShuffle and ShuffleGroupedConv2D (see model.cc).
+// SpatialSeparableConv2D, FlattenedConv2D, ChannelShuffle and ShuffleGroupedConv2D (src/io/model_json.cc).
 #pragma once
 
 #include <cstdint>
@@ -25,9 +25,9 @@ namespace convkit {
 inline constexpr int64_t kMaxModelSize = int64_t{1} << 30;
 
 struct ModelLayer {
-  std::string name;  // Keras-like: "conv2d", "conv2d_1", ... unless given
-  std::string type;  // "Conv2D", "SeparableConv2D", ...
-  Composite stages;  // the layer as convkit operations (a plain convolution is one stage)
+  std::string name;    // Keras-like: "conv2d", "conv2d_1", ... unless given
+  std::string type;    // "Conv2D", "SeparableConv2D", ...
+  Composite stages;    // the layer as convkit operations (a plain convolution is one stage)
   Shape input_shape;   // without the batch, in the model's layout
   Shape output_shape;  // without the batch, in the model's layout
   int64_t params = 0;

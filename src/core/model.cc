@@ -49,7 +49,9 @@ void check_limits(const ConvSpec& spec) {
   check_sizes(spec.output_shape, "output_shape");
 }
 
-int64_t channels_of(Layout layout, const Shape& shape) { return layout == Layout::channels_first ? shape[1] : shape.back(); }
+int64_t channels_of(Layout layout, const Shape& shape) {
+  return layout == Layout::channels_first ? shape[1] : shape.back();
+}
 
 Shape spatial_of(Layout layout, const Shape& shape) {
   return layout == Layout::channels_first ? Shape(shape.begin() + 2, shape.end())
@@ -74,12 +76,12 @@ Shape check_stage(const Model& model, const Stage& stage, const Shape& input, in
   check_limits(spec);
   const Shape output = output_shape(spec, input);
   for (int64_t d : output) check_size(d, "output size");
-  const int64_t cells = std::max(element_count(spatial_of(model.layout, input)),
-                                 element_count(spatial_of(model.layout, output)));
+  const int64_t cells =
+      std::max(element_count(spatial_of(model.layout, input)), element_count(spatial_of(model.layout, output)));
   const int64_t taps = element_count(per_axis(spec.kernel, spec.rank, 1, "kernel"));
-  const int64_t stage_bound = checked_add(
-      checked_product({model.batch, cells, spec.in_channels, spec.out_channels, taps}, "the MAC count"),
-      spec.out_channels, "the parameter count");
+  const int64_t stage_bound =
+      checked_add(checked_product({model.batch, cells, spec.in_channels, spec.out_channels, taps}, "the MAC count"),
+                  spec.out_channels, "the parameter count");
   bound = checked_add(bound, stage_bound, "the MAC count");
   return output;
 }
@@ -156,8 +158,8 @@ Composite single_layer(const ConvSpec& layer) {
 Composite shuffle_grouped_layer(const ConvSpec& layer) {
   ConvSpec first = layer;
   first.bias = false;
-  const ConvSpec second = pointwise_grouped(layer.rank, layer.out_channels, layer.out_channels, layer.groups,
-                                            layer.layout, layer.bias);
+  const ConvSpec second =
+      pointwise_grouped(layer.rank, layer.out_channels, layer.out_channels, layer.groups, layer.layout, layer.bias);
   return shuffled_grouped(first, second);
 }
 

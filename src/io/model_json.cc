@@ -21,19 +21,24 @@ namespace {
 
 using Json = nlohmann::json;
 
-// How a layer type becomes stages.
-enum class Family { conv, transposed, depthwise, separable, spatial_separable, flattened, shuffle, shuffle_grouped };
+// How a layer type becomes stages: `grouped` layers take filters and groups like Conv2D and split by
+// their type's builder; the others have arguments of their own.
+enum class Family { grouped, transposed, depthwise, separable, shuffle };
 
 struct LayerType {
   std::string_view type;
   int rank;  // 0: any rank
   Family family;
+  Composite (*build)(const ConvSpec& layer) = nullptr;  // grouped layers only
 };
 
+Composite spatial_separable_layer(const ConvSpec& layer) { return spatial_separable(layer); }
+Composite flattened_layer(const ConvSpec& layer) { return flattened(layer); }
+
 constexpr LayerType kLayerTypes[] = {
-    {"Conv1D", 1, Family::conv},
-    {"Conv2D", 2, Family::conv},
-    {"Conv3D", 3, Family::conv},
+    {"Conv1D", 1, Family::grouped, single_layer},
+    {"Conv2D", 2, Family::grouped, single_layer},
+    {"Conv3D", 3, Family::grouped, single_layer},
     {"Conv1DTranspose", 1, Family::transposed},
     {"Conv2DTranspose", 2, Family::transposed},
     {"Conv3DTranspose", 3, Family::transposed},
@@ -41,10 +46,10 @@ constexpr LayerType kLayerTypes[] = {
     {"DepthwiseConv2D", 2, Family::depthwise},
     {"SeparableConv1D", 1, Family::separable},
     {"SeparableConv2D", 2, Family::separable},
-    {"SpatialSeparableConv2D", 2, Family::spatial_separable},
-    {"FlattenedConv2D", 2, Family::flattened},
+    {"SpatialSeparableConv2D", 2, Family::grouped, spatial_separable_layer},
+    {"FlattenedConv2D", 2, Family::grouped, flattened_layer},
     {"ChannelShuffle", 0, Family::shuffle},
-    {"ShuffleGroupedConv2D", 2, Family::shuffle_grouped},
+    {"ShuffleGroupedConv2D", 2, Family::grouped, shuffle_grouped_layer},
 };
 
 // The arguments each family reads (Keras's names), and the Keras arguments it accepts without reading
@@ -55,29 +60,26 @@ struct FamilyArguments {
 };
 
 const FamilyArguments& arguments_of(Family family) {
-  static const std::vector<std::string_view> common_ignored{"activation", "activity_regularizer", "trainable",
-                                                            "dtype"};
+  static const std::vector<std::string_view> common_ignored{"activation", "activity_regularizer", "trainable", "dtype"};
   static const auto with = [](std::vector<std::string_view> names) {
     names.insert(names.end(), common_ignored.begin(), common_ignored.end());
     return names;
   };
-  static const std::vector<std::string_view> kernel_ignored = with(
-      {"kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer", "kernel_constraint",
-       "bias_constraint"});
-  static const std::vector<std::string_view> depthwise_ignored = with(
-      {"depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
-       "depthwise_constraint", "bias_constraint"});
+  static const std::vector<std::string_view> kernel_ignored =
+      with({"kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer", "kernel_constraint",
+            "bias_constraint"});
+  static const std::vector<std::string_view> depthwise_ignored =
+      with({"depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+            "depthwise_constraint", "bias_constraint"});
   static const std::vector<std::string_view> separable_ignored = with(
       {"depthwise_initializer", "pointwise_initializer", "bias_initializer", "depthwise_regularizer",
-       "pointwise_regularizer", "bias_regularizer", "depthwise_constraint", "pointwise_constraint",
-       "bias_constraint"});
+       "pointwise_regularizer", "bias_regularizer", "depthwise_constraint", "pointwise_constraint", "bias_constraint"});
   static const std::map<Family, FamilyArguments> table{
-      {Family::conv,
+      {Family::grouped,
        {{"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "use_bias"},
         kernel_ignored}},
       {Family::transposed,
-       {{"filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
-         "use_bias"},
+       {{"filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate", "use_bias"},
         kernel_ignored}},
       {Family::depthwise,
        {{"kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate", "use_bias"},
@@ -86,16 +88,7 @@ const FamilyArguments& arguments_of(Family family) {
        {{"filters", "kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate",
          "use_bias"},
         separable_ignored}},
-      {Family::spatial_separable,
-       {{"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "use_bias"},
-        kernel_ignored}},
-      {Family::flattened,
-       {{"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "use_bias"},
-        kernel_ignored}},
       {Family::shuffle, {{"groups"}, {"trainable", "dtype"}}},
-      {Family::shuffle_grouped,
-       {{"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "use_bias"},
-        kernel_ignored}},
   };
   return table.at(family);
 }
@@ -117,13 +110,13 @@ std::string joined(const std::vector<std::string_view>& names) {
 
 // An integer in [min, kMaxModelSize]; anything else is an Error naming `what`.
 int64_t size_value(const Json& value, const std::string& what, int64_t min) {
-  if (!value.is_number_integer())
-    fail(what, "=", shown(value), " must be an integer");
+  if (!value.is_number_integer()) fail(what, "=", shown(value), " must be an integer");
   if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(kMaxModelSize))
     fail(what, "=", shown(value), " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
   const auto number = value.get<int64_t>();
   if (number < min) fail(what, "=", number, " must be ", min == 0 ? ">= 0" : "a positive integer (> 0)");
-  if (number > kMaxModelSize) fail(what, "=", number, " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
+  if (number > kMaxModelSize)
+    fail(what, "=", number, " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
   return number;
 }
 
@@ -192,7 +185,8 @@ void check_data_format(const Json& object) {
   if (!object.contains("data_format") || object.at("data_format").is_null()) return;
   const Json& value = object.at("data_format");
   if (value != "channels_last")
-    fail("data_format=", shown(value), " is not supported; a convkit model is channels_last (input_shape ends with "
+    fail("data_format=", shown(value),
+         " is not supported; a convkit model is channels_last (input_shape ends with "
          "the channels)");
 }
 
@@ -232,8 +226,8 @@ ConvSpec base_spec(const Arguments& args, int rank, int64_t in_channels, const s
 //   out = (in - 1) * stride - pad_begin - pad_end + k' + output_padding.
 void set_transposed_padding(ConvSpec& spec, const Arguments& args, const std::string& padding) {
   const bool has_output_padding = args.has("output_padding");
-  const std::vector<int64_t> output_padding = has_output_padding ? args.tuple("output_padding", 0, true)
-                                                                 : std::vector<int64_t>{};
+  const std::vector<int64_t> output_padding =
+      has_output_padding ? args.tuple("output_padding", 0, true) : std::vector<int64_t>{};
   // keras base_conv_transpose.py: "`output_padding` must be < `strides`".
   for (size_t a = 0; a < output_padding.size(); ++a)
     if (output_padding[a] >= spec.stride[a])
@@ -258,48 +252,34 @@ void set_transposed_padding(ConvSpec& spec, const Arguments& args, const std::st
 Composite build_layer(const LayerType& type, const Json& object, int rank, int64_t in_channels) {
   const Arguments args(object, rank);
   check_data_format(object);
-  if (type.family == Family::shuffle) return {"channel_shuffle", {{"shuffle", {}, args.integer("groups", std::nullopt)}}};
+  if (type.family == Family::shuffle)
+    return {"channel_shuffle", {{"shuffle", {}, args.integer("groups", std::nullopt)}}};
 
-  const std::string padding = args.padding(type.family == Family::conv && rank == 1);
+  // Keras allows "causal" for Conv1D only (base_conv.py: allow_causal=rank == 1).
+  const std::string padding = args.padding(type.family == Family::grouped && type.build == single_layer && rank == 1);
   ConvSpec spec = base_spec(args, rank, in_channels, padding);
-  const auto filters = [&] { return args.integer("filters", std::nullopt); };
-  const auto groups = [&] {
-    const int64_t g = args.integer("groups", 1);
-    // keras base_conv.py: "The number of filters must be evenly divisible by the number of groups".
-    if (spec.out_channels % g != 0) fail("filters=", spec.out_channels, " is not divisible by groups=", g);
-    return g;
-  };
   switch (type.family) {
-    case Family::conv:
-      spec.out_channels = filters();
-      spec.groups = groups();
-      return single_layer(spec);
+    case Family::grouped: {
+      spec.out_channels = args.integer("filters", std::nullopt);
+      spec.groups = args.integer("groups", 1);
+      // keras base_conv.py: "The number of filters must be evenly divisible by the number of groups".
+      if (spec.out_channels % spec.groups != 0)
+        fail("filters=", spec.out_channels, " is not divisible by groups=", spec.groups);
+      return type.build(spec);
+    }
     case Family::transposed:  // Keras's transposed layers have no groups
-      spec.out_channels = filters();
+      spec.out_channels = args.integer("filters", std::nullopt);
       set_transposed_padding(spec, args, padding);
       return single_layer(spec);
-    case Family::depthwise: {  // groups = Cin, Cin * depth_multiplier outputs (channel c * m + j)
-      const int64_t multiplier = args.integer("depth_multiplier", 1);
-      spec.out_channels = in_channels * multiplier;
+    case Family::depthwise:  // groups = Cin, Cin * depth_multiplier outputs (channel c * m + j)
+      spec.out_channels = in_channels * args.integer("depth_multiplier", 1);
       spec.groups = in_channels;
       return single_layer(spec);
-    }
     case Family::separable:  // depthwise (no bias), then pointwise 1x1 to `filters` with the bias
-      spec.out_channels = filters();
+      spec.out_channels = args.integer("filters", std::nullopt);
       return depthwise_separable(spec, args.integer("depth_multiplier", 1));
-    case Family::spatial_separable:
-      spec.out_channels = filters();
-      spec.groups = groups();
-      return spatial_separable(spec);
-    case Family::flattened:
-      spec.out_channels = filters();
-      spec.groups = groups();
-      return flattened(spec);
-    case Family::shuffle_grouped:
-      spec.out_channels = filters();
-      spec.groups = groups();
-      return shuffle_grouped_layer(spec);
-    case Family::shuffle: break;
+    case Family::shuffle:
+      break;  // handled above: no convolution
   }
   fail("layer family not handled");
 }
@@ -355,11 +335,13 @@ Shape read_input_shape(const Json& model) {
   if (!model.contains("input_shape")) fail("\"input_shape\" is required (channels-last, without the batch)");
   const Json& value = model.at("input_shape");
   if (!value.is_array() || value.size() < 2 || value.size() > 4)
-    fail("input_shape=", shown(value), " must be a list of 2 to 4 sizes (1-3 spatial axes, then the channels; no "
+    fail("input_shape=", shown(value),
+         " must be a list of 2 to 4 sizes (1-3 spatial axes, then the channels; no "
          "batch)");
   Shape shape;
   for (const Json& item : value) {
-    if (item.is_null()) fail("input_shape=", shown(value), " has an unknown size (null); every size is needed to count MACs");
+    if (item.is_null())
+      fail("input_shape=", shown(value), " has an unknown size (null); every size is needed to count MACs");
     shape.push_back(size_value(item, "input_shape", 1));
   }
   return shape;
@@ -378,8 +360,10 @@ void append_json_layer(Model& model, LayerNames& names, const Json& object, size
     context << "layers[" << index << "] " << Json(name).dump() << " (" << type.type << ")";
     check_argument_names(type, object);
     if (type.rank != 0 && type.rank != model.spatial_rank())
-      fail("a ", type.rank, "D layer expects an input of ", type.rank + 1, " dimensions (spatial axes, then "
-           "channels), got ", model.output_shape());
+      fail("a ", type.rank, "D layer expects an input of ", type.rank + 1,
+           " dimensions (spatial axes, then "
+           "channels), got ",
+           model.output_shape());
     Composite stages = build_layer(type, object, model.spatial_rank(), model.output_shape().back());
     append_layer(model, name, std::string(type.type), std::move(stages));
   } catch (const Error& e) {
@@ -408,8 +392,7 @@ Model parse_model(std::string_view json_text, std::string_view source) {
       model.name = root.at("name").get<std::string>();
     }
     model.input_shape = read_input_shape(root);
-    if (!root.contains("layers") || !root.at("layers").is_array())
-      fail("\"layers\" must be a list of layer objects");
+    if (!root.contains("layers") || !root.at("layers").is_array()) fail("\"layers\" must be a list of layer objects");
     LayerNames names;
     const Json& layers = root.at("layers");
     for (size_t i = 0; i < layers.size(); ++i) append_json_layer(model, names, layers[i], i);

@@ -27,7 +27,8 @@ using OrderedJson = nlohmann::ordered_json;
 
 std::string with_commas(int64_t value) {
   std::string digits = std::to_string(value < 0 ? -value : value);
-  for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<size_t>(i), ",");
+  for (auto i = static_cast<std::ptrdiff_t>(digits.size()) - 3; i > 0; i -= 3)
+    digits.insert(static_cast<size_t>(i), ",");
   return value < 0 ? "-" + digits : digits;
 }
 
@@ -104,15 +105,15 @@ std::string input_text(const Model& model) {
 
 void print_summary(const Model& model, const std::string& title) {
   std::cout << title << "\n" << input_text(model) << "\n";
-  Table table{{"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"},
-              {false, false, true, true, false},
-              {}};
+  Table table{
+      {"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"}, {false, false, true, true, false}, {}};
   for (const ModelLayer& layer : model.layers)
     table.rows.push_back({layer.name + " (" + layer.type + ")", shape_text(layer.output_shape),
                           with_commas(layer.params), with_commas(layer.macs), field_text(layer.receptive_field)});
   const size_t width = print_table(table);
-  std::cout << std::string(width, '=') << "\nTotal params: " << with_commas(model.total_params()) << "\nTotal MACs: " << with_commas(model.total_macs())
-            << "\n" << std::string(width, '_') << "\n";
+  std::cout << std::string(width, '=') << "\nTotal params: " << with_commas(model.total_params())
+            << "\nTotal MACs: " << with_commas(model.total_macs()) << "\n"
+            << std::string(width, '_') << "\n";
 }
 
 // {"layers": [{"name", "type", "input_shape", "output_shape", "params", "macs"}], "total": {"params", "macs"}}
@@ -143,7 +144,8 @@ struct Kind {
 const Kind kKinds[] = {
     {"conv", "Conv", "", [](const ConvSpec& l, int64_t) { return single_layer(l); }},
     {"transposed", "Conv", "Transpose", [](const ConvSpec& l, int64_t) { return single_layer(l); }},
-    {"depthwise-separable", "SeparableConv", "", [](const ConvSpec& l, int64_t m) { return depthwise_separable(l, m); }},
+    {"depthwise-separable", "SeparableConv", "",
+     [](const ConvSpec& l, int64_t m) { return depthwise_separable(l, m); }},
     {"spatial-separable", "SpatialSeparableConv", "", [](const ConvSpec& l, int64_t) { return spatial_separable(l); }},
     {"flattened", "FlattenedConv", "", [](const ConvSpec& l, int64_t) { return flattened(l); }},
     {"shuffle-grouped", "ShuffleGroupedConv", "", [](const ConvSpec& l, int64_t) { return shuffle_grouped_layer(l); }},
@@ -159,9 +161,9 @@ const Kind& find_kind(std::string_view name) {
 }
 
 // The one-layer options, which make no sense with MODEL.json.
-constexpr const char* kLayerOptions[] = {"--out-channels", "--kernel",  "--kind",         "--depth-multiplier",
-                                         "--no-bias",      "--compare", "--layout",       "--stride",
-                                         "--dilation",     "--groups",  "--padding",      "--padding-mode",
+constexpr const char* kLayerOptions[] = {"--out-channels", "--kernel",         "--kind",         "--depth-multiplier",
+                                         "--no-bias",      "--compare",        "--layout",       "--stride",
+                                         "--dilation",     "--groups",         "--padding",      "--padding-mode",
                                          "--transposed",   "--output-padding", "--output-shape", "--flip"};
 
 struct SummaryCommand {
@@ -178,6 +180,13 @@ struct SummaryCommand {
     const Kind& chosen = find_kind(options.transposed ? "transposed" : kind);
     if (options.transposed && kind != "conv" && kind != "transposed")
       fail("--transposed cannot be combined with --kind ", kind);
+    const bool separable = chosen.name == "depthwise-separable";
+    if (separable && options.groups != 1)
+      fail("--groups=", options.groups,
+           " does not apply to --kind depthwise-separable (its depthwise stage has "
+           "groups = in_channels, its pointwise stage 1)");
+    if (!separable && command->count("--depth-multiplier") > 0)
+      fail("--depth-multiplier applies to --kind depthwise-separable (and --compare) only");
     OneLayer layer = one_layer();
     layer.spec.transposed = chosen.name == "transposed";
     const Model model = one_layer_model(layer, chosen);
@@ -205,7 +214,8 @@ struct SummaryCommand {
                                   std::to_string(rank) + "), optionally preceded by the batch"
                             : std::string("the channels and 1 to 3 spatial sizes"));
     for (int64_t v : values)
-      if (v > kMaxModelSize) fail("--input-shape=", values, " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
+      if (v > kMaxModelSize)
+        fail("--input-shape=", values, " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
     Shape full = values;
     if (values.size() == rank + 1) full.insert(full.begin(), 1);
     return full;
@@ -248,10 +258,12 @@ struct SummaryCommand {
     if (options.transposed || kind != "conv")
       fail("--compare splits an ordinary convolution; it takes no --transposed or --kind other than conv");
     const OneLayer layer = one_layer();
-    const std::pair<const char*, const char*> versions[] = {
-        {"standard", "conv"}, {"depthwise separable", "depthwise-separable"}, {"spatially separable", "spatial-separable"}};
+    const std::pair<const char*, const char*> versions[] = {{"standard", "conv"},
+                                                            {"depthwise separable", "depthwise-separable"},
+                                                            {"spatially separable", "spatial-separable"}};
     std::vector<std::pair<std::string, Model>> models;
-    for (const auto& [label, kind_name] : versions) models.emplace_back(label, one_layer_model(layer, find_kind(kind_name)));
+    for (const auto& [label, kind_name] : versions)
+      models.emplace_back(label, one_layer_model(layer, find_kind(kind_name)));
     if (json) return print_compare_json(models);
 
     const Model& standard = models.front().second;
@@ -262,7 +274,8 @@ struct SummaryCommand {
     for (const auto& [label, model] : models) {
       const ModelLayer& version = model.layers.front();
       std::string stages;
-      for (const auto& [name, macs] : stage_macs(model)) stages += (stages.empty() ? "" : " + ") + name + " " + with_commas(macs);
+      for (const auto& [name, macs] : stage_macs(model))
+        stages += (stages.empty() ? "" : " + ") + name + " " + with_commas(macs);
       table.rows.push_back({label, version.type, shape_text(version.output_shape), with_commas(version.params),
                             with_commas(version.macs), ratio_text(version.macs, standard.total_macs()), stages});
     }
@@ -306,7 +319,8 @@ struct SummaryCommand {
 
 void add_summary_command(CLI::App& app) {
   auto command = std::make_shared<SummaryCommand>();
-  CLI::App* sub = app.add_subcommand("summary", "Shapes, parameters, MACs and receptive fields of a model or one layer");
+  CLI::App* sub =
+      app.add_subcommand("summary", "Shapes, parameters, MACs and receptive fields of a model or one layer");
   command->command = sub;
   CLI::Option* model = sub->add_option("model", command->model_path, "Keras-like MODEL.json (see README)");
   sub->add_option("--input-shape", command->input_shape,
