@@ -109,8 +109,8 @@ void signal_pictures(Pictures& pictures) {
   pictures.step("accel.csv", "the input signal: columns x, y, z in m/s^2",
                 [&](const std::string& path) { csv::write(path, {{"x", "y", "z"}, signal}); });
   pictures.step("accel-smoothing.png",
-                "panels x, y, z: raw (grey), smooth:9 (orange), gaussian:15,3 (blue)", [&](const std::string& path) {
-                  const Tensor average = run_filter("smooth:9", signal), gaussian = run_filter("gaussian:15,3", signal);
+                "panels x, y, z: raw (grey), smooth:5 (orange), gaussian:21,4 (blue)", [&](const std::string& path) {
+                  const Tensor average = run_filter("smooth:5", signal), gaussian = run_filter("gaussian:21,4", signal);
                   std::vector<Panel> panels;
                   for (int64_t axis = 0; axis < 3; ++axis) {
                     auto row = [&](const Tensor& t) {
