@@ -78,10 +78,11 @@ void draw_panel(Canvas& canvas, const Panel& panel, int64_t top, int64_t width, 
 
 Tensor plot(const std::vector<Panel>& panels, int64_t width, int64_t panel_height) {
   if (panels.empty() || width < 4 * kMargin || panel_height < 4 * kMargin)
-    fail("plot: ", panels.size(), " panels of ", width, "x", panel_height, " pixels; expected at least one panel of at least ",
-         4 * kMargin, "x", 4 * kMargin);
+    fail("plot: ", panels.size(), " panels of ", width, "x", panel_height,
+         " pixels; expected at least one panel of at least ", 4 * kMargin, "x", 4 * kMargin);
   Canvas canvas(width, panel_height * static_cast<int64_t>(panels.size()));
-  for (size_t p = 0; p < panels.size(); ++p) draw_panel(canvas, panels[p], static_cast<int64_t>(p) * panel_height, width, panel_height);
+  for (size_t p = 0; p < panels.size(); ++p)
+    draw_panel(canvas, panels[p], static_cast<int64_t>(p) * panel_height, width, panel_height);
   return canvas.take();
 }
 
