@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "cli_test_support.h"
@@ -208,6 +209,12 @@ TEST_F(CliFilter, Errors) {
   expect_failure(path("in.csv") + " --filter smooth:9 --output " + path("out.csv"), "reflect padding");
   // The second filter fails: the first one's output is not written either.
   expect_failure(in + " --filter box --filter gaussian:7,x" + out, "'x' is not a number");
+  // A write that fails after another output was written removes that output again.
+  std::filesystem::create_directory(path("out-sharpen.png"));
+  const auto result = run_cli("filter " + in + " --filter edge --filter sharpen" + out);
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("out-sharpen.png: cannot write"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(path("out-edge.png")));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <system_error>
 
 #include "convkit/convkit.h"
 #include "spec_options.h"
@@ -177,7 +178,8 @@ struct FilterCommand {
     try {
       for (; written < results.size(); ++written) write(format, paths[written], data, results[written], normalize);
     } catch (...) {
-      for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i]);
+      std::error_code ignored;  // the write error is the one to report
+      for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i], ignored);
       throw;
     }
   }
