@@ -14,8 +14,8 @@ TEST(CliDemo, WritesThePicturesAndData) {
   EXPECT_NE(result.output.find("Summary"), std::string::npos);
   EXPECT_NE(result.output.find("Files written to"), std::string::npos);
   const auto file = [&](const std::string& name) { return dir.file("pictures/" + name); };
-  for (const char* name : {"scene.png", "scene-edge.png", "scene-blur.png", "scene-sharpen.png", "scene-sobel.png",
-                           "scene-emboss.png"}) {
+  for (const char* name :
+       {"scene.png", "scene-edge.png", "scene-blur.png", "scene-sharpen.png", "scene-sobel.png", "scene-emboss.png"}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(image::read(file(name)).shape(), (Shape{3, 128, 128}));
     EXPECT_NE(result.output.find(name), std::string::npos);

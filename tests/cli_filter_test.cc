@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "cli_test_support.h"
@@ -22,7 +23,8 @@ Tensor picture(int64_t channels, int64_t side) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t y = 0; y < side; ++y)
       for (int64_t x = 0; x < side; ++x)
-        t.at({c, y, x}) = (y > side / 4 && y < 3 * side / 4 && x > side / 3) ? 230.0f : static_cast<float>(8 * x + 20 * c);
+        t.at({c, y, x}) =
+            (y > side / 4 && y < 3 * side / 4 && x > side / 3) ? 230.0f : static_cast<float>(8 * x + 20 * c);
   return t;
 }
 
@@ -76,10 +78,11 @@ TEST_F(CliFilter, EveryNamedFilterOnAnRgbImage) {
 
 TEST_F(CliFilter, SeveralFiltersWriteOneOutputEach) {
   image::write_png(path("in.png"), picture(3, 10));
-  const auto result = run_cli("filter " + path("in.png") + " --filter edge --filter gaussian:5,1.5 --filter sharpen --output " +
-                              path("out.png"));
+  const auto result = run_cli("filter " + path("in.png") +
+                              " --filter edge --filter gaussian:5,1.5 --filter sharpen --output " + path("out.png"));
   ASSERT_EQ(result.status, 0) << result.output;
-  EXPECT_EQ(dir_.files(), (std::vector<std::string>{"in.png", "out-edge.png", "out-gaussian-5-1.5.png", "out-sharpen.png"}));
+  EXPECT_EQ(dir_.files(),
+            (std::vector<std::string>{"in.png", "out-edge.png", "out-gaussian-5-1.5.png", "out-sharpen.png"}));
   EXPECT_EQ(image::read(path("out-sharpen.png")).values(), expected_png(filters::named("sharpen", 2), picture(3, 10)));
   EXPECT_NE(result.output.find("out-edge.png"), std::string::npos) << result.output;
 }
@@ -137,8 +140,8 @@ TEST_F(CliFilter, CustomKernelsFromTextJsonAndNpy) {
   npy::write(path("kn.npy"), filters::sobel(2, 1));
   filter(path("in.png") + " --filter sobel-x --output " + path("ref.png"));
   const Tensor reference = image::read(path("ref.png"));
-  filter(path("in.png") + " --kernel " + path("kt.txt") + " --kernel " + path("kj.json") + " --kernel " + path("kn.npy") +
-         " --output " + path("out.png"));
+  filter(path("in.png") + " --kernel " + path("kt.txt") + " --kernel " + path("kj.json") + " --kernel " +
+         path("kn.npy") + " --output " + path("out.png"));
   for (const char* name : {"out-kt.png", "out-kj.png", "out-kn.png"})
     EXPECT_EQ(image::read(path(name)).values(), reference.values()) << name;
   // One kernel writes --output itself.
@@ -146,7 +149,8 @@ TEST_F(CliFilter, CustomKernelsFromTextJsonAndNpy) {
   EXPECT_EQ(image::read(path("one.png")).values(), reference.values());
   // A one-row kernel is a horizontal filter: [0, 0, 1] shifts left by one (cross-correlation), clamped at the border.
   std::ofstream(path("shift.txt")) << "0 0 1\n";
-  filter(path("in.png") + " --kernel " + path("shift.txt") + " --padding-mode replicate --output " + path("out-shift.png"));
+  filter(path("in.png") + " --kernel " + path("shift.txt") + " --padding-mode replicate --output " +
+         path("out-shift.png"));
   const Tensor shifted = image::read(path("out-shift.png"));
   EXPECT_EQ(shifted.at({0, 3, 2}), grey.at({0, 3, 3}));
   EXPECT_EQ(shifted.at({0, 3, 7}), grey.at({0, 3, 7}));
@@ -205,6 +209,12 @@ TEST_F(CliFilter, Errors) {
   expect_failure(path("in.csv") + " --filter smooth:9 --output " + path("out.csv"), "reflect padding");
   // The second filter fails: the first one's output is not written either.
   expect_failure(in + " --filter box --filter gaussian:7,x" + out, "'x' is not a number");
+  // A write that fails after another output was written removes that output again.
+  std::filesystem::create_directory(path("out-sharpen.png"));
+  const auto result = run_cli("filter " + in + " --filter edge --filter sharpen" + out);
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("out-sharpen.png: cannot write"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(path("out-edge.png")));
 }
 
 }  // namespace

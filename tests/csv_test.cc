@@ -1,11 +1,12 @@
 // CSV signals: parsing (header, comments, blanks, CRLF), errors with line numbers, and round trips.
+#include "convkit/csv.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "scratch_dir.h"
-#include "convkit/csv.h"
 #include "convkit/error.h"
+#include "scratch_dir.h"
 #include "test_support.h"
 
 namespace convkit {
@@ -33,6 +34,15 @@ TEST(Csv, ColumnsBecomeChannels) {
   EXPECT_EQ(special.values[1], INFINITY);
   EXPECT_EQ(special.values[2], -INFINITY);
   EXPECT_EQ(special.values[3], 0.0f);  // rounded to float as numpy.float32 does
+}
+
+// Found by fuzz/csv_fuzz.cc: a line of only "\r\v" was read as a header that serialize could not write.
+TEST(Csv, LinesOfOnlyBlanksAreSkipped) {
+  const csv::Signals s = csv::parse(std::string_view("#\r\x11" "0.5\r\n\r\v\n+1.25\r\n"));
+  EXPECT_TRUE(s.names.empty());
+  EXPECT_EQ(s.values.values(), (std::vector<float>{1.25f}));
+  EXPECT_EQ(csv::parse(csv::serialize(s)).values.values(), s.values.values());
+  EXPECT_EQ(csv::parse("\f a\v,\tb \r\n1,2\n").names, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(Csv, ErrorsNameTheLine) {

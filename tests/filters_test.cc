@@ -1,11 +1,12 @@
 // Named filter kernels against their published definitions, and filters::apply (depthwise, magnitude,
 // options) against hand-computed results.
+#include "convkit/filters.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numeric>
 
-#include "convkit/filters.h"
 #include "test_support.h"
 
 namespace convkit {

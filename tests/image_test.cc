@@ -1,12 +1,13 @@
 // Image decoding (stb_image) and PNG encoding: round trips, scaling, alpha, and errors.
+#include "convkit/image.h"
+
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
 
 #include <filesystem>
 
-#include "scratch_dir.h"
 #include "convkit/error.h"
-#include "convkit/image.h"
+#include "scratch_dir.h"
 #include "test_support.h"
 
 namespace convkit {

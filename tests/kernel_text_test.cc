@@ -1,8 +1,9 @@
 // Kernel text and JSON parsing: shapes from layout or nesting, separators, comments, and errors.
+#include "convkit/kernel_text.h"
+
 #include <gtest/gtest.h>
 
 #include "convkit/error.h"
-#include "convkit/kernel_text.h"
 
 namespace convkit {
 namespace {

@@ -1,7 +1,7 @@
 // Signals as CSV text: one column per channel, one row per sample.
 //
-// Reading: lines end in "\n" (a "\r" before it is dropped); fields are separated by commas, with spaces
-// and tabs around a field ignored; blank lines and lines starting with '#' are skipped (as
+// Reading: lines end in "\n"; fields are separated by commas, with blanks (space, tab, \r, \v, \f) around
+// a field ignored (so "\r\n" line ends work); blank lines and lines starting with '#' are skipped (as
 // numpy.loadtxt does). The first remaining line is a header of column names when any of its fields is
 // not a number. Every other line holds one number per column (decimal or exponent notation, an
 // optional sign, "nan" and "inf" as C's strtod spells them), the same count on every line. Errors name

@@ -52,7 +52,7 @@ Tensor emboss(int rank);
 // results combine into the gradient magnitude sqrt(sum_i (x * k_i)^2) (scipy.ndimage.generic_gradient_magnitude
 // with sobel; in 2D the OpenCV tutorial's sqrt(Gx^2 + Gy^2)).
 struct Filter {
-  std::string name{};            // as given, e.g. "gaussian:5,1.5"
+  std::string name{};             // as given, e.g. "gaussian:5,1.5"
   std::vector<Tensor> kernels{};  // each of the spatial rank, e.g. (3, 3)
   bool magnitude = false;
 };
@@ -72,7 +72,7 @@ Filter named(std::string_view text, int rank);
 Filter custom(std::string name, const Tensor& kernel, int rank);
 
 struct Options {
-  Padding padding = Padding::same();               // output as large as the input (stride 1)
+  Padding padding = Padding::same();                // output as large as the input (stride 1)
   PaddingMode padding_mode = PaddingMode::reflect;  // OpenCV's default border, BORDER_REFLECT_101
   std::vector<int64_t> stride{};
   std::vector<int64_t> dilation{};

@@ -1,5 +1,6 @@
 #include "convkit/filters.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -232,9 +233,9 @@ Filter named(std::string_view text, int rank) {
     std::copy(given.begin(), given.end(), params.begin());
   }
   if (rank < entry->lowest_rank || rank > entry->highest_rank)
-    fail("filter '", text, "' is not defined for ", rank_name(rank), " data; it works on ", rank_name(entry->lowest_rank),
-         entry->lowest_rank == entry->highest_rank ? std::string() : std::string(" to ") + rank_name(entry->highest_rank),
-         " data");
+    fail("filter '", text, "' is not defined for ", rank_name(rank), " data; it works on ",
+         rank_name(entry->lowest_rank), entry->lowest_rank == entry->highest_rank ? "" : " to ",
+         entry->lowest_rank == entry->highest_rank ? "" : rank_name(entry->highest_rank), " data");
   try {
     Filter filter = entry->make(rank, params);
     filter.name = std::string(text);

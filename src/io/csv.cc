@@ -10,10 +10,12 @@
 namespace convkit::csv {
 namespace {
 
+constexpr std::string_view kBlanks = " \t\r\v\f";  // around fields; a line of only these is blank
+
 std::string_view trimmed(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
+  const size_t first = text.find_first_not_of(kBlanks);
   if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+  return text.substr(first, text.find_last_not_of(kBlanks) - first + 1);
 }
 
 // The comma-separated fields of one line, each trimmed.
@@ -48,7 +50,6 @@ Signals parse(std::string_view text, std::string_view name) {
     std::string_view line = text.substr(start, newline - start);
     start = newline + 1;
     ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trimmed(line).empty() || trimmed(line).front() == '#') continue;
     const std::vector<std::string_view> fields = fields_of(line);
     if (first) {
@@ -92,10 +93,10 @@ std::string serialize(const Signals& signals) {
   std::string text;
   for (size_t c = 0; c < signals.names.size(); ++c) {
     const std::string& column = signals.names[c];
-    if (column.find_first_of(",\n\r") != std::string::npos || trimmed(column) != column ||
+    if (column.find_first_of(",\n") != std::string::npos || trimmed(column) != column ||
         (c == 0 && column.starts_with('#')))
       fail("csv::serialize: column name ", quoted(column),
-           " cannot be written (it has a comma, a line break, surrounding blanks or a leading '#')");
+           " cannot be written (it has a comma, a newline, surrounding blanks or a leading '#')");
     text += (c ? "," : "") + column;
   }
   if (!signals.names.empty()) {
@@ -109,7 +110,8 @@ std::string serialize(const Signals& signals) {
   char number_text[32];
   for (int64_t t = 0; t < length; ++t) {
     for (int64_t c = 0; c < channels; ++c) {
-      std::snprintf(number_text, sizeof number_text, "%s%.9g", c ? "," : "", static_cast<double>(values[c * length + t]));
+      std::snprintf(number_text, sizeof number_text, "%s%.9g", c ? "," : "",
+                    static_cast<double>(values[c * length + t]));
       text += number_text;
     }
     text += '\n';

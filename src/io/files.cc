@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <string>
 #include <system_error>
 
 #include "convkit/error.h"

@@ -27,8 +27,7 @@ struct StbFree {
 ConstTensorView chw_view(const ConstTensorView& image, std::string_view context) {
   const Shape& s = image.shape();
   const bool batched = s.size() == 4 && s[0] == 1;
-  if (s.size() != 3 && !batched)
-    fail(context, ": an image must have shape (C, H, W) or (1, C, H, W), but got ", s);
+  if (s.size() != 3 && !batched) fail(context, ": an image must have shape (C, H, W) or (1, C, H, W), but got ", s);
   const Shape chw(s.end() - 3, s.end());
   if (chw[0] != 1 && chw[0] != 3)
     fail(context, ": an image of shape ", s, " has ", chw[0], " channels; expected 1 (grey) or 3 (RGB)");

@@ -1,8 +1,7 @@
 #include "convkit/kernel_text.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -32,7 +31,8 @@ std::vector<float> row_values(std::string_view line, std::string_view name, int6
   while (i < line.size()) {
     const size_t start = i;
     while (i < line.size() && !is_blank(line[i]) && line[i] != ',') ++i;
-    if (i == start) fail(name, ":", line_number, ": two commas in a row; expected numbers separated by blanks or one comma");
+    if (i == start)
+      fail(name, ":", line_number, ": two commas in a row; expected numbers separated by blanks or one comma");
     values.push_back(kernel_value(line.substr(start, i - start), name, line_number));
     while (i < line.size() && is_blank(line[i])) ++i;
     if (i < line.size() && line[i] == ',') ++i;
@@ -76,7 +76,9 @@ Tensor parse_plain(std::string_view text, std::string_view name) {
   end_slice(line_number);
   if (values.empty()) fail(name, ": no kernel values; expected rows of numbers or nested JSON arrays");
   const auto w = static_cast<int64_t>(width);
-  Shape shape = slices > 1 ? Shape{slices, rows_per_slice, w} : rows_per_slice > 1 ? Shape{rows_per_slice, w} : Shape{w};
+  Shape shape = slices > 1           ? Shape{slices, rows_per_slice, w}
+                : rows_per_slice > 1 ? Shape{rows_per_slice, w}
+                                     : Shape{w};
   return Tensor(std::move(shape), std::move(values));
 }
 
@@ -96,8 +98,8 @@ void collect_json(const nlohmann::json& node, const Shape& shape, size_t depth, 
                   std::vector<float>& values, std::string_view name) {
   if (depth == shape.size()) {
     if (!node.is_number())
-      fail(name, ": JSON kernel: ", json_path(index), " is ", node.type_name(), "; expected a number (",
-           shape.size(), " levels of arrays, as the first elements have)");
+      fail(name, ": JSON kernel: ", json_path(index), " is ", node.type_name(), "; expected a number (", shape.size(),
+           " levels of arrays, as the first elements have)");
     const double value = node.get<double>();
     if (!std::isfinite(static_cast<float>(value)))
       fail(name, ": JSON kernel: ", json_path(index), " = ", value, " is not a finite float; kernel values must be");

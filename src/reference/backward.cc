@@ -55,20 +55,6 @@ template <class T>
 Triple spatial_strides(const BasicTensorView<T>& v) { return {v.strides()[2], v.strides()[3], v.strides()[4]}; }
 Triple row_major(const Triple& sizes) { return {sizes[1] * sizes[2], sizes[2], 1}; }
 
-// Where input index j lands for an out-of-range read under each padding mode (PyTorch F.pad, as the
-// forward engine): reflect mirrors without repeating the edge, replicate clamps, circular wraps;
-// -1 is a zero cell, which has no gradient.
-int64_t padded_source(int64_t j, int64_t n, PaddingMode mode) {
-  if (j >= 0 && j < n) return j;
-  switch (mode) {
-    case PaddingMode::zeros: return -1;
-    case PaddingMode::reflect: return j < 0 ? -j : 2 * (n - 1) - j;
-    case PaddingMode::replicate: return std::clamp<int64_t>(j, 0, n - 1);
-    case PaddingMode::circular: return ((j % n) + n) % n;
-  }
-  return -1;
-}
-
 // For one axis and kernel tap q: the (output index p, input index i) pairs of the forward sum.
 //   conv:       i = source(p*stride + q*dilation - pad_begin)
 //   transposed: p = i*stride + q*dilation - pad_begin, for 0 <= p < out
@@ -83,7 +69,7 @@ AxisPairs axis_pairs(const AxisGeometry& g, bool transposed, PaddingMode mode) {
     auto& tap = pairs[static_cast<size_t>(q)];
     if (!transposed) {
       for (int64_t p = 0; p < g.output; ++p) {
-        const int64_t i = padded_source(p * g.stride + q * g.dilation - g.pad_begin, g.input, mode);
+        const int64_t i = padded_source_index(p * g.stride + q * g.dilation - g.pad_begin, g.input, mode);
         if (i >= 0) tap.push_back({p, i});
       }
     } else {

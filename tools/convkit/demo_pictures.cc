@@ -28,8 +28,8 @@ Tensor run_filter(const std::string& text, const Tensor& x) {
   }
   Tensor y = filters::apply(filter, x, options);
   std::cout << "  " << text << ": input " << to_string(x.shape()) << "  kernel " << filter.kernels.size() << " x "
-            << to_string(filter.kernels[0].shape()) << " per channel  ->  output " << to_string(y.shape()) << "   params "
-            << params << ", MACs " << macs << "\n";
+            << to_string(filter.kernels[0].shape()) << " per channel  ->  output " << to_string(y.shape())
+            << "   params " << params << ", MACs " << macs << "\n";
   return y;
 }
 
@@ -73,7 +73,8 @@ class Pictures {
   void table() const {
     std::cout << "\nFiles written to " << dir_.string() << "/\n";
     std::printf("  %-26s %-64s %10s\n", "file", "contents", "time ms");
-    for (const auto& w : written_) std::printf("  %-26s %-64s %10.3f\n", w.file.c_str(), w.contents.c_str(), w.milliseconds);
+    for (const auto& w : written_)
+      std::printf("  %-26s %-64s %10.3f\n", w.file.c_str(), w.contents.c_str(), w.milliseconds);
   }
 
  private:
@@ -85,7 +86,8 @@ void scene_pictures(Pictures& pictures) {
   std::cout << "\nFilters on a 128x128 RGB picture (each channel separately: depthwise, groups = 3; padding same, "
                "reflect border)\n";
   const Tensor scene = demo_scene();
-  pictures.step("scene.png", "the input picture, 128x128 RGB", [&](const std::string& path) { image::write_png(path, scene); });
+  pictures.step("scene.png", "the input picture, 128x128 RGB",
+                [&](const std::string& path) { image::write_png(path, scene); });
   // The seeds' three filters: edge, blur, sharpen; then the Sobel gradient magnitude and emboss.
   const struct {
     const char* filter;
@@ -100,36 +102,41 @@ void scene_pictures(Pictures& pictures) {
       {"emboss", "scene-emboss.png", "emboss: [[-2,-1,0],[-1,1,1],[0,1,2]]", image::Scaling::clamp},
   };
   for (const auto& s : steps)
-    pictures.step(s.file, s.contents, [&](const std::string& path) { image::write_png(path, run_filter(s.filter, scene), s.scaling); });
+    pictures.step(s.file, s.contents,
+                  [&](const std::string& path) { image::write_png(path, run_filter(s.filter, scene), s.scaling); });
 }
 
 void signal_pictures(Pictures& pictures) {
   std::cout << "\nSmoothing a noisy 3-axis accelerometer signal (500 samples at 50 Hz; each axis separately)\n";
   const Tensor signal = demo_accelerometer();
-  pictures.step("accel.csv", "the input signal: columns x, y, z in m/s^2",
-                [&](const std::string& path) { csv::write(path, {{"x", "y", "z"}, signal}); });
-  pictures.step("accel-smoothing.png",
-                "panels x, y, z: raw (grey), smooth:9 (orange), gaussian:15,3 (blue)", [&](const std::string& path) {
-                  const Tensor average = run_filter("smooth:9", signal), gaussian = run_filter("gaussian:15,3", signal);
-                  std::vector<Panel> panels;
-                  for (int64_t axis = 0; axis < 3; ++axis) {
-                    auto row = [&](const Tensor& t) {
-                      const float* first = t.data() + axis * t.dim(1);
-                      return std::vector<float>(first, first + t.dim(1));
-                    };
-                    panels.push_back({{{row(signal), {175, 175, 175}}, {row(average), {235, 120, 20}}, {row(gaussian), {30, 80, 200}}}});
-                  }
-                  image::write_png(path, plot(panels, 800, 160));
-                });
+  pictures.step("accel.csv", "the input signal: columns x, y, z in m/s^2", [&](const std::string& path) {
+    csv::write(path, {{"x", "y", "z"}, signal});
+  });
+  pictures.step(
+      "accel-smoothing.png", "panels x, y, z: raw (grey), smooth:5 (orange), gaussian:21,4 (blue)",
+      [&](const std::string& path) {
+        const Tensor average = run_filter("smooth:5", signal), gaussian = run_filter("gaussian:21,4", signal);
+        std::vector<Panel> panels;
+        for (int64_t axis = 0; axis < 3; ++axis) {
+          auto row = [&](const Tensor& t) {
+            const float* first = t.data() + axis * t.dim(1);
+            return std::vector<float>(first, first + t.dim(1));
+          };
+          panels.push_back(
+              {{{row(signal), {175, 175, 175}}, {row(average), {235, 120, 20}}, {row(gaussian), {30, 80, 200}}}});
+        }
+        image::write_png(path, plot(panels, 800, 160));
+      });
 }
 
 void volume_pictures(Pictures& pictures) {
   std::cout << "\n3D filters on a noisy 32^3 volume with a sphere of radius 10 in it\n";
   const Tensor volume = demo_volume();
-  pictures.step("volume.npy", "the input volume (32, 32, 32) float32",
-                [&](const std::string& path) { npy::write(path, volume.reshaped({32, 32, 32})); });
-  pictures.step("volume-slices.png",
-                "depths 6, 11, 16, 21, 26; rows: input, gaussian:5, sobel of it", [&](const std::string& path) {
+  pictures.step("volume.npy", "the input volume (32, 32, 32) float32", [&](const std::string& path) {
+    npy::write(path, volume.reshaped({32, 32, 32}));
+  });
+  pictures.step("volume-slices.png", "depths 6, 11, 16, 21, 26; rows: input, gaussian:5, sobel of it",
+                [&](const std::string& path) {
                   const Tensor smooth = run_filter("gaussian:5", volume);
                   const Tensor edges = run_filter("sobel", smooth);  // gradient magnitude: the sphere's shell
                   image::write_png(path, slice_montage({volume, smooth, edges}, {6, 11, 16, 21, 26}, 3));

@@ -7,9 +7,11 @@
 #include "filter.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <system_error>
 
 #include "convkit/convkit.h"
 #include "spec_options.h"
@@ -21,7 +23,8 @@ enum class Format { image, csv, npy };
 
 std::string lower_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext;
 }
 
@@ -30,7 +33,8 @@ Format input_format(const std::string& path) {
   if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") return Format::image;
   if (ext == ".csv") return Format::csv;
   if (ext == ".npy") return Format::npy;
-  fail("INPUT '", path, "' has the extension '", ext, "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals) or .npy");
+  fail("INPUT '", path, "' has the extension '", ext,
+       "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals) or .npy");
 }
 
 Format output_format(const std::string& path) {
@@ -50,12 +54,14 @@ struct Data {
 
 Data load(const std::string& path, bool npy_channels_first) {
   switch (input_format(path)) {
-    case Format::image: return {image::read(path), true, {}};
+    case Format::image:
+      return {image::read(path), true, {}};
     case Format::csv: {
       csv::Signals signals = csv::read(path);
       return {std::move(signals.values), true, std::move(signals.names)};
     }
-    case Format::npy: break;
+    case Format::npy:
+      break;
   }
   Tensor array = npy::read(path);
   const int spatial = array.rank() - (npy_channels_first ? 1 : 0);
@@ -74,18 +80,24 @@ Data load(const std::string& path, bool npy_channels_first) {
 void check_output(Format format, const std::string& path, const Shape& channels_shape, bool normalize) {
   const auto spatial = static_cast<int>(channels_shape.size()) - 1;
   if (format == Format::image && (spatial != 2 || (channels_shape[0] != 1 && channels_shape[0] != 3)))
-    fail("--output '", path, "': a PNG needs 2D data with 1 (grey) or 3 (RGB) channels, but the data is (C, spatial...) = ",
-         channels_shape);
+    fail(
+        "--output '", path,
+        "': a PNG needs 2D data with 1 (grey) or 3 (RGB) channels, but the data is (C, spatial...) = ", channels_shape);
   if (format == Format::csv && spatial != 1)
     fail("--output '", path, "': a CSV holds 1D signals (one column per channel), but the data is ", spatial, "D");
-  if (normalize && format != Format::image) fail("--normalize stretches the range of PNG outputs; --output '", path, "' is not a PNG");
+  if (normalize && format != Format::image)
+    fail("--normalize stretches the range of PNG outputs; --output '", path, "' is not a PNG");
 }
 
 void write(Format format, const std::string& path, const Data& input, const Tensor& result, bool normalize) {
   switch (format) {
-    case Format::image: return image::write_png(path, result, normalize ? image::Scaling::normalize : image::Scaling::clamp);
-    case Format::csv: return csv::write(path, {input.names, result});
-    case Format::npy: return npy::write(path, input.channel_axis ? result : result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
+    case Format::image:
+      return image::write_png(path, result, normalize ? image::Scaling::normalize : image::Scaling::clamp);
+    case Format::csv:
+      return csv::write(path, {input.names, result});
+    case Format::npy:
+      return npy::write(
+          path, input.channel_axis ? result : result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
   }
 }
 
@@ -104,7 +116,7 @@ std::string label_of(std::string_view text) {
 struct FilterCommand {
   std::string input, output;
   std::vector<std::string> filters, kernels;
-  std::string padding = "same", padding_mode = "reflect", stride, dilation;
+  std::string padding = "same", padding_mode = "reflect", stride, dilation;  // filters::Options' defaults
   bool flip = false, normalize = false, channels_first = false;
 
   void run() const {
@@ -125,8 +137,8 @@ struct FilterCommand {
     for (size_t i = 0; i < labels.size(); ++i)
       for (size_t j = 0; j < i; ++j)
         if (labels[i] == labels[j])
-          fail("filters ", chosen[j].name, " and ", chosen[i].name, " would both write the output labelled '", labels[i],
-               "'; give each filter once");
+          fail("filters ", chosen[j].name, " and ", chosen[i].name, " would both write the output labelled '",
+               labels[i], "'; give each filter once");
 
     const filters::Options options = parsed_options(rank);
     const Format format = output_format(output);
@@ -140,8 +152,8 @@ struct FilterCommand {
     write_all(format, data, paths, results);
     for (size_t i = 0; i < chosen.size(); ++i)
       std::cout << chosen[i].name << ": kernel " << to_string(chosen[i].kernels[0].shape()) << " on "
-                << to_string(data.channels.shape()) << " -> " << to_string(results[i].shape()) << " (C, spatial...) written to "
-                << paths[i] << "\n";
+                << to_string(data.channels.shape()) << " -> " << to_string(results[i].shape())
+                << " (C, spatial...) written to " << paths[i] << "\n";
   }
 
   filters::Options parsed_options(int rank) const {
@@ -166,7 +178,8 @@ struct FilterCommand {
     try {
       for (; written < results.size(); ++written) write(format, paths[written], data, results[written], normalize);
     } catch (...) {
-      for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i]);
+      std::error_code ignored;  // the write error is the one to report
+      for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i], ignored);
       throw;
     }
   }
@@ -179,21 +192,26 @@ void add_filter_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "filter",
       "Filter images (PNG/JPEG/BMP), CSV signals or .npy arrays with named or custom kernels, each channel "
-      "separately (depthwise). Named filters:\n" + filters::catalogue() +
-      "Several filters write one output each: OUT's stem + '-' + the filter (out-edge.png, out-gaussian-5-1.5.png).");
+      "separately (depthwise). Named filters:\n" +
+          filters::catalogue() +
+          "Several filters write one output each: OUT's stem + '-' + the filter (out-edge.png, "
+          "out-gaussian-5-1.5.png).");
   sub->add_option("INPUT", command->input,
                   "image (C, H, W), CSV (one column per channel) or .npy: (W), (H, W), (D, H, W) is one channel")
       ->required();
   sub->add_option("--filter", command->filters, "NAME or NAME:P1,P2 (e.g. gaussian:5,1.5); repeatable")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--kernel", command->kernels,
                   ".npy, text rows (blank lines separate 3D slices) or JSON nested arrays; repeatable")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--output", command->output, "OUT.png, OUT.csv or OUT.npy (format by extension)")->required();
   sub->add_option("--padding", command->padding, "same | valid | same_lower | P | P1,...,Pn | b1,...,bn,e1,...,en")
       ->capture_default_str();
   sub->add_option("--padding-mode", command->padding_mode,
-                  "reflect (OpenCV's default border) | replicate | circular | zeros")->capture_default_str();
+                  "reflect (OpenCV's default border) | replicate | circular | zeros")
+      ->capture_default_str();
   sub->add_option("--stride", command->stride, "S or S1,...,Sn (default 1)");
   sub->add_option("--dilation", command->dilation, "D or D1,...,Dn (default 1)");
   sub->add_flag("--flip", command->flip, "true convolution: reverse the kernels (filters are cross-correlations)");

@@ -59,8 +59,11 @@ void draw_panel(Canvas& canvas, const Panel& panel, int64_t top, int64_t width, 
   }
   canvas.line(left, upper, left, bottom, kAxis);
   canvas.line(left, bottom, right, bottom, kAxis);
-  const auto [lo, hi] = y_range(panel);
-  auto to_y = [&](float v) { return bottom - static_cast<int64_t>(std::lround((v - lo) / (hi - lo) * static_cast<float>(bottom - upper))); };
+  const std::pair<float, float> range = y_range(panel);  // (a structured binding cannot be captured by Clang 14)
+  auto to_y = [&](float v) {
+    const float fraction = (v - range.first) / (range.second - range.first);
+    return bottom - static_cast<int64_t>(std::lround(fraction * static_cast<float>(bottom - upper)));
+  };
   for (const Trace& trace : panel.traces) {
     const auto n = static_cast<int64_t>(trace.values.size());
     auto to_x = [&](int64_t i) { return left + (n > 1 ? i * (right - left) / (n - 1) : 0); };
@@ -75,10 +78,11 @@ void draw_panel(Canvas& canvas, const Panel& panel, int64_t top, int64_t width, 
 
 Tensor plot(const std::vector<Panel>& panels, int64_t width, int64_t panel_height) {
   if (panels.empty() || width < 4 * kMargin || panel_height < 4 * kMargin)
-    fail("plot: ", panels.size(), " panels of ", width, "x", panel_height, " pixels; expected at least one panel of at least ",
-         4 * kMargin, "x", 4 * kMargin);
+    fail("plot: ", panels.size(), " panels of ", width, "x", panel_height,
+         " pixels; expected at least one panel of at least ", 4 * kMargin, "x", 4 * kMargin);
   Canvas canvas(width, panel_height * static_cast<int64_t>(panels.size()));
-  for (size_t p = 0; p < panels.size(); ++p) draw_panel(canvas, panels[p], static_cast<int64_t>(p) * panel_height, width, panel_height);
+  for (size_t p = 0; p < panels.size(); ++p)
+    draw_panel(canvas, panels[p], static_cast<int64_t>(p) * panel_height, width, panel_height);
   return canvas.take();
 }
 
