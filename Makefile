@@ -5,6 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZERS    := npy model_json kernel_text csv
+BENCH_BUILD ?= build-bench
 
 SHELL := /bin/bash
 
@@ -52,3 +53,13 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# The benchmark against oneDNN and XNNPACK (docs/benchmarks.md): installs the peers, builds with
+# CONVKIT_PEERS=ON in $(BENCH_BUILD) and runs the whole suite; `make test` never needs the peers.
+.PHONY: bench
+bench:
+	@scripts/install-deps.sh --peers
+	@cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DCONVKIT_WERROR=ON \
+	  -DCONVKIT_PEERS=ON >/dev/null
+	@cmake --build $(BENCH_BUILD)
+	$(BENCH_BUILD)/convkit bench --peers --json $(BENCH_BUILD)/bench.json

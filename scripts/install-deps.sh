@@ -9,6 +9,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   libstb-dev
 )
+# `--peers`: the libraries `convkit bench --peers` compares against (CONVKIT_PEERS=ON; the dnnl CMake
+# config needs OpenCL).
+[ "${1:-}" = "--peers" ] && packages+=(libdnnl-dev libxnnpack-dev libpthreadpool-dev ocl-icd-opencl-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -92,8 +92,7 @@ TEST(BenchData, EveryLayoutComputesTheSameConvolution) {
   for (const BenchLayer& layer : suite.layers) {
     SCOPED_TRACE(layer.name);
     const LayerData data = random_layer_data(layer, 7);
-    const std::optional<ConstTensorView> bias =
-        layer.bias ? std::optional<ConstTensorView>(data.bias.view()) : std::nullopt;
+    const std::optional<ConstTensorView> bias = data.bias_view();
     const Tensor expected =
         reference::convolution(layer.spec(Layout::channels_first), data.input, data.weight, bias);
     const Tensor input = activation_in_layout(data.input, Layout::channels_last);

@@ -1,10 +1,9 @@
 // `convkit bench [--suite FILE] [--threads 1,2] [--layout channels_first,channels_last] [--peers]
-//                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS]`
+//                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS] [--algorithm NAME]`
 // Per layer of the suite, layout and thread count: convkit's plan checked against the reference
 // engine, then timed (with the peers, whose outputs are checked against convkit's, interleaved).
 #include "bench.h"
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,7 +57,7 @@ struct LayoutCase {
 
 struct BenchCommand {
   std::string suite_path = "bench/layers.json";
-  std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter;
+  std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
   bool with_peers = false;
   double min_time = 0.3;
 
@@ -135,10 +134,9 @@ struct BenchCommand {
       const auto index = static_cast<uint32_t>(layer - suite.layers.data());
       const LayerData data = random_layer_data(*layer, kSeed + index);
       progress.show("bench: " + layer->name + ": reference output");
-      set_num_threads(threads.back());
-      const Tensor expected = reference::convolution(
-          layer->spec(Layout::channels_first), data.input, data.weight,
-          layer->bias ? std::optional<ConstTensorView>(data.bias.view()) : std::nullopt);
+      set_num_threads(*std::max_element(threads.begin(), threads.end()));
+      const Tensor expected =
+          reference::convolution(layer->spec(Layout::channels_first), data.input, data.weight, data.bias_view());
       for (Layout layout : layout_list) {
         const LayoutCase c{*layer,
                            layout,
@@ -151,9 +149,13 @@ struct BenchCommand {
           const std::string where = "bench [" + std::to_string(rows.size() + 1) + "/" + std::to_string(total) + "] " +
                                     layer->name + " " + std::string(to_string(layout)) + " " + std::to_string(n) +
                                     (n == 1 ? " thread" : " threads");
-          rows.push_back(bench_row(c, n, peer_list, [&](const std::string& stage) {
-            progress.show(where + ": " + stage);
-          }));
+          try {
+            rows.push_back(bench_row(c, n, peer_list, [&](const std::string& stage) {
+              progress.show(where + ": " + stage);
+            }));
+          } catch (const Error& e) {  // say which row failed (e.g. a forced --algorithm that does not apply)
+            fail(where, ": ", e.what());
+          }
           progress.clear();
           table.print_row(rows.back());
         }
@@ -166,12 +168,9 @@ struct BenchCommand {
   template <class Stage>
   BenchRow bench_row(const LayoutCase& c, int threads, const std::vector<std::unique_ptr<Peer>>& peers,
                      const Stage& stage) const {
-    set_num_threads(threads);
-    omp_set_num_threads(threads);
-    const std::optional<ConstTensorView> bias =
-        c.layer.bias ? std::optional<ConstTensorView>(c.data.bias.view()) : std::nullopt;
+    set_num_threads(threads);  // the peers set theirs in Peer::prepare
     stage("planning");
-    const ConvPlan plan(c.spec, c.weight, bias, PlanOptions{.threads = threads});
+    const ConvPlan plan(c.spec, c.weight, c.data.bias_view(), PlanOptions{.threads = threads, .algorithm = algorithm});
     Tensor output(output_shape(c.spec, c.input.shape()));
     BenchRow row{.layer = c.layer.name,
                  .layout = c.layout,
@@ -218,9 +217,8 @@ struct BenchCommand {
     ImplResult result{.impl = peer.name()};
     try {
       const ConvGeometry geometry = resolve_geometry(c.spec, input_spatial_of(c.spec, c.input.shape()));
-      const std::optional<ConstTensorView> bias =
-          c.layer.bias ? std::optional<ConstTensorView>(c.data.bias.view()) : std::nullopt;
-      candidates = peer.prepare({c.spec, geometry, c.input, c.data.weight, bias, convkit_output.shape(), threads});
+      candidates = peer.prepare(
+          {c.spec, geometry, c.input, c.data.weight, c.data.bias_view(), convkit_output.shape(), threads});
       for (auto& candidate : candidates) {
         candidate.run->run();
         const double error = relative_error(candidate.run->output(), convkit_output);
@@ -254,6 +252,9 @@ void add_bench_command(CLI::App& app) {
   sub->add_flag("--peers", command->with_peers, "also run oneDNN and XNNPACK (build with -DCONVKIT_PEERS=ON)");
   sub->add_option("--json", command->json_path, "write the machine and every result to this JSON file");
   sub->add_option("--filter", command->filter, "only the layers whose name contains this text");
+  sub->add_option("--algorithm", command->algorithm,
+                  "force this algorithm in convkit's plans (PlanOptions::algorithm), e.g. to time a layer without "
+                  "Winograd; default: the plan chooses");
   sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
       ->capture_default_str();
   sub->callback([command] { command->run(); });

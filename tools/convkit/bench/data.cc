@@ -18,7 +18,9 @@ Tensor random_tensor(Shape shape, std::mt19937& rng) {
   return t;
 }
 
-Tensor permuted_copy(ConstTensorView view, const std::vector<int>& axes) { return Tensor::copy_of(view.permuted(axes)); }
+Tensor permuted_copy(ConstTensorView view, const std::vector<int>& axes) {
+  return Tensor::copy_of(view.permuted(axes));
+}
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
@@ -14,6 +15,9 @@ namespace convkit::cli {
 // or empty: uniform in [-1, 1) from a fixed seed.
 struct LayerData {
   Tensor input, weight, bias;
+  std::optional<ConstTensorView> bias_view() const {
+    return bias.numel() ? std::optional<ConstTensorView>(bias.view()) : std::nullopt;
+  }
 };
 LayerData random_layer_data(const BenchLayer& layer, uint32_t seed);
 

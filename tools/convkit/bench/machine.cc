@@ -169,7 +169,8 @@ Machine probe_machine(std::span<const int> thread_counts) {
   const PeakLoop loop = best_peak_loop();
   Machine machine{cpu_model_name(), loop.isa, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), {}};
   Triad triad;
-  for (int threads : thread_counts) machine.limits.push_back({threads, fma_peak_gflops(loop, threads), triad.gbs(threads)});
+  for (int threads : thread_counts)
+    machine.limits.push_back({threads, fma_peak_gflops(loop, threads), triad.gbs(threads)});
   return machine;
 }
 

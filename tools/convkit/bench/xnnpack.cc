@@ -67,7 +67,8 @@ std::vector<float> gohwi_weights(const PeerProblem& p, const Axes2d& axes) {
 
 class XnnpackRun final : public PeerRun {
  public:
-  explicit XnnpackRun(const PeerProblem& p) : pool_(pthreadpool_create(static_cast<size_t>(p.threads))), output_(p.output_shape) {
+  explicit XnnpackRun(const PeerProblem& p)
+      : pool_(pthreadpool_create(static_cast<size_t>(p.threads))), output_(p.output_shape) {
     if (!pool_) throw std::runtime_error("pthreadpool_create failed");
     const Tensor input = Tensor::copy_of(p.input);
     input_.assign(input.values().begin(), input.values().end());
