@@ -6,23 +6,16 @@
 // 'descr', 'fortran_order' and 'shape', padded with spaces and ending in '\n'), then the raw data.
 #include "convkit/npy.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <string>
-#include <system_error>
 
 #include "convkit/error.h"
+#include "files.h"
 
 namespace convkit::npy {
 namespace {
@@ -30,15 +23,6 @@ namespace {
 constexpr std::array<uint8_t, 6> kMagic = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 constexpr size_t kAlignment = 64;  // numpy pads the header so the data starts at a multiple of this
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-
-std::string errno_message(int error) { return std::generic_category().message(error); }
-
-// fail() with the message for the current errno appended (read before anything else can change it).
-template <class... Parts>
-[[noreturn]] void fail_with_errno(const Parts&... parts) {
-  const int error = errno;
-  fail(parts..., errno_message(error));
-}
 
 // `text` with everything but printable ASCII escaped, cut to `limit` characters, for error messages.
 std::string escaped(std::string_view text, size_t limit = 80) {
@@ -367,66 +351,6 @@ class HeaderParser {
 
 // ---- Writing helpers ------------------------------------------------------------------------------------
 
-// The process umask, read without changing it (umask(2) can only be read by setting it, which would race
-// with other threads creating files). Linux reports it in /proc/self/status; elsewhere assume 022.
-mode_t current_umask() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Umask:", 0) != 0) continue;
-    unsigned mask = 0;
-    bool any = false;
-    for (char c : line.substr(6)) {
-      if (c >= '0' && c <= '7') {
-        mask = mask * 8 + static_cast<unsigned>(c - '0');
-        any = true;
-      }
-    }
-    if (any) return static_cast<mode_t>(mask & 0777u);
-  }
-  return 022;
-}
-
-// Closes the descriptor and, unless released, removes the temporary file.
-class TemporaryFile {
- public:
-  TemporaryFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-  ~TemporaryFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!released_) ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  // Closes the descriptor; the errno of a failed close, or 0.
-  int close() {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result == 0 ? 0 : errno;
-  }
-  void release() { released_ = true; }
-
- private:
-  int fd_;
-  std::string path_;
-  bool released_ = false;
-};
-
-// Closes a descriptor on scope exit.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::vector<uint8_t> serialize_for(const Tensor& tensor, std::string_view context) {
   const Shape& shape = tensor.shape();
   int64_t count = 1;
@@ -580,54 +504,12 @@ Tensor parse(std::span<const uint8_t> bytes, std::string_view name) {
   return result;
 }
 
-Tensor read(const std::string& path) {
-  const Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) fail_with_errno(path, ": cannot open for reading: ");
-  struct stat info {};
-  if (::fstat(file.get(), &info) != 0) fail_with_errno(path, ": cannot read: ");
-  if (S_ISDIR(info.st_mode)) fail(path, ": cannot read: it is a directory");
-  // One byte more than a regular file's size, so its end is seen without growing the buffer.
-  std::vector<uint8_t> bytes(S_ISREG(info.st_mode) ? static_cast<size_t>(info.st_size) + 1 : 65536);
-  size_t used = 0;
-  for (;;) {
-    if (used == bytes.size()) bytes.resize(bytes.size() * 2);
-    const ssize_t got = ::read(file.get(), bytes.data() + used, bytes.size() - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail_with_errno(path, ": cannot read: ");
-    }
-    if (got == 0) break;
-    used += static_cast<size_t>(got);
-  }
-  bytes.resize(used);
-  return parse(bytes, path);
-}
+Tensor read(const std::string& path) { return parse(io::read_file(path), path); }
 
 std::vector<uint8_t> serialize(const Tensor& tensor) { return serialize_for(tensor, "npy::serialize"); }
 
 void write(const std::string& path, const Tensor& tensor) {
-  const std::vector<uint8_t> bytes = serialize_for(tensor, path);
-  const std::string pattern = path + ".tmp-XXXXXX";
-  std::string temp_path = pattern;
-  const int fd = ::mkstemp(temp_path.data());
-  if (fd < 0) fail_with_errno(path, ": cannot write: creating the temporary file ", pattern, " failed: ");
-  TemporaryFile temp(fd, temp_path);
-  // mkstemp creates the file with mode 0600; give it the mode a plain open(O_CREAT, 0666) would.
-  if (::fchmod(temp.fd(), 0666 & ~current_umask()) != 0)
-    fail_with_errno(path, ": cannot write: setting the mode of ", temp_path, " failed: ");
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t wrote = ::write(temp.fd(), bytes.data() + done, bytes.size() - done);
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      fail_with_errno(path, ": cannot write: writing ", temp_path, " failed: ");
-    }
-    done += static_cast<size_t>(wrote);
-  }
-  if (const int error = temp.close(); error != 0)
-    fail(path, ": cannot write: closing ", temp_path, " failed: ", errno_message(error));
-  if (std::rename(temp_path.c_str(), path.c_str()) != 0)
-    fail_with_errno(path, ": cannot write: renaming ", temp_path, " to it failed: ");
-  temp.release();
+  io::write_file_atomically(path, serialize_for(tensor, path));
 }
 
 }  // namespace convkit::npy
