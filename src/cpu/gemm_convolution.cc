@@ -45,7 +45,7 @@ T* scratch(std::vector<T>& buffer, int64_t count) {
 
 }  // namespace
 
-std::string GemmConvolution::declines(const ConvSpec& spec) {
+std::string GemmConvolution::cannot(const ConvSpec& spec) {
   if (spec.transposed) return "transposed convolution (part 2 of the engine: decomposition into sub-convolutions)";
   return {};
 }
@@ -330,12 +330,16 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
   }
 }
 
-std::size_t GemmConvolution::workspace_bytes(int threads) const {
+std::size_t GemmConvolution::workspace_bytes(const Shape&, int threads) const {
   const int64_t per_thread =
       spec_.layout == Layout::channels_first
           ? k_ * kernel_.nr * int64_t{sizeof(float)}
           : kMaxBlockTiles * kernel_.mr * row_taps_ * (int64_t{sizeof(float*)} + row_length_ * int64_t{sizeof(float)});
   return static_cast<std::size_t>(per_thread * threads);
+}
+
+std::string GemmConvolution::details() const {
+  return "micro-kernel " + kernel_.name() + (kernel_.indirect ? " (input read through row pointers)" : " (input tiles packed)");
 }
 
 }  // namespace convkit::cpu

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <string>
 
+#include "algorithm.h"
 #include "aligned_buffer.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
@@ -27,20 +28,22 @@
 
 namespace convkit::cpu {
 
-class GemmConvolution {
+class GemmConvolution final : public Algorithm {
  public:
-  // Empty when this algorithm computes `spec`, otherwise the reason it declines.
-  static std::string declines(const ConvSpec& spec);
+  // Empty when this algorithm computes `spec`, otherwise the reason it cannot.
+  static std::string cannot(const ConvSpec& spec);
 
   // `weight` in the spec's layout (shape already checked); `bias` has out_channels values or is null.
   GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 
   // `input` and `output` contiguous in the spec's layout, shapes already checked.
-  void run(ConstTensorView input, float* output, int threads) const;
+  void run(ConstTensorView input, float* output, int threads) const override;
 
+  std::string name() const override { return kernel_.name(); }
+  std::string details() const override;
+  std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes() + zeros_.bytes(); }
+  std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
   const TileKernel& kernel() const { return kernel_; }
-  std::size_t packed_bytes() const { return weights_.bytes() + bias_.bytes() + zeros_.bytes(); }
-  std::size_t workspace_bytes(int threads) const;
 
  private:
   struct Call;  // the per-call state: geometry, index tables, tensors

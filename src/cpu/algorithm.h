@@ -1,0 +1,55 @@
+// The engine's algorithms behind one interface, and the table plans choose from.
+//
+// A plan walks algorithms() in order and takes the first entry that can compute the spec and does not
+// prefer to step aside; PlanOptions::algorithm forces an entry by name (then only `cannot` counts).
+// Adding an algorithm = one class deriving from Algorithm + one line in algorithms.cc.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+#include "isa.h"
+
+namespace convkit::cpu {
+
+// One way of computing the convolution of one spec, with its weights packed at creation.
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+  // `input` and `output` contiguous in the spec's layout; shapes already checked by the plan.
+  virtual void run(ConstTensorView input, float* output, int threads) const = 0;
+  // The specific variant, e.g. "igemm.avx512.14x32" (operation.isa.tile).
+  virtual std::string name() const = 0;
+  // One line for ConvPlan::explain: what it does for this spec.
+  virtual std::string details() const = 0;
+  virtual std::size_t packed_bytes() const = 0;
+  virtual std::size_t workspace_bytes(const Shape& input_shape, int threads) const = 0;
+};
+
+struct AlgorithmEntry {
+  std::string_view name;  // what PlanOptions::algorithm names, e.g. "gemm"
+  // Empty when the algorithm computes `spec`, otherwise why it cannot.
+  std::string (*cannot)(const ConvSpec& spec);
+  // Empty when the plan should choose it for `spec` (it can and is expected to be fastest), otherwise why
+  // not (e.g. "slower than gemm below 16 channels"). Forcing the algorithm ignores this.
+  std::string (*prefers_not)(const ConvSpec& spec);
+  // `weight` in the spec's layout (shape checked); `bias` has out_channels values or is null.
+  std::unique_ptr<Algorithm> (*create)(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+};
+
+// Every algorithm, in order of preference; the last one (reference) computes every spec.
+std::span<const AlgorithmEntry> algorithms();
+
+// Helpers for entries.
+inline std::string always(const ConvSpec&) { return {}; }
+template <class A>
+std::unique_ptr<Algorithm> create(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa) {
+  return std::make_unique<A>(spec, weight, bias, isa);
+}
+
+}  // namespace convkit::cpu

@@ -1,0 +1,16 @@
+// The table plans choose from, in order of preference (see algorithm.h).
+#include "algorithm.h"
+#include "gemm_convolution.h"
+#include "reference_algorithm.h"
+
+namespace convkit::cpu {
+
+std::span<const AlgorithmEntry> algorithms() {
+  static const AlgorithmEntry table[] = {
+      {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
+      {"reference", &always, &always, &create<ReferenceAlgorithm>},
+  };
+  return table;
+}
+
+}  // namespace convkit::cpu

@@ -1,0 +1,26 @@
+// The exact reference engine as a plan algorithm, for the specs no fast algorithm computes.
+#pragma once
+
+#include <optional>
+
+#include "algorithm.h"
+
+namespace convkit::cpu {
+
+class ReferenceAlgorithm final : public Algorithm {
+ public:
+  ReferenceAlgorithm(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
+  void run(ConstTensorView input, float* output, int threads) const override;
+  std::string name() const override { return "reference"; }
+  std::string details() const override { return "exact, double accumulation; slow"; }
+  std::size_t packed_bytes() const override;
+  std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
+
+ private:
+  ConvSpec spec_;
+  Tensor weight_;
+  std::optional<Tensor> bias_;
+};
+
+}  // namespace convkit::cpu
