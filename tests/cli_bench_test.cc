@@ -105,6 +105,13 @@ TEST(CliBench, FilterAndLayoutSelectRows) {
   }
 }
 
+TEST(CliBench, CpuClockTimesOneThread) {
+  const auto result = run_cli("bench --suite " + kTinySuite + " --min-time 0 --threads 1 --clock cpu --filter transposed");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("median process CPU time"), std::string::npos) << result.output;
+  EXPECT_EQ(table_rows(result.output).size(), 4u) << result.output;  // 2 layers x 2 layouts
+}
+
 TEST(CliBench, BadOptionsFailCleanly) {
   ScratchDir dir;
   const std::string json_option = " --json " + dir.file("out.json");
@@ -121,6 +128,8 @@ TEST(CliBench, BadOptionsFailCleanly) {
   expect_failure(suite + "--threads 1,x", "--threads");
   expect_failure(suite + "--min-time -1", "--min-time");
   expect_failure(suite + "--filter no.such.layer", "matches no layer");
+  expect_failure(suite + "--clock sundial", "--clock: 'sundial'");
+  expect_failure(suite + "--clock cpu --threads 1,2", "--threads 1");
   expect_failure("--suite " + dir.file("missing.json"), "cannot open");
   if (!peers_built()) expect_failure(suite + "--peers", "-DCONVKIT_PEERS=ON");
 }

@@ -1,5 +1,6 @@
 // `convkit bench [--suite FILE] [--threads 1,2] [--layout channels_first,channels_last] [--peers]
-//                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS] [--algorithm NAME]`
+//                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS] [--algorithm NAME]
+//                [--clock wall|cpu]`
 // Per layer of the suite, layout and thread count: convkit's plan checked against the reference
 // engine, then timed (with the peers, whose outputs are checked against convkit's, interleaved).
 #include "bench.h"
@@ -58,8 +59,15 @@ struct LayoutCase {
 struct BenchCommand {
   std::string suite_path = "bench/layers.json";
   std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
+  std::string clock_text = "wall";
   bool with_peers = false;
   double min_time = 0.3;
+
+  TimingClock clock() const {
+    if (clock_text == "wall") return TimingClock::wall;
+    if (clock_text == "cpu") return TimingClock::cpu;
+    fail("--clock: '", clock_text, "' is not a clock; expected wall or cpu");
+  }
 
   std::vector<int> thread_counts() const {
     if (threads_text.empty()) {  // 1 and every hardware thread
@@ -100,9 +108,9 @@ struct BenchCommand {
   std::string timing_method() const {
     char text[200];
     std::snprintf(text, sizeof text,
-                  "median of >= 5 runs and >= %g s per implementation after one warm-up run, implementations "
-                  "interleaved; err = max |convkit - reference| / max |reference|",
-                  min_time);
+                  "median %s time of >= 5 runs and >= %g s per implementation after one warm-up run, "
+                  "implementations interleaved; err = max |convkit - reference| / max |reference|",
+                  clock_text == "cpu" ? "process CPU" : "elapsed", min_time);
     return text;
   }
 
@@ -110,6 +118,8 @@ struct BenchCommand {
     if (!(min_time >= 0 && min_time <= 3600)) fail("--min-time: ", min_time, " s; expected 0 to 3600 seconds");
     const BenchSuite suite = read_suite(suite_path);
     const std::vector<int> threads = thread_counts();
+    if (clock() == TimingClock::cpu && threads != std::vector<int>{1})
+      fail("--clock cpu: process CPU time is the elapsed time only with one thread; use --threads 1");
     const std::vector<Layout> layout_list = layouts();
     const std::vector<const BenchLayer*> layers = selected(suite);
     std::vector<std::unique_ptr<Peer>> peer_list;
@@ -195,7 +205,7 @@ struct BenchCommand {
       for (auto& candidate : candidates[p]) runs.push_back([run = candidate.run.get()] { run->run(); });
     }
     stage("timing");
-    const std::vector<Timing> timings = measure(runs, {.min_seconds = min_time, .min_repetitions = 5});
+    const std::vector<Timing> timings = measure(runs, {.min_seconds = min_time, .min_repetitions = 5, .clock = clock()});
     row.convkit.timing = timings[0];
     size_t next = 1;
     for (size_t p = 0; p < peers.size(); ++p)
@@ -255,6 +265,10 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--algorithm", command->algorithm,
                   "force this algorithm in convkit's plans (PlanOptions::algorithm), e.g. to time a layer without "
                   "Winograd; default: the plan chooses");
+  sub->add_option("--clock", command->clock_text,
+                  "wall (elapsed time) or cpu (process CPU time: steadier on a machine shared with other work; "
+                  "--threads 1 only)")
+      ->capture_default_str();
   sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
       ->capture_default_str();
   sub->callback([command] { command->run(); });

@@ -2,8 +2,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace convkit::cli {
+namespace {
+
+double now_seconds(TimingClock clock) {
+  if (clock == TimingClock::wall)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
 
 double median(std::vector<double> samples) {
   if (samples.empty()) return 0;
@@ -14,7 +26,6 @@ double median(std::vector<double> samples) {
 }
 
 std::vector<Timing> measure(std::span<const std::function<void()>> runs, const TimingOptions& options) {
-  using Clock = std::chrono::steady_clock;
   std::vector<std::vector<double>> samples(runs.size());  // milliseconds
   std::vector<double> total_seconds(runs.size(), 0.0);
   for (const auto& run : runs) run();  // warm-up: caches, page faults, lazily created state
@@ -27,9 +38,9 @@ std::vector<Timing> measure(std::span<const std::function<void()>> runs, const T
     for (size_t i = 0; i < runs.size(); ++i) {
       if (!needs_more(i)) continue;
       any = true;
-      const auto start = Clock::now();
+      const double start = now_seconds(options.clock);
       runs[i]();
-      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      const double seconds = now_seconds(options.clock) - start;
       samples[i].push_back(seconds * 1e3);
       total_seconds[i] += seconds;
     }

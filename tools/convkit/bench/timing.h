@@ -9,9 +9,15 @@
 
 namespace convkit::cli {
 
+// wall: elapsed time (what a user waits for). cpu: CPU time of the whole process, which excludes the time
+// other processes hold the cores: on a shared, loaded machine it still measures the work, but it is only
+// the elapsed time when one thread runs (with more threads it adds their times up).
+enum class TimingClock { wall, cpu };
+
 struct TimingOptions {
   double min_seconds = 0.3;  // each implementation runs for at least this long in total ...
   int min_repetitions = 5;   // ... and at least this many times (after the warm-up)
+  TimingClock clock = TimingClock::wall;
 };
 
 struct Timing {
