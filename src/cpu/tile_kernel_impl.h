@@ -33,6 +33,11 @@ void tile(const TileArgs& t) {
     }
   };
 
+  // Start fetching the output lines now: the first write to an output line is a read from memory, which
+  // would otherwise stall the stores at the end of the tile (it matters for short reductions, e.g. 1x1).
+  for (int i = 0; i < t.rows; ++i)
+    for (int j = 0; j < t.cols; j += 16) __builtin_prefetch(t.c + i * t.c_row_stride + j, 1, 3);
+
   const float* b = t.b;
   if constexpr (kIndirect) {
     for (int64_t tap = 0; tap < t.taps; ++tap) {
