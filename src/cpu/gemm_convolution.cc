@@ -123,10 +123,14 @@ struct GemmConvolution::Call {
   // reads, or -1 when they are not consecutive inside the input (a border column, needing a patch).
   // Raw positions increase by one per tap, so first and last inside and kw - 1 apart means all are.
   std::vector<int64_t> w_first;
+  // channels_first packing: per W kernel tap, the output columns cut into runs that read zeros
+  // (source -1) or input columns step_w apart from `source` (see w_runs_of).
+  std::vector<std::vector<PixelSegment>> w_runs;
 
   Call(const GemmConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
     const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
+    const bool channels_last = spec.layout == Layout::channels_last;
     for (int axis = 0; axis < spec.rank; ++axis) {
       const AxisGeometry& g = geometry.axes[static_cast<size_t>(axis)];
       const size_t s = slot(spec.rank, axis);
@@ -134,6 +138,10 @@ struct GemmConvolution::Call {
       out[s] = g.output;
       step_w = g.stride;  // the last axis is W
       identity = identity && g.kernel == 1 && g.stride == 1 && g.pad_begin == 0 && g.pad_end == 0;
+      if (s == 2 && !channels_last) {  // channels_first reads W through runs, not a per-column table
+        for (int64_t q = 0; q < g.kernel; ++q) w_runs.push_back(w_runs_of(g, q, spec.padding_mode));
+        continue;
+      }
       source[s].resize(static_cast<size_t>(g.kernel * g.output));
       for (int64_t q = 0; q < g.kernel; ++q)
         for (int64_t o = 0; o < g.output; ++o)
@@ -153,6 +161,80 @@ struct GemmConvolution::Call {
         const int64_t last = source[2][static_cast<size_t>((kw - 1) * out[2] + ow)];
         w_first[static_cast<size_t>(ow)] = first >= 0 && last == first + kw - 1 ? first : -1;
       }
+    }
+  }
+
+  // The output columns of W kernel tap q cut into runs: inside the input, column ow reads
+  // ow * stride + q * dilation - pad_begin, consecutive columns `stride` apart (one run); the columns
+  // in the padding read zeros or, for the other padding modes, the cell padded_source_index names.
+  static std::vector<PixelSegment> w_runs_of(const AxisGeometry& g, int64_t q, PaddingMode mode) {
+    const int64_t offset = q * g.dilation - g.pad_begin;  // raw column = ow * stride + offset
+    const int64_t inside_begin = std::clamp<int64_t>(ceil_div(-offset, g.stride), 0, g.output);
+    const int64_t inside_end =
+        std::clamp<int64_t>(offset >= g.input ? 0 : (g.input - 1 - offset) / g.stride + 1, inside_begin, g.output);
+    std::vector<PixelSegment> runs;
+    const auto padding = [&](int64_t begin, int64_t end) {
+      for (int64_t ow = begin; ow < end; ++ow)
+        append_segment(runs, {ow, 1, padded_source_index(ow * g.stride + offset, g.input, mode)}, g.stride);
+    };
+    padding(0, inside_begin);
+    if (inside_end > inside_begin)
+      append_segment(runs, {inside_begin, inside_end - inside_begin, inside_begin * g.stride + offset}, g.stride);
+    padding(inside_end, g.output);
+    return runs;
+  }
+
+  // Appends `next` (which starts where the last segment ends), merged into the last one when it continues
+  // it: both zeros, or sources `step` apart.
+  template <class Segments>
+  static void append_segment(Segments& segments, PixelSegment next, int64_t step) {
+    if (!segments.empty()) {
+      PixelSegment& last = segments.back();
+      if (next.source < 0 ? last.source < 0 : last.source >= 0 && next.source == last.source + last.length * step) {
+        last.length += next.length;
+        return;
+      }
+    }
+    segments.push_back(next);
+  }
+
+  // A fixed-capacity segment list (one tile's worth) with the push_back/back/empty append_segment uses.
+  struct TileSegments {
+    PixelSegment items[kMaxTileWidth];
+    int64_t count = 0;
+    bool empty() const { return count == 0; }
+    PixelSegment& back() { return items[count - 1]; }
+    void push_back(PixelSegment s) { items[count++] = s; }
+  };
+
+  // The segments of `width` output pixels from p0 at kernel tap `tap` (pixel sources in the image plane;
+  // pixels past the end read zeros). One pass per output row of the tile, cut by that tap's W runs.
+  void tile_segments(int64_t tap, int64_t p0, int64_t width, TileSegments& segments) const {
+    const int64_t* ks = conv.kernel_size_;
+    const int64_t* sd = &source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0])];
+    const int64_t* sh = &source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1])];
+    const std::vector<PixelSegment>& runs = w_runs[static_cast<size_t>(tap % ks[2])];
+    segments.count = 0;
+    for (int64_t p = p0; p < p0 + width;) {
+      if (p >= out_pixels) {
+        append_segment(segments, {p - p0, p0 + width - p, -1}, step_w);
+        break;
+      }
+      const int64_t ow = p % out[2], oh = p / out[2] % out[1], od = p / (out[1] * out[2]);
+      const int64_t n = std::min(out[2] - ow, p0 + width - p);
+      const int64_t id = sd[od], ih = sh[oh];
+      if (id < 0 || ih < 0) {
+        append_segment(segments, {p - p0, n, -1}, step_w);
+      } else {
+        const int64_t row = (id * in[1] + ih) * in[2];
+        for (const PixelSegment& run : runs) {
+          const int64_t lo = std::max(run.begin, ow), hi = std::min(run.begin + run.length, ow + n);
+          if (lo >= hi) continue;
+          const int64_t from = run.source < 0 ? -1 : row + run.source + (lo - run.begin) * step_w;
+          append_segment(segments, {p - p0 + lo - ow, hi - lo, from}, step_w);
+        }
+      }
+      p += n;
     }
   }
 
@@ -177,19 +259,11 @@ struct GemmConvolution::Call {
   // channels_first: packs `width` output pixels from p0 as the GEMM operand, [k = tap * Cin/g + c][pixel]:
   // zeros for padding and pixels past the end, vector copies of the stretches contiguous in the input.
   void pack_pixels(const float* x_g, int64_t p0, int64_t width, float* dst) const {
-    int64_t src[kMaxTileWidth];
-    PixelSegment segments[kMaxTileWidth];
+    TileSegments segments;
     for (int64_t tap = 0; tap < conv.taps_; ++tap) {
-      pixel_sources(tap, p0, width, src);
-      int64_t count = 0;
-      for (int64_t i = 0; i < width; ++i) {
-        PixelSegment* last = count ? &segments[count - 1] : nullptr;
-        const bool extends = last && (src[i] < 0 ? last->source < 0
-                                                 : last->source >= 0 && src[i] == last->source + last->length * step_w);
-        if (extends) ++last->length;
-        else segments[count++] = {i, 1, src[i]};
-      }
-      conv.kernel_.pack(segments, count, step_w, x_g, in_pixels, conv.cin_g_, dst + tap * conv.cin_g_ * width, width);
+      tile_segments(tap, p0, width, segments);
+      conv.kernel_.pack(segments.items, segments.count, step_w, x_g, in_pixels, conv.cin_g_,
+                        dst + tap * conv.cin_g_ * width, width);
     }
   }
 

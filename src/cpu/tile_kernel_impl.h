@@ -1,10 +1,12 @@
 // The micro-kernel template, instantiated once per ISA by tiles_<isa>.cc with a vector type V:
-//   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v), and
-//   load_partial(p, n) / store_partial(p, n, v) touching only the first n < kLanes floats.
+//   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v),
+//   load_partial(p, n) / store_partial(p, n, v) touching only the first n < kLanes floats, and
+//   load_strided(p, step, n): p[0], p[step], ..., p[(n - 1) * step] (n <= kLanes, the rest zero).
 // Only include it from those files: each is compiled with its own target flags.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
 #include "tile_kernel.h"
 
@@ -68,8 +70,10 @@ void tile(const TileArgs& t) {
     for (int i = 0; i < t.rows; ++i) std::copy_n(partial[i], t.cols, t.c + i * t.c_row_stride);
 }
 
-// Segment copies with full vectors and one partial (masked) vector per segment.
-// Strided stretches (step > 1) are copied one float at a time.
+// Segment copies with full vectors and one partial (masked) vector per segment; strided stretches
+// (step > 1) through gathers.
+constexpr int64_t kMaxGatherStep = (int64_t{1} << 31) / 64;
+
 template <class V>
 void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, const float* src, int64_t src_stride,
                    int64_t rows, float* dst, int64_t dst_stride) {
@@ -81,9 +85,13 @@ void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, co
       if (s->source < 0) {
         for (; j + L <= s->length; j += L) V::store(d + j, V::zero());
         if (j < s->length) V::store_partial(d + j, s->length - j, V::zero());
-      } else if (step > 1) {
+      } else if (step > kMaxGatherStep) {  // gather indices are 32-bit
         const float* from = src + s->source;
         for (; j < s->length; ++j) d[j] = from[j * step];
+      } else if (step > 1) {
+        const float* from = src + s->source;
+        for (; j + L <= s->length; j += L) V::store(d + j, V::load_strided(from + j * step, step, L));
+        if (j < s->length) V::store_partial(d + j, s->length - j, V::load_strided(from + j * step, step, s->length - j));
       } else {
         const float* from = src + s->source;
         for (; j + L <= s->length; j += L) V::store(d + j, V::load(from + j));

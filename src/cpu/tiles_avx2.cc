@@ -20,6 +20,11 @@ struct Avx2 {
   }
   static Reg load_partial(const float* p, int64_t n) { return _mm256_maskload_ps(p, first(n)); }
   static void store_partial(float* p, int64_t n, Reg v) { _mm256_maskstore_ps(p, first(n), v); }
+  static Reg load_strided(const float* p, int64_t step, int64_t n) {
+    const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(static_cast<int>(step)));
+    return _mm256_mask_i32gather_ps(zero(), p, index, _mm256_castsi256_ps(first(n)), 4);
+  }
 };
 
 constexpr TileKernel kKernels[] = {

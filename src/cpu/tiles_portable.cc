@@ -28,6 +28,11 @@ struct Portable {
     return r;
   }
   static void store_partial(float* p, int64_t n, Reg v) { std::copy_n(v.v, n, p); }
+  static Reg load_strided(const float* p, int64_t step, int64_t n) {
+    Reg r{};
+    for (int64_t l = 0; l < n; ++l) r.v[l] = p[l * step];
+    return r;
+  }
 };
 
 constexpr TileKernel kKernels[] = {
