@@ -120,12 +120,14 @@ struct GemmConvolution::Call {
   // after the padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
   // Merged igemm rows: w_first[ow] is the first of the kw consecutive input columns output column ow
-  // reads, or -1 when they are not consecutive inside the input (a border column, needing a patch).
-  // Raw positions increase by one per tap, so first and last inside and kw - 1 apart means all are.
+  // reads, or -1 when some are in the padding (a border column, needing a patch of the cells
+  // padded_source_index names).
   std::vector<int64_t> w_first;
   // channels_first packing: per W kernel tap, the output columns cut into runs that read zeros
   // (source -1) or input columns step_w apart from `source` (see w_runs_of).
   std::vector<std::vector<PixelSegment>> w_runs;
+  AxisGeometry w_axis;
+  PaddingMode padding_mode = PaddingMode::zeros;
 
   Call(const GemmConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
@@ -138,8 +140,17 @@ struct GemmConvolution::Call {
       out[s] = g.output;
       step_w = g.stride;  // the last axis is W
       identity = identity && g.kernel == 1 && g.stride == 1 && g.pad_begin == 0 && g.pad_end == 0;
-      if (s == 2 && !channels_last) {  // channels_first reads W through runs, not a per-column table
+      // W is read through runs (channels_first) or w_first (merged rows), not a per-column table.
+      if (s == 2 && !channels_last) {
         for (int64_t q = 0; q < g.kernel; ++q) w_runs.push_back(w_runs_of(g, q, spec.padding_mode));
+        continue;
+      }
+      if (s == 2 && conv.merged_w_) {
+        w_first.resize(static_cast<size_t>(g.output));
+        for (int64_t ow = 0; ow < g.output; ++ow) {
+          const int64_t first = ow * g.stride - g.pad_begin;  // dilation 1 along W when rows are merged
+          w_first[static_cast<size_t>(ow)] = first >= 0 && first + g.kernel <= g.input ? first : -1;
+        }
         continue;
       }
       source[s].resize(static_cast<size_t>(g.kernel * g.output));
@@ -153,15 +164,8 @@ struct GemmConvolution::Call {
       in_pixels *= in[s];
       out_pixels *= out[s];
     }
-    if (conv.merged_w_) {
-      const int64_t kw = conv.kernel_size_[2];
-      w_first.resize(static_cast<size_t>(out[2]));
-      for (int64_t ow = 0; ow < out[2]; ++ow) {
-        const int64_t first = source[2][static_cast<size_t>(ow)];
-        const int64_t last = source[2][static_cast<size_t>((kw - 1) * out[2] + ow)];
-        w_first[static_cast<size_t>(ow)] = first >= 0 && last == first + kw - 1 ? first : -1;
-      }
-    }
+    w_axis = geometry.axes[static_cast<size_t>(spec.rank - 1)];
+    padding_mode = spec.padding_mode;
   }
 
   // The output columns of W kernel tap q cut into runs: inside the input, column ow reads
@@ -299,7 +303,7 @@ struct GemmConvolution::Call {
         } else {  // a border pixel: copy the kw cells (or zeros) the padding mode reads
           float* patch = patches + used;
           for (int64_t q = 0; q < kw; ++q) {
-            const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
+            const int64_t iw = padded_source_index(ow * w_axis.stride + q - w_axis.pad_begin, w_axis.input, padding_mode);
             if (iw < 0) std::fill_n(patch + q * cin, cin, 0.0f);
             else std::copy_n(x_g + ((id * in[1] + ih) * in[2] + iw) * cin, cin, patch + q * cin);
           }
