@@ -1,12 +1,14 @@
 // The table plans choose from, in order of preference (see algorithm.h).
 #include "algorithm.h"
 #include "gemm_convolution.h"
+#include "grouped_convolution.h"
 #include "reference_algorithm.h"
 
 namespace convkit::cpu {
 
 std::span<const AlgorithmEntry> algorithms() {
   static const AlgorithmEntry table[] = {
+      {"grouped", &GroupedConvolution::cannot, &GroupedConvolution::prefers_not, &create<GroupedConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };

@@ -1,0 +1,61 @@
+// The grouped kernels for one vector type V (simd_<isa>.h); include only from grouped_<isa>.cc.
+#pragma once
+
+#include <utility>
+
+#include "grouped_kernel.h"
+
+namespace convkit::cpu {
+
+template <class V>
+void grouped_expand(const GroupedExpand& e) {
+  constexpr int L = V::kLanes;
+  float* dst = e.dst;
+  for (int64_t u = 0; u < e.columns; ++u) {
+    const float* src = e.sources[u];
+    if (!src) {
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::zero());
+    } else if (e.broadcast) {
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::set1(src[c]));
+    } else {
+      const typename V::Reg x = e.count == L ? V::load(src) : V::load_partial(src, e.count);
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::permute(x, e.index + c * L));
+    }
+  }
+}
+
+template <class V, int P>
+void grouped_pixels(const GroupedPixels& a) {
+  constexpr int L = V::kLanes;
+  using Reg = typename V::Reg;
+  const Reg bias = a.bias ? V::load(a.bias) : V::zero();
+  Reg acc[P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p] = bias;
+  const float* w = a.w;
+  for (int64_t t = 0; t < a.taps; ++t) {
+    const float* x = a.expanded + a.tap_offsets[t];
+    for (int64_t c = 0; c < a.cin_g; ++c, w += L, x += L) {
+      const Reg wv = V::load(w);
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) acc[p] = V::fma(V::load(x + p * a.pixel_step), wv, acc[p]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    if (a.lanes_valid == L) V::store(a.y + p * a.y_step, acc[p]);
+    else V::store_partial(a.y + p * a.y_step, a.lanes_valid, acc[p]);
+  }
+}
+
+template <class V, Isa kIsa, size_t... P>
+constexpr GroupedKernels grouped_kernel_table(std::index_sequence<P...>) {
+  return {kIsa, V::kLanes, &grouped_expand<V>, {&grouped_pixels<V, static_cast<int>(P) + 1>...}};
+}
+
+template <class V, Isa kIsa>
+constexpr GroupedKernels grouped_kernel_table() {
+  return grouped_kernel_table<V, kIsa>(std::make_index_sequence<kGroupedMaxPixels>());
+}
+
+}  // namespace convkit::cpu
