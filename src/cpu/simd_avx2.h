@@ -1,0 +1,31 @@
+// The AVX2 + FMA vector type of the direct kernels (depthwise_avx2.cc): 8 floats, masked partial
+// loads and stores. Include only from translation units compiled with -mavx2 -mfma.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace convkit::cpu::simd {
+
+struct Avx2 {
+  using Reg = __m256;
+  static constexpr int kLanes = 8;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg set1(float v) { return _mm256_set1_ps(v); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm256_fmadd_ps(a, b, acc); }
+  static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
+  static __m256i first(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Reg load_partial(const float* p, int64_t n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_partial(float* p, int64_t n, Reg v) { _mm256_maskstore_ps(p, first(n), v); }
+  // The even lanes of the 2 * kLanes floats a, b: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered.
+  static Reg even(Reg a, Reg b) {
+    const Reg pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+};
+
+}  // namespace convkit::cpu::simd

@@ -1,0 +1,28 @@
+// The AVX-512 vector type of the direct kernels (depthwise_avx512.cc): 16 floats, masked partial
+// loads and stores. Include only from translation units compiled with -mavx512f.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace convkit::cpu::simd {
+
+struct Avx512 {
+  using Reg = __m512;
+  static constexpr int kLanes = 16;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg set1(float v) { return _mm512_set1_ps(v); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static __mmask16 first(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static Reg load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_partial(float* p, int64_t n, Reg v) { _mm512_mask_storeu_ps(p, first(n), v); }
+  // The even lanes of the 2 * kLanes floats a, b.
+  static Reg even(Reg a, Reg b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+  }
+};
+
+}  // namespace convkit::cpu::simd

@@ -1,0 +1,32 @@
+// The portable vector type of the direct kernels (depthwise_portable.cc): 4 floats in plain C++ that
+// the compiler maps to the baseline SIMD (SSE2 on x86-64).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace convkit::cpu::simd {
+
+struct Portable {
+  static constexpr int kLanes = 4;
+  struct Reg {
+    float v[kLanes];
+  };
+  static Reg zero() { return {}; }
+  static Reg set1(float x) { return {{x, x, x, x}}; }
+  static Reg load(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
+  static Reg fma(Reg a, Reg b, Reg acc) {
+    for (int l = 0; l < kLanes; ++l) acc.v[l] += a.v[l] * b.v[l];
+    return acc;
+  }
+  static void store(float* p, Reg v) { std::copy_n(v.v, kLanes, p); }
+  static Reg load_partial(const float* p, int64_t n) {
+    Reg r{};
+    std::copy_n(p, n, r.v);
+    return r;
+  }
+  static void store_partial(float* p, int64_t n, Reg v) { std::copy_n(v.v, n, p); }
+  static Reg even(Reg a, Reg b) { return {{a.v[0], a.v[2], b.v[0], b.v[2]}}; }
+};
+
+}  // namespace convkit::cpu::simd
