@@ -1,5 +1,5 @@
-// The AVX2 + FMA vector type of the direct kernels (depthwise_avx2.cc, grouped_avx2.cc): 8 floats, masked partial
-// loads and stores. Include only from translation units compiled with -mavx2 -mfma.
+// The AVX2 + FMA vector type of the direct kernels (depthwise_avx2.cc, grouped_avx2.cc):
+// 8 floats, masked partial loads and stores. Include only from translation units compiled with -mavx2 -mfma.
 #pragma once
 
 #include <immintrin.h>

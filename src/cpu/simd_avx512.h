@@ -1,5 +1,5 @@
-// The AVX-512 vector type of the direct kernels (depthwise_avx512.cc, grouped_avx512.cc): 16 floats, masked partial
-// loads and stores. Include only from translation units compiled with -mavx512f.
+// The AVX-512 vector type of the direct kernels (depthwise_avx512.cc, grouped_avx512.cc):
+// 16 floats, masked partial loads and stores. Include only from translation units compiled with -mavx512f.
 #pragma once
 
 #include <immintrin.h>

@@ -1,5 +1,5 @@
-// The portable vector type of the direct kernels (depthwise_portable.cc, grouped_portable.cc): 4 floats in plain C++ that
-// the compiler maps to the baseline SIMD (SSE2 on x86-64).
+// The portable vector type of the direct kernels (depthwise_portable.cc, grouped_portable.cc):
+// 4 floats in plain C++ that the compiler maps to the baseline SIMD (SSE2 on x86-64).
 #pragma once
 
 #include <algorithm>

@@ -1,0 +1,52 @@
+// Direct depthwise convolution (groups == in_channels, output channel c * multiplier + m reads input
+// channel c), for rank 1-3, both layouts, every kernel size, stride, dilation, padding kind and padding
+// mode, flip, fused bias. These layers do a few multiply-adds per value read, so they are bound by
+// memory bandwidth: the kernels read the input and write the output once, with no im2col.
+//
+//   channels_last:  vectorized along the channels; P = 1..8 output pixels per pass share each weight
+//                   vector (packed at plan time as [multiplier][tap][channel]). Pixels whose taps all
+//                   fall inside the input row step through it with a fixed stride; border pixels list
+//                   the taps they read (the padding mode's cells, or none for zeros).
+//   channels_first: vectorized along the output width; each input row a pass reads is staged once
+//                   (padded by the padding mode and, for a stride s > 1, split into s phases so that the
+//                   columns one tap reads are contiguous) in a small per-thread cache of rows.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "algorithm.h"
+#include "aligned_buffer.h"
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+#include "depthwise_kernel.h"
+
+namespace convkit::cpu {
+
+class DepthwiseConvolution final : public Algorithm {
+ public:
+  // Empty when `spec` is a (non-transposed) depthwise convolution, otherwise why not.
+  static std::string cannot(const ConvSpec& spec);
+
+  DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
+  void run(ConstTensorView input, float* output, int threads) const override;
+  std::string name() const override;
+  std::string details() const override;
+  std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes(); }
+  std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
+
+ private:
+  struct Call;  // the per-call state: geometry, index tables, tensors
+
+  ConvSpec spec_;
+  const DepthwiseKernels* kernels_ = nullptr;
+  int64_t channels_ = 1, multiplier_ = 1;
+  int64_t kernel_size_[3] = {1, 1, 1};  // (D, H, W), leading axes 1 below rank 3
+  int64_t taps_ = 1;
+  int64_t padded_channels_ = 1;  // channels_last: the channels rounded up to whole vectors
+  AlignedBuffer weights_;        // channels_last [m][tap][padded channel], channels_first [out channel][tap]
+  AlignedBuffer bias_;           // channels_last [m][padded channel], channels_first [out channel]; or empty
+};
+
+}  // namespace convkit::cpu

@@ -1,0 +1,143 @@
+// The direct depthwise convolution against the reference: hundreds of randomized depthwise specs (rank
+// 1-3, both layouts, multipliers 1-3, strides and dilations up to 4, every padding kind and mode, flip,
+// bias, 1-wide inputs, kernel == input) on every ISA this CPU runs, 1 and 2 threads bit-identical; the
+// suite's depthwise layer shapes; and the plan's choice. Integer-valued data make float sums exact
+// whatever the summation order, so those comparisons are exact.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "../src/cpu/depthwise_convolution.h"
+#include "../src/cpu/isa.h"
+#include "convkit/conv.h"
+#include "test_support.h"
+
+namespace convkit {
+namespace {
+
+using testing::kSeed;
+
+// A random depthwise problem: channel counts around the vector widths (tails of 4, 8 and 16 lanes).
+testing::Problem random_depthwise_problem(std::mt19937& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  testing::ProblemOptions options;
+  options.allow_transposed = false;
+  options.max_spatial = 11;
+  testing::Problem p = testing::random_problem(rng, options);
+  ConvSpec& s = p.spec;
+  const Shape spatial = input_spatial_of(s, p.input_shape);
+  static constexpr int64_t kChannels[] = {1, 2, 3, 5, 8, 15, 16, 17, 33};
+  s.in_channels = s.groups = kChannels[pick(0, std::size(kChannels) - 1)];
+  s.out_channels = s.in_channels * pick(1, 3);
+  p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, spatial);
+  return p;
+}
+
+// Runs `problem` through a DepthwiseConvolution on `isa` with `threads` threads into a NaN-filled output.
+Tensor run_depthwise(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
+  const cpu::DepthwiseConvolution conv(problem.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr,
+                                       isa);
+  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
+  conv.run(data.input.view(), out.data(), threads);
+  return out;
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() &&
+         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
+}
+
+TEST(DepthwiseConvolution, MatchesReferenceExactlyOnIntegerData) {
+  std::mt19937 rng(kSeed);
+  for (int trial = 0; trial < 600; ++trial) {
+    const testing::Problem problem = random_depthwise_problem(rng);
+    ASSERT_EQ(cpu::DepthwiseConvolution::cannot(problem.spec), "") << problem.describe();
+    const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const Tensor one = run_depthwise(problem, data, isa, 1);
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+          << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": " << problem.describe();
+      ASSERT_TRUE(bit_identical(one, run_depthwise(problem, data, isa, 2)))
+          << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
+    }
+  }
+}
+
+TEST(DepthwiseConvolution, MatchesReferenceOnRealData) {
+  std::mt19937 rng(kSeed + 1);
+  for (int trial = 0; trial < 150; ++trial) {
+    const testing::Problem problem = random_depthwise_problem(rng);
+    const testing::ProblemData data = testing::random_data(problem, rng);
+    const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
+    // Each output is a sum of at most K = taps (+ bias) products of values in [-1, 1): float rounding
+    // stays below K * 2^-24 * (sum of |terms|) <= K^2 * 6e-8.
+    const double k = static_cast<double>(data.weight.numel() / problem.spec.out_channels) + 1.0;
+    for (cpu::Isa isa : cpu::supported_isas())
+      ASSERT_LE(testing::max_abs_difference(run_depthwise(problem, data, isa, 2), expected), 1e-6 + k * k * 6e-8)
+          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
+  }
+}
+
+// The suite's depthwise layers, scaled down but large enough to run on 2 threads (>= 2^20 multiply-adds): full vectors along
+// channels and width, many pixel passes, stride 2, 5x5, 3D, a multiplier, batch > 1, and padding modes.
+TEST(DepthwiseConvolution, MatchesReferenceOnLayerShapes) {
+  std::mt19937 rng(kSeed + 2);
+  struct Layer {
+    int rank;
+    int64_t channels, multiplier, kernel, stride, pad, dilation, spatial, batch;
+    PaddingMode mode;
+  };
+  for (const Layer& l : {Layer{2, 32, 1, 3, 1, 1, 1, 64, 1, PaddingMode::zeros},
+                         Layer{2, 96, 1, 3, 2, 1, 1, 81, 1, PaddingMode::zeros},
+                         Layer{2, 240, 1, 5, 1, 2, 1, 28, 1, PaddingMode::zeros},
+                         Layer{3, 16, 1, 3, 1, 1, 1, 20, 1, PaddingMode::zeros},
+                         Layer{2, 24, 2, 3, 1, 2, 2, 40, 2, PaddingMode::reflect},
+                         Layer{1, 64, 1, 7, 3, 3, 1, 4000, 2, PaddingMode::circular},
+                         Layer{2, 40, 3, 3, 2, 1, 1, 65, 1, PaddingMode::replicate}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      const int64_t c = l.channels;
+      p.spec = {.rank = l.rank, .in_channels = c, .out_channels = c * l.multiplier, .kernel = {l.kernel},
+                .stride = {l.stride}, .dilation = {l.dilation}, .padding = Padding::symmetric({l.pad}),
+                .padding_mode = l.mode, .groups = c, .bias = true, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, l.batch, c, Shape(static_cast<size_t>(l.rank), l.spatial));
+      const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+      const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+      for (cpu::Isa isa : cpu::supported_isas()) {
+        const Tensor two = run_depthwise(p, data, isa, 2);
+        ASSERT_EQ(testing::max_abs_difference(two, expected), 0.0) << to_string(isa) << ": " << p.describe();
+        ASSERT_TRUE(bit_identical(two, run_depthwise(p, data, isa, 1))) << to_string(isa) << ": " << p.describe();
+      }
+    }
+}
+
+TEST(DepthwiseConvolution, PlansChooseItForDepthwiseSpecsOnly) {
+  std::mt19937 rng(kSeed + 3);
+  for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+    const ConvSpec depthwise{.rank = 2, .in_channels = 8, .out_channels = 16, .kernel = {3}, .stride = {2},
+                             .padding = Padding::same(), .groups = 8, .layout = layout};
+    const ConvPlan plan(depthwise, testing::random_tensor(weight_shape(depthwise), rng, true));
+    EXPECT_EQ(plan.algorithm().rfind("depthwise.", 0), 0u) << plan.algorithm();
+    EXPECT_NE(plan.explain().find("depthwise: chosen, direct depthwise"), std::string::npos) << plan.explain();
+
+    ConvSpec grouped = depthwise;
+    grouped.groups = 4;
+    const ConvPlan dense(grouped, testing::random_tensor(weight_shape(grouped), rng, true));
+    EXPECT_NE(dense.explain().find("depthwise: declined: not depthwise: groups=4 != in_channels=8"), std::string::npos)
+        << dense.explain();
+    EXPECT_EQ(dense.explain().find("depthwise: chosen"), std::string::npos) << dense.explain();
+
+    ConvSpec transposed = depthwise;
+    transposed.transposed = true;
+    EXPECT_EQ(cpu::DepthwiseConvolution::cannot(transposed), "transposed convolution");
+    EXPECT_THROW(ConvPlan(transposed, testing::random_tensor(weight_shape(transposed), rng, true), std::nullopt,
+                          {.algorithm = "depthwise"}),
+                 Error);
+  }
+}
+
+}  // namespace
+}  // namespace convkit
