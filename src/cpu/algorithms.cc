@@ -2,12 +2,14 @@
 #include "algorithm.h"
 #include "gemm_convolution.h"
 #include "reference_algorithm.h"
+#include "transposed_convolution.h"
 
 namespace convkit::cpu {
 
 std::span<const AlgorithmEntry> algorithms() {
   static const AlgorithmEntry table[] = {
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
+      {"transposed", &TransposedConvolution::cannot, &always, &create<TransposedConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };
   return table;
