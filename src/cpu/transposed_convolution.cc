@@ -205,46 +205,68 @@ struct TransposedConvolution::Call {
     }
   }
 
-  // Runs of at most `block_tiles` tiles, never across phases.
+  // Runs of at most `block_tiles` tiles, never across phases. Ordered by position, then phase: the
+  // phases' runs at one position read about the same input cells and write interleaved output cells
+  // (channels_first: the W phases share cache lines), so those stay in cache between the phases.
   std::vector<Item> items(int64_t block_tiles) const {
+    std::vector<int64_t> phase_tiles;
+    for (const Phase& phase : phases) phase_tiles.push_back(ceil_div(phase.pixels, tile_pixels));
+    const int64_t most = *std::max_element(phase_tiles.begin(), phase_tiles.end());
     std::vector<Item> list;
-    for (size_t index = 0; index < phases.size(); ++index) {
-      const int64_t phase_tiles = ceil_div(phases[index].pixels, tile_pixels);
-      for (int64_t first = 0; first < phase_tiles; first += block_tiles)
-        list.push_back({static_cast<int64_t>(index), first, std::min(block_tiles, phase_tiles - first)});
-    }
+    for (int64_t first = 0; first < most; first += block_tiles)
+      for (size_t index = 0; index < phases.size(); ++index)
+        if (first < phase_tiles[index])
+          list.push_back({static_cast<int64_t>(index), first, std::min(block_tiles, phase_tiles[index] - first)});
     return list;
   }
 
-  // The output pixel (flat spatial index) of phase pixel `pixel`.
-  int64_t output_pixel(const Phase& phase, int64_t pixel) const {
-    const AxisPhase *d = phase.axis[0], *h = phase.axis[1], *w = phase.axis[2];
-    const int64_t mw = pixel % w->count, mh = pixel / w->count % h->count, md = pixel / (w->count * h->count);
+  // A phase pixel as coordinates (m_D, m_H, m_W) inside its phase; walking them avoids divisions.
+  struct Coords {
+    int64_t d = 0, h = 0, w = 0;
+  };
+  static Coords coords(const Phase& phase, int64_t pixel) {
+    const int64_t cw = phase.axis[2]->count, ch = phase.axis[1]->count;
+    return {pixel / (cw * ch), pixel / cw % ch, pixel % cw};
+  }
+  static void next(const Phase& phase, Coords& at) {
+    if (++at.w == phase.axis[2]->count) {
+      at.w = 0;
+      if (++at.h == phase.axis[1]->count) at.h = 0, ++at.d;
+    }
+  }
+
+  // The output pixel (flat spatial index) of a phase pixel.
+  int64_t output_pixel(const Phase& phase, const Coords& at) const {
     const std::array<int64_t, kAxes>& s = conv.stride_;
-    return ((d->first + s[0] * md) * out[1] + h->first + s[1] * mh) * out[2] + w->first + s[2] * mw;
+    return ((phase.axis[0]->first + s[0] * at.d) * out[1] + phase.axis[1]->first + s[1] * at.h) * out[2] +
+           phase.axis[2]->first + s[2] * at.w;
+  }
+  // The output pixels of `count` phase pixels from `at`.
+  void output_pixels(const Phase& phase, Coords at, int64_t count, int64_t* offsets) const {
+    for (int64_t i = 0; i < count; ++i, next(phase, at)) offsets[i] = output_pixel(phase, at);
+  }
+  // True when `count` phase pixels from `at` lie on one output row (evenly spaced in the output).
+  static bool one_row(const Phase& phase, const Coords& at, int64_t count) {
+    return at.w + count <= phase.axis[2]->count;
   }
 
-  // True when the `count` phase pixels from `pixel` lie on one output row (evenly spaced in the output).
-  bool one_row(const Phase& phase, int64_t pixel, int64_t count) const {
-    return pixel % phase.axis[2]->count + count <= phase.axis[2]->count;
-  }
-
-  // The input pixel (or -1 for a zero) each of `count` phase pixels from `pixel` reads at phase tap `tap`;
-  // pixels past the end read zeros.
-  void pixel_sources(const Phase& phase, int64_t tap, int64_t pixel, int64_t count, int64_t* src) const {
-    const AxisPhase *d = phase.axis[0], *h = phase.axis[1], *w = phase.axis[2];
+  // The source rows (see AxisPhase) of phase tap `tap` along D, H and W.
+  struct TapSources {
+    const int64_t *d = nullptr, *h = nullptr, *w = nullptr;
+  };
+  static TapSources tap_sources(const Phase& phase, int64_t tap) {
     const int64_t nh = phase.taps[1], nw = phase.taps[2];
-    const int64_t* sd = &d->source[static_cast<size_t>(tap / (nh * nw) * d->count)];
-    const int64_t* sh = &h->source[static_cast<size_t>(tap / nw % nh * h->count)];
-    const int64_t* sw = &w->source[static_cast<size_t>(tap % nw * w->count)];
-    int64_t mw = pixel % w->count, mh = pixel / w->count % h->count, md = pixel / (w->count * h->count);
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t id = md < d->count ? sd[md] : -1, ih = sh[mh], iw = sw[mw];
+    return {&phase.axis[0]->source[static_cast<size_t>(tap / (nh * nw) * phase.axis[0]->count)],
+            &phase.axis[1]->source[static_cast<size_t>(tap / nw % nh * phase.axis[1]->count)],
+            &phase.axis[2]->source[static_cast<size_t>(tap % nw * phase.axis[2]->count)]};
+  }
+
+  // The input pixel (or -1 for a zero) each of `count` phase pixels from `at` reads at one tap; pixels
+  // past the end read zeros.
+  void pixel_sources(const Phase& phase, const TapSources& tap, Coords at, int64_t count, int64_t* src) const {
+    for (int64_t i = 0; i < count; ++i, next(phase, at)) {
+      const int64_t id = at.d < phase.axis[0]->count ? tap.d[at.d] : -1, ih = tap.h[at.h], iw = tap.w[at.w];
       src[i] = (id < 0 || ih < 0 || iw < 0) ? -1 : (id * in[1] + ih) * in[2] + iw;
-      if (++mw == w->count) {
-        mw = 0;
-        if (++mh == h->count) mh = 0, ++md;
-      }
     }
   }
 
@@ -261,13 +283,21 @@ struct TransposedConvolution::Call {
     // Row pointers [tile][tap][pixel]: an input pixel's Cin/g channels of this group, or zeros.
     const int64_t tile_rows = phase.total_taps * mr;
     const float** rows = scratch(row_pointers, std::max<int64_t>(1, item.tiles * tile_rows));
+    Coords start[kMaxBlockTiles];  // of each tile
+    start[0] = coords(phase, item.first_tile * mr);
+    for (int64_t s = 1; s < item.tiles; ++s) {
+      start[s] = start[s - 1];
+      for (int64_t i = 0; i < mr; ++i) next(phase, start[s]);
+    }
     int64_t src[kMaxTileWidth];
-    for (int64_t s = 0; s < item.tiles; ++s)
-      for (int64_t tap = 0; tap < phase.total_taps; ++tap) {
-        pixel_sources(phase, tap, (item.first_tile + s) * mr, mr, src);
+    for (int64_t tap = 0; tap < phase.total_taps; ++tap) {
+      const TapSources sources = tap_sources(phase, tap);
+      for (int64_t s = 0; s < item.tiles; ++s) {
+        pixel_sources(phase, sources, start[s], mr, src);
         for (int64_t i = 0; i < mr; ++i)
           rows[s * tile_rows + tap * mr + i] = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * cin;
       }
+    }
     float* tile = scratch(tile_buffer, mr * nr);
     TileArgs args;
     args.taps = phase.total_taps;
@@ -282,25 +312,26 @@ struct TransposedConvolution::Call {
         const int64_t p0 = (item.first_tile + s) * mr;
         args.a_rows = rows + s * tile_rows;
         args.rows = static_cast<int>(std::min(mr, phase.pixels - p0));
-        const bool in_place = one_row(phase, p0, args.rows);
-        args.c = in_place ? y_n + output_pixel(phase, p0) * cout + channel : tile;
+        const bool in_place = one_row(phase, start[s], args.rows);
+        args.c = in_place ? y_n + output_pixel(phase, start[s]) * cout + channel : tile;
         args.c_row_stride = in_place ? conv.stride_[2] * cout : nr;
         conv.kernel_.run(args);
-        if (!in_place)
-          for (int64_t i = 0; i < args.rows; ++i)
-            std::copy_n(tile + i * nr, args.cols, y_n + output_pixel(phase, p0 + i) * cout + channel);
+        if (in_place) continue;
+        int64_t offsets[kMaxTileWidth];
+        output_pixels(phase, start[s], args.rows, offsets);
+        for (int64_t i = 0; i < args.rows; ++i) std::copy_n(tile + i * nr, args.cols, y_n + offsets[i] * cout + channel);
       }
     }
   }
 
-  // channels_first: packs the operand of `width` phase pixels from `pixel`, [tap * Cin/g + c][pixel]:
+  // channels_first: packs the operand of `width` phase pixels from `at`, [tap * Cin/g + c][pixel]:
   // zeros for cells outside the input and pixels past the end, vector copies of the stretches of
   // consecutive input cells (a phase is a stride-1 correlation, so its rows are such stretches).
-  void pack_pixels(const Phase& phase, const float* x_g, int64_t pixel, int64_t width, float* dst) const {
+  void pack_pixels(const Phase& phase, const float* x_g, const Coords& at, int64_t width, float* dst) const {
     int64_t src[kMaxTileWidth];
     PixelSegment segments[kMaxTileWidth];
     for (int64_t tap = 0; tap < phase.total_taps; ++tap) {
-      pixel_sources(phase, tap, pixel, width, src);
+      pixel_sources(phase, tap_sources(phase, tap), at, width, src);
       int64_t count = 0;
       for (int64_t i = 0; i < width; ++i) {
         PixelSegment* last = count ? &segments[count - 1] : nullptr;
@@ -327,15 +358,16 @@ struct TransposedConvolution::Call {
     int64_t offsets[kMaxTileWidth];
     for (int64_t t = item.first_tile; t < item.first_tile + item.tiles; ++t) {
       const int64_t p0 = t * nr;
-      pack_pixels(phase, x_g, p0, nr, packed);
+      const Coords at = coords(phase, p0);
+      pack_pixels(phase, x_g, at, nr, packed);
       TileArgs args;
       args.b = packed;
       args.b_stride = nr;
       args.k_per_tap = k;
       args.cols = static_cast<int>(std::min(nr, phase.pixels - p0));
       // In place when the tile's pixels are consecutive output cells (one row, no W stride).
-      const bool in_place = conv.stride_[2] == 1 && one_row(phase, p0, args.cols);
-      for (int64_t j = 0; j < args.cols; ++j) offsets[j] = output_pixel(phase, p0 + j);
+      const bool in_place = conv.stride_[2] == 1 && one_row(phase, at, args.cols);
+      output_pixels(phase, at, args.cols, offsets);
       for (int64_t panel = 0; panel < conv.panels_; ++panel) {
         const int64_t index = g * conv.panels_ + panel;
         float* y_c = y_n + (g * conv.cout_g_ + panel * mr) * out_pixels;
