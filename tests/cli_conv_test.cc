@@ -68,7 +68,7 @@ TEST_F(CliConv, ExplainNamesTheChosenAlgorithm) {
   npy::write(dir_.file("w.npy"), Tensor({4, 8, 3, 3}, 1.0f));  // transposed: (Cin, Cout/groups, k...)
   const auto transposed = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --transposed --explain");
   EXPECT_NE(transposed.output.find("gemm: declined: transposed"), std::string::npos) << transposed.output;
-  EXPECT_NE(transposed.output.find("reference: chosen"), std::string::npos) << transposed.output;
+  EXPECT_NE(transposed.output.find("transposed: chosen, phase decomposition"), std::string::npos) << transposed.output;
 }
 
 TEST_F(CliConv, TensorFlowSameInChannelsLast) {

@@ -4,6 +4,7 @@
 #include "gemm_convolution.h"
 #include "grouped_convolution.h"
 #include "reference_algorithm.h"
+#include "transposed_convolution.h"
 
 namespace convkit::cpu {
 
@@ -12,6 +13,7 @@ std::span<const AlgorithmEntry> algorithms() {
       {"depthwise", &DepthwiseConvolution::cannot, &always, &create<DepthwiseConvolution>},
       {"grouped", &GroupedConvolution::cannot, &GroupedConvolution::prefers_not, &create<GroupedConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
+      {"transposed", &TransposedConvolution::cannot, &always, &create<TransposedConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };
   return table;
