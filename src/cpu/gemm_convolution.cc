@@ -46,7 +46,7 @@ T* scratch(std::vector<T>& buffer, int64_t count) {
 }  // namespace
 
 std::string GemmConvolution::cannot(const ConvSpec& spec) {
-  if (spec.transposed) return "transposed convolution (part 2 of the engine: decomposition into sub-convolutions)";
+  if (spec.transposed) return "transposed convolution (the transposed algorithm computes those)";
   return {};
 }
 
