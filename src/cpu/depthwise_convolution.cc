@@ -183,9 +183,9 @@ struct DepthwiseConvolution::Call {
 
   // --- channels_last ---
 
-  // Output row `row` (= od * OH + oh) of image n: interior columns in passes of up to 8 pixels, border
-  // columns one at a time.
-  void channels_last_row(int64_t n, int64_t row) const {
+  // Input channels [c_begin, c_end) of output row `row` (= od * OH + oh) of image n: the interior
+  // columns in one run, border columns one at a time.
+  void channels_last_row(int64_t n, int64_t row, int64_t c_begin, int64_t c_end) const {
     thread_local std::vector<const float*> tap_x, tap_w;
     const int64_t* ks = conv.kernel_size_;
     const int64_t c = conv.channels_, cp = conv.padded_channels_, kw = ks[2];
@@ -210,7 +210,8 @@ struct DepthwiseConvolution::Call {
     ChannelsLastPixels args;
     args.x = xs;
     args.w = ws;
-    args.channels = c;
+    args.channel_begin = c_begin;
+    args.channel_end = c_end;
     args.multiplier = conv.multiplier_;
     args.w_multiplier_stride = conv.taps_ * cp;
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
@@ -322,9 +323,17 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
   if (batch * spec_.out_channels * call.out_pixels * taps_ < kSerialMacs) threads = 1;
   // Each output is computed by one kernel call in a fixed order, so the result does not depend on `threads`.
   if (spec_.layout == Layout::channels_last) {
-    const int64_t items = batch * call.out_rows;
+    // Items of (image, output row, chunk of channel vectors): whole rows unless there are fewer than 4
+    // rows per thread.
+    const int64_t rows = batch * call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
+    const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, rows), 1, vectors);
+    const int64_t chunk = ceil_div(vectors, chunks) * kernels_->lanes;
+    const int64_t items = rows * chunks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t item = 0; item < items; ++item) call.channels_last_row(item / call.out_rows, item % call.out_rows);
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t row = item / chunks, c = item % chunks * chunk;
+      call.channels_last_row(row / call.out_rows, row % call.out_rows, c, std::min(c + chunk, channels_));
+    }
     return;
   }
   // Items of (image, channel, block of output rows): at least 4 per thread when the layer allows it;

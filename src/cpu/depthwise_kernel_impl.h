@@ -56,9 +56,9 @@ template <class V>
 void channels_last_pixels(const ChannelsLastPixels& a) {
   constexpr int64_t L = V::kLanes;
   for (int64_t m = 0; m < a.multiplier; ++m) {
-    int64_t c = 0;
-    for (; c + L <= a.channels; c += L) channels_last_channel_vector<V, true>(a, c, L, m);
-    if (c < a.channels) channels_last_channel_vector<V, false>(a, c, a.channels - c, m);
+    int64_t c = a.channel_begin;
+    for (; c + L <= a.channel_end; c += L) channels_last_channel_vector<V, true>(a, c, L, m);
+    if (c < a.channel_end) channels_last_channel_vector<V, false>(a, c, a.channel_end - c, m);
   }
 }
 
