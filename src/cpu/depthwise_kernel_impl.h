@@ -101,12 +101,18 @@ void channels_first_block(const ChannelsFirstRow& a, int64_t j, int64_t n) {
   }
 }
 
+// Blocks of 4 vectors; the last 1 to 4 vectors (partial or not) in one block.
 template <class V>
 void channels_first_row(const ChannelsFirstRow& a) {
-  constexpr int64_t L = V::kLanes, kBlock = 4;
+  constexpr int64_t L = V::kLanes;
   int64_t j = 0;
-  for (; j + kBlock * L <= a.width; j += kBlock * L) channels_first_block<V, kBlock>(a, j, kBlock * L);
-  for (; j < a.width; j += L) channels_first_block<V, 1>(a, j, a.width - j < L ? a.width - j : L);
+  for (; a.width - j > 4 * L; j += 4 * L) channels_first_block<V, 4>(a, j, 4 * L);
+  switch ((a.width - j + L - 1) / L) {
+    case 4: channels_first_block<V, 4>(a, j, a.width - j); break;
+    case 3: channels_first_block<V, 3>(a, j, a.width - j); break;
+    case 2: channels_first_block<V, 2>(a, j, a.width - j); break;
+    default: channels_first_block<V, 1>(a, j, a.width - j);
+  }
 }
 
 // Strided copies for staging rows: vector copies (step 1), vector deinterleaving (step 2, while the
