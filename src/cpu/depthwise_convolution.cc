@@ -25,6 +25,7 @@ namespace {
 
 constexpr int kMaxRank = 3;
 constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
+constexpr int64_t kRowTile = 16;                   // 3D: output rows per H tile (see Call::row_at)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -117,11 +118,12 @@ struct DepthwiseConvolution::Call {
   };
   int64_t phase_length = 0, staged_size = 0;
   std::vector<Run> stage_runs;
-  // The staged rows of one plane are cached by their position in the padded (D, H) plane: the rows one
-  // output row reads lie within a span of (k - 1) * dilation + 1 positions per axis, so position
-  // (pd, ph) can take slot (pd mod span_d, ph mod span_h) without evicting a row the same output row
-  // reads, and the next output rows find the rows they share with it.
-  int64_t span[2] = {1, 1}, padded_h = 1, row_slots = 1;
+  // The staged rows of one plane are cached by their position (pd, ph) in the padded (D, H) plane, in
+  // slot (pd mod slots_d, ph mod slots_h). The rows one output row reads lie within (k - 1) * dilation + 1
+  // positions per axis, and those of a tile of output rows (row_at) within (tile - 1) * stride more
+  // along H: with that many slots no output row evicts a row it reads, and the rows a tile shares
+  // between neighbouring depths stay staged.
+  int64_t slots_d = 1, slots_h = 1, padded_h = 1, row_slots = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
@@ -164,9 +166,11 @@ struct DepthwiseConvolution::Call {
     const int64_t max_shift = (w.kernel - 1) * w.dilation / s;
     phase_length = ceil_div(w.output, lanes) * lanes + max_shift;
     staged_size = ceil_div(s * phase_length, lanes) * lanes;
-    for (size_t a = 0; a < 2; ++a) span[a] = (conv.kernel_size_[a] - 1) * dilation[a] + 1;
-    padded_h = (out[1] - 1) * stride[1] + span[1];
-    row_slots = span[0] * span[1];
+    const int64_t span_h = (conv.kernel_size_[1] - 1) * dilation[1] + 1;
+    slots_d = (conv.kernel_size_[0] - 1) * dilation[0] + 1;
+    slots_h = (std::min(kRowTile, out[1]) - 1) * stride[1] + span_h;
+    padded_h = (out[1] - 1) * stride[1] + span_h;
+    row_slots = slots_d * slots_h;
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
     for (int64_t r = 0; r < s; ++r)
       for (int64_t t = 0; t < phase_length; ++t) {
@@ -181,15 +185,24 @@ struct DepthwiseConvolution::Call {
       tap_offset.push_back(q * w.dilation % s * phase_length + q * w.dilation / s);
   }
 
+  // The output row (od, oh) computed `step`-th. 3D layers go through H in tiles of kRowTile rows, each
+  // tile through every depth, so that the input rows shared by neighbouring depths (a few tiles' rows
+  // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order.
+  std::array<int64_t, 2> row_at(int64_t step) const {
+    const int64_t tile = step / (out[0] * kRowTile), in_tile = step % (out[0] * kRowTile);
+    const int64_t tile_rows = std::min(kRowTile, out[1] - tile * kRowTile);
+    return {in_tile / tile_rows, tile * kRowTile + in_tile % tile_rows};
+  }
+
   // --- channels_last ---
 
-  // Output row `row` (= od * OH + oh) of image n: interior columns in passes of up to 8 pixels, border
-  // columns one at a time.
-  void channels_last_row(int64_t n, int64_t row) const {
+  // Input channels [c_begin, c_end) of the output row computed `step`-th (row_at) of image n: the
+  // interior columns in one run, border columns one at a time.
+  void channels_last_row(int64_t n, int64_t step, int64_t c_begin, int64_t c_end) const {
     thread_local std::vector<const float*> tap_x, tap_w;
     const int64_t* ks = conv.kernel_size_;
     const int64_t c = conv.channels_, cp = conv.padded_channels_, kw = ks[2];
-    const int64_t od = row / out[1], oh = row % out[1];
+    const auto [od, oh] = row_at(step);
     const float** xs = scratch(tap_x, conv.taps_);
     const float** ws = scratch(tap_w, conv.taps_);
     // The (D, H) kernel positions whose input row exists (every one, unless the padding is zeros).
@@ -210,13 +223,14 @@ struct DepthwiseConvolution::Call {
     ChannelsLastPixels args;
     args.x = xs;
     args.w = ws;
-    args.channels = c;
+    args.channel_begin = c_begin;
+    args.channel_end = c_end;
     args.multiplier = conv.multiplier_;
     args.w_multiplier_stride = conv.taps_ * cp;
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
     args.bias_multiplier_stride = cp;
     args.y_step = conv.spec_.out_channels;
-    float* y_row = y + (n * out_pixels + row * out[2]) * args.y_step;
+    float* y_row = y + (n * out_pixels + (od * out[1] + oh) * out[2]) * args.y_step;
     const float* weights = conv.weights_.data();
 
     if (interior_end > interior_begin) {
@@ -261,7 +275,8 @@ struct DepthwiseConvolution::Call {
     }
   }
 
-  // Output rows [first, last) of input channel c of image n, for each of its multiplier output channels.
+  // The output rows computed steps [first, last)-th (row_at) of input channel c of image n, for each of
+  // its multiplier output channels.
   void channels_first_rows(int64_t n, int64_t c, int64_t first, int64_t last) const {
     thread_local std::vector<float> staged_buffer;
     thread_local std::vector<int64_t> slot_key, tap_index;
@@ -277,8 +292,8 @@ struct DepthwiseConvolution::Call {
     std::fill_n(keys, row_slots, int64_t{-1});
     const float* x_plane = x + (n * conv.channels_ + c) * in_pixels;
 
-    for (int64_t row = first; row < last; ++row) {
-      const int64_t od = row / out[1], oh = row % out[1];
+    for (int64_t step = first; step < last; ++step) {
+      const auto [od, oh] = row_at(step);
       int64_t count = 0;
       for (int64_t a = 0; a < ks[0]; ++a)
         for (int64_t b = 0; b < ks[1]; ++b) {
@@ -287,7 +302,7 @@ struct DepthwiseConvolution::Call {
           if (id < 0 || ih < 0) continue;  // a zero row
           // Padded positions, shifted to start at 0.
           const int64_t pd = od * stride[0] + a * dilation[0], ph = oh * stride[1] + b * dilation[1];
-          const int64_t s = pd % span[0] * span[1] + ph % span[1], key = pd * padded_h + ph;
+          const int64_t s = pd % slots_d * slots_h + ph % slots_h, key = pd * padded_h + ph;
           float* staged_row = staged + s * staged_size;
           if (keys[s] != key) stage_row(x_plane, id, ih, staged_row), keys[s] = key;
           for (int64_t q = 0; q < kw; ++q) {
@@ -309,7 +324,7 @@ struct DepthwiseConvolution::Call {
           args.w = ws;
         }
         args.bias = conv.bias_.size() ? conv.bias_.data()[o] : 0.0f;
-        args.y = y + ((n * conv.spec_.out_channels + o) * out_rows + row) * out[2];
+        args.y = y + ((n * conv.spec_.out_channels + o) * out_rows + od * out[1] + oh) * out[2];
         conv.kernels_->row(args);
       }
     }
@@ -322,9 +337,17 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
   if (batch * spec_.out_channels * call.out_pixels * taps_ < kSerialMacs) threads = 1;
   // Each output is computed by one kernel call in a fixed order, so the result does not depend on `threads`.
   if (spec_.layout == Layout::channels_last) {
-    const int64_t items = batch * call.out_rows;
+    // Items of (image, output row, chunk of channel vectors): whole rows unless there are fewer than 4
+    // rows per thread.
+    const int64_t rows = batch * call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
+    const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, rows), 1, vectors);
+    const int64_t chunk = ceil_div(vectors, chunks) * kernels_->lanes;
+    const int64_t items = rows * chunks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t item = 0; item < items; ++item) call.channels_last_row(item / call.out_rows, item % call.out_rows);
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t row = item / chunks, c = item % chunks * chunk;
+      call.channels_last_row(row / call.out_rows, row % call.out_rows, c, std::min(c + chunk, channels_));
+    }
     return;
   }
   // Items of (image, channel, block of output rows): at least 4 per thread when the layer allows it;

@@ -1,6 +1,6 @@
 // The per-ISA inner loops of the direct depthwise convolution (depthwise_convolution.h drives them).
 //
-//   channels_last:  a run of output pixels x every channel, vectorized along the channels, 8 pixels per
+//   channels_last:  a run of output pixels x a range of channels, vectorized along the channels, 8 pixels per
 //                   pass; the caller lists the kernel taps the pixels read (taps in the zero padding left
 //                   out) as input pointers, the pixels `x_step` floats apart.
 //   channels_first: one output row of one channel, vectorized along the output width; the caller lists
@@ -25,7 +25,7 @@ struct ChannelsLastPixels {
   const float* const* w = nullptr;
   int64_t taps = 0;
   int64_t x_step = 0;
-  int64_t channels = 0;    // input channels
+  int64_t channel_begin = 0, channel_end = 0;  // input channels [begin, end); begin a whole number of vectors
   int64_t multiplier = 1;  // output channel c * multiplier + m reads input channel c
   int64_t w_multiplier_stride = 0;
   const float* bias = nullptr;  // bias[m * bias_multiplier_stride + c] (padded like the weights), or null

@@ -11,6 +11,7 @@ namespace convkit::cpu::simd {
 struct Avx2 {
   using Reg = __m256;
   static constexpr int kLanes = 8;
+  static constexpr int kRegisters = 16;
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg set1(float v) { return _mm256_set1_ps(v); }
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }

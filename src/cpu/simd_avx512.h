@@ -11,6 +11,7 @@ namespace convkit::cpu::simd {
 struct Avx512 {
   using Reg = __m512;
   static constexpr int kLanes = 16;
+  static constexpr int kRegisters = 32;
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }

@@ -9,6 +9,7 @@ namespace convkit::cpu::simd {
 
 struct Portable {
   static constexpr int kLanes = 4;
+  static constexpr int kRegisters = 16;
   struct Reg {
     float v[kLanes];
   };
