@@ -121,6 +121,9 @@ struct WeightGradient::Call {
   bool packed_b(int64_t panel) const {
     return !channels_last || (panel + 1) * wg.kernel_.nr > wg.direct_g_;
   }
+  // The packed panels one group needs (channels_last: at most the last), and where panel `panel` goes.
+  int64_t packed_panels() const { return channels_last ? (packed_b(panels - 1) ? 1 : 0) : panels; }
+  int64_t packed_offset(int64_t panel) const { return channels_last ? 0 : panel * k * wg.kernel_.nr; }
 
   // B panel `panel` of group g: [k][NR], D's channels of the panel, zeros past the group's channels.
   void pack_b(int64_t g, int64_t panel, float* dst) const {
@@ -225,7 +228,7 @@ struct WeightGradient::Call {
     args.c_row_stride = wg.direct_g_;
     for (int64_t panel = 0; panel < panels; ++panel) {
       if (packed_b(panel)) {
-        args.b = b_panels + panel * k * nr;
+        args.b = b_panels + packed_offset(panel);
         args.b_stride = nr;
       } else {
         args.b = d_data + g * wg.direct_g_ + panel * nr;
@@ -243,7 +246,7 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
   const Call call(*this, input, grad_output);
   const int64_t nr = kernel_.nr, m_tiles = ceil_div(call.m, kernel_.mr);
   std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]
-  std::vector<float> b_panels(at(call.panels * call.k * nr));
+  std::vector<float> b_panels(at(call.packed_panels() * call.k * nr));
   if (groups_ * call.m * direct_g_ * call.k < kSerialMacs) threads = 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -251,7 +254,7 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
     for (int64_t g = 0; g < groups_; ++g) {
 #pragma omp for schedule(static)
       for (int64_t panel = 0; panel < call.panels; ++panel)
-        if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + panel * call.k * nr);
+        if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + call.packed_offset(panel));
 #pragma omp for schedule(dynamic)
       for (int64_t tile = 0; tile < m_tiles; ++tile)
         call.tile(g, tile * kernel_.mr, b_panels.data(), result.data(), a_buffer);
@@ -294,7 +297,9 @@ std::size_t WeightGradient::workspace_bytes(const Shape& input_shape, int thread
   const Shape d_spatial = spec_.transposed ? geometry.input_spatial() : geometry.output_spatial();
   const int64_t k = input_shape[0] * element_count(d_spatial);
   const int64_t panels = ceil_div(direct_g_, kernel_.nr);
-  const int64_t floats = threads * kernel_.mr * k + panels * kernel_.nr * k + groups_ * taps_ * gathered_g_ * direct_g_;
+  const bool partial = direct_g_ % kernel_.nr != 0;
+  const int64_t packed = spec_.layout == Layout::channels_last ? (partial ? 1 : 0) : panels;
+  const int64_t floats = threads * kernel_.mr * k + packed * kernel_.nr * k + groups_ * taps_ * gathered_g_ * direct_g_;
   return static_cast<std::size_t>(floats) * sizeof(float);
 }
 

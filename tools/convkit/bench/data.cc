@@ -27,7 +27,7 @@ Tensor permuted_copy(ConstTensorView view, const std::vector<int>& axes) {
 LayerData random_layer_data(const BenchLayer& layer, uint32_t seed) {
   std::mt19937 rng(seed);
   const ConvSpec spec = layer.spec(Layout::channels_first);
-  LayerData data{random_tensor(layer.input, rng), random_tensor(weight_shape(spec), rng), {}};
+  LayerData data{random_tensor(layer.input, rng), random_tensor(weight_shape(spec), rng), {}, {}};
   if (layer.bias) data.bias = random_tensor(bias_shape(spec), rng);
   data.grad_output = random_tensor(output_shape(spec, layer.input), rng);  // drawn last: the others stay as they were
   return data;
