@@ -112,6 +112,36 @@ TEST(CliBench, CpuClockTimesOneThread) {
   EXPECT_EQ(table_rows(result.output).size(), 4u) << result.output;  // 2 layers x 2 layouts
 }
 
+// The backward directions: one row per direction, convkit's gradients match the reference, oneDNN's
+// backward primitives (when built in) match convkit's, XNNPACK says it has none.
+TEST(CliBench, BackwardDirections) {
+  ScratchDir dir;
+  const std::string json_path = dir.file("bench.json");
+  const auto result = run_cli("bench --suite " + kTinySuite + " --min-time 0 --threads 1 --layout channels_last" +
+                              " --direction backward_data,backward_weights --json " + json_path +
+                              (peers_built() ? " --peers" : ""));
+  ASSERT_EQ(result.status, 0) << result.output;
+  const size_t rows = read_suite(kTinySuite).layers.size() * 2;
+  EXPECT_EQ(table_rows(result.output).size(), rows) << result.output;
+  std::map<std::string, int> directions;
+  const json document = read_json(json_path);
+  for (const json& r : document.at("results")) {
+    const auto impl = r.at("impl").get<std::string>(), direction = r.at("direction").get<std::string>();
+    SCOPED_TRACE(r.dump());
+    if (impl == "convkit") {
+      ++directions[direction];
+      EXPECT_EQ(r.at("status").get<std::string>(), "ok");
+      EXPECT_LE(r.at("max_rel_error").get<double>(), 1e-5);
+    } else if (impl == "onednn") {
+      EXPECT_EQ(r.at("status").get<std::string>(), "ok");
+    } else {
+      EXPECT_EQ(r.at("status").get<std::string>(), "n/a");
+    }
+  }
+  EXPECT_EQ(directions["backward_data"], static_cast<int>(rows / 2));
+  EXPECT_EQ(directions["backward_weights"], static_cast<int>(rows / 2));
+}
+
 TEST(CliBench, BadOptionsFailCleanly) {
   ScratchDir dir;
   const std::string json_option = " --json " + dir.file("out.json");
@@ -127,6 +157,8 @@ TEST(CliBench, BadOptionsFailCleanly) {
   expect_failure(suite + "--threads 0", "--threads: 0");
   expect_failure(suite + "--threads 1,x", "--threads");
   expect_failure(suite + "--min-time -1", "--min-time");
+  expect_failure(suite + "--direction sideways", "--direction: 'sideways' is not a direction");
+  expect_failure(suite + "--direction forward,forward", "listed twice");
   expect_failure(suite + "--filter no.such.layer", "matches no layer");
   expect_failure(suite + "--clock sundial", "--clock: 'sundial'");
   expect_failure(suite + "--clock cpu --threads 1,2", "--threads 1");

@@ -21,6 +21,8 @@ TEST(CliDemo, WritesThePicturesAndData) {
     EXPECT_NE(result.output.find(name), std::string::npos);
   }
   EXPECT_EQ(image::read(file("accel-smoothing.png")).shape(), (Shape{3, 480, 800}));
+  EXPECT_EQ(image::read(file("learn-kernel-loss.png")).dim(0), 3);
+  EXPECT_NE(result.output.find("learns g reversed"), std::string::npos);
   const Tensor slices = image::read(file("volume-slices.png"));
   EXPECT_EQ(slices.dim(0), 1);
   EXPECT_GT(slices.dim(1), 3 * 32);

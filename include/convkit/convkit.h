@@ -2,6 +2,7 @@
 #pragma once
 
 #include "convkit/backward.h"
+#include "convkit/backward_plan.h"
 #include "convkit/composite.h"
 #include "convkit/conv.h"
 #include "convkit/cost.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "convkit/backward.h"
+#include "convkit/backward_plan.h"
 #include "convkit/conv.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
@@ -47,9 +47,11 @@ Tensor ConvLayer::forward(const Tensor& input) {
 
 Tensor ConvLayer::backward(const Tensor& grad_output) {
   check_backward("conv layer", input_.numel() ? output_shape(spec_, input_.shape()) : Shape{}, grad_output);
-  weight_.grad = reference::convolution_backward_weights(spec_, input_, grad_output);
-  if (spec_.bias) bias_.grad = reference::convolution_backward_bias(spec_, grad_output);
-  return reference::convolution_backward_data(spec_, input_.shape(), weight_.value, grad_output);
+  // The fast backward plans (as the forward plan, made per step: the weights change every step).
+  WeightGradients grads = BackwardWeightsPlan(spec_).run(input_, grad_output);
+  weight_.grad = std::move(grads.weight);
+  if (spec_.bias) bias_.grad = std::move(*grads.bias);
+  return BackwardDataPlan(spec_, weight_.value).run(grad_output, input_.shape());
 }
 
 std::vector<Parameter*> ConvLayer::parameters() {

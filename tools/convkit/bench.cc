@@ -1,14 +1,16 @@
 // `convkit bench [--suite FILE] [--threads 1,2] [--layout channels_first,channels_last] [--peers]
 //                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS] [--algorithm NAME]
-//                [--clock wall|cpu]`
-// Per layer of the suite, layout and thread count: convkit's plan checked against the reference
-// engine, then timed (with the peers, whose outputs are checked against convkit's, interleaved).
+//                [--clock wall|cpu] [--direction forward,backward_data,backward_weights]`
+// Per layer of the suite, direction, layout and thread count: convkit's plan (ConvPlan, or the backward
+// plans) checked against the reference engine, then timed (with the peers, whose outputs are checked
+// against convkit's, interleaved).
 #include "bench.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "bench/data.h"
+#include "bench/direction.h"
 #include "bench/machine.h"
 #include "bench/peer.h"
 #include "bench/report.h"
@@ -46,20 +49,83 @@ class Progress {
   bool enabled_;
 };
 
-// A layer's data in one layout, and the reference output (channels-first) every layout must match.
+// A layer's data in one layout, and the reference result (channels-first) every layout must match.
 struct LayoutCase {
   const BenchLayer& layer;
+  Direction direction;
   Layout layout;
   ConvSpec spec;
-  Tensor input, weight;    // in `layout`
-  const LayerData& data;   // channels-first
-  const Tensor& expected;  // the reference engine's output, channels-first
+  Tensor input, weight, grad_output;  // in `layout`
+  const LayerData& data;              // channels-first
+  const Tensor& expected;  // the reference engine's y, dL/dx or dL/dw, channels-first
 };
+
+// The reference engine's result for one direction, channels-first (activation or weight order).
+Tensor reference_result(const BenchLayer& layer, const LayerData& data, Direction direction) {
+  const ConvSpec spec = layer.spec(Layout::channels_first);
+  switch (direction) {
+    case Direction::forward: return reference::convolution(spec, data.input, data.weight, data.bias_view());
+    case Direction::backward_data:
+      return reference::convolution_backward_data(spec, data.input.shape(), data.weight, data.grad_output);
+    case Direction::backward_weights: return reference::convolution_backward_weights(spec, data.input, data.grad_output);
+  }
+  fail("unknown direction");
+}
+
+// convkit's side of one row: the plan, made and ready to time, and its result.
+struct ConvkitRun {
+  std::string algorithm;
+  std::size_t packed_bytes = 0, workspace_bytes = 0;
+  int64_t min_bytes = 0;  // the tensors read and written, each moved once
+  std::function<void()> run;
+  std::function<Tensor()> result;  // of the last run, channels-first (as LayoutCase::expected)
+  // What the peers compute, to check theirs against: y or dL/dx in the layout, dL/dw channels-first.
+  std::function<Tensor()> peer_result;
+};
+
+ConvkitRun make_convkit_run(const LayoutCase& c, int threads, const std::string& algorithm) {
+  const PlanOptions options{.threads = threads, .algorithm = algorithm};
+  constexpr int64_t kFloat = sizeof(float);
+  ConvkitRun r;
+  if (c.direction == Direction::backward_weights) {
+    auto plan = std::make_shared<const BackwardWeightsPlan>(c.spec, options);
+    auto grads = std::make_shared<WeightGradients>(plan->run(c.input, c.grad_output));
+    r.algorithm = plan->algorithm();
+    r.workspace_bytes = plan->workspace_bytes(c.input.shape());
+    r.min_bytes = kFloat * (c.input.numel() + c.grad_output.numel() + c.weight.numel() + c.data.bias.numel());
+    r.run = [plan, grads, &c] {
+      plan->run(c.input, c.grad_output, grads->weight.view(),
+                grads->bias ? std::optional<TensorView>(grads->bias->view()) : std::nullopt);
+    };
+    r.result = [grads, layout = c.layout] { return weight_channels_first(grads->weight, layout); };
+    r.peer_result = r.result;
+    return r;
+  }
+  auto output = std::make_shared<Tensor>(c.direction == Direction::forward ? output_shape(c.spec, c.input.shape())
+                                                                           : c.input.shape());
+  if (c.direction == Direction::forward) {
+    auto plan = std::make_shared<const ConvPlan>(c.spec, c.weight, c.data.bias_view(), options);
+    r.algorithm = plan->algorithm();
+    r.packed_bytes = plan->packed_bytes();
+    r.workspace_bytes = plan->workspace_bytes(c.input.shape());
+    r.min_bytes = kFloat * (c.input.numel() + output->numel() + c.weight.numel() + c.data.bias.numel());
+    r.run = [plan, output, &c] { plan->run(c.input, *output); };
+  } else {
+    auto plan = std::make_shared<const BackwardDataPlan>(c.spec, c.weight, options);
+    r.algorithm = plan->algorithm(c.input.shape());
+    r.min_bytes = kFloat * (c.grad_output.numel() + output->numel() + c.weight.numel());
+    r.run = [plan, output, &c] { plan->run(c.grad_output, output->view()); };
+  }
+  r.result = [output, layout = c.layout] { return activation_channels_first(*output, layout); };
+  r.peer_result = [output] { return *output; };
+  return r;
+}
 
 struct BenchCommand {
   std::string suite_path = "bench/layers.json";
   std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
   std::string clock_text = "wall";
+  std::string directions_text = "forward";
   bool with_peers = false;
   double min_time = 0.3;
 
@@ -97,6 +163,20 @@ struct BenchCommand {
     }
   }
 
+  std::vector<Direction> directions() const {
+    std::vector<Direction> result;
+    std::string::size_type start = 0;
+    for (;;) {
+      const auto comma = directions_text.find(',', start);
+      const Direction direction = parse_direction(directions_text.substr(start, comma - start), "--direction");
+      if (std::find(result.begin(), result.end(), direction) != result.end())
+        fail("--direction: ", to_string(direction), " is listed twice");
+      result.push_back(direction);
+      if (comma == std::string::npos) return result;
+      start = comma + 1;
+    }
+  }
+
   std::vector<const BenchLayer*> selected(const BenchSuite& suite) const {
     std::vector<const BenchLayer*> layers;
     for (const auto& layer : suite.layers)
@@ -121,6 +201,7 @@ struct BenchCommand {
     if (clock() == TimingClock::cpu && threads != std::vector<int>{1})
       fail("--clock cpu: process CPU time is the elapsed time only with one thread; use --threads 1");
     const std::vector<Layout> layout_list = layouts();
+    const std::vector<Direction> direction_list = directions();
     const std::vector<const BenchLayer*> layers = selected(suite);
     std::vector<std::unique_ptr<Peer>> peer_list;
     if (with_peers) peer_list = make_peers();
@@ -139,35 +220,39 @@ struct BenchCommand {
     table.print_header(timing_method());
 
     std::vector<BenchRow> rows;
-    const size_t total = layers.size() * layout_list.size() * threads.size();
+    const size_t total = layers.size() * direction_list.size() * layout_list.size() * threads.size();
     for (const BenchLayer* layer : layers) {
       const auto index = static_cast<uint32_t>(layer - suite.layers.data());
       const LayerData data = random_layer_data(*layer, kSeed + index);
-      progress.show("bench: " + layer->name + ": reference output");
-      set_num_threads(*std::max_element(threads.begin(), threads.end()));
-      const Tensor expected =
-          reference::convolution(layer->spec(Layout::channels_first), data.input, data.weight, data.bias_view());
-      for (Layout layout : layout_list) {
-        const LayoutCase c{*layer,
-                           layout,
-                           layer->spec(layout),
-                           activation_in_layout(data.input, layout),
-                           weight_in_layout(data.weight, layout),
-                           data,
-                           expected};
-        for (int n : threads) {
-          const std::string where = "bench [" + std::to_string(rows.size() + 1) + "/" + std::to_string(total) + "] " +
-                                    layer->name + " " + std::string(to_string(layout)) + " " + std::to_string(n) +
-                                    (n == 1 ? " thread" : " threads");
-          try {
-            rows.push_back(bench_row(c, n, peer_list, [&](const std::string& stage) {
-              progress.show(where + ": " + stage);
-            }));
-          } catch (const Error& e) {  // say which row failed (e.g. a forced --algorithm that does not apply)
-            fail(where, ": ", e.what());
+      for (Direction direction : direction_list) {
+        progress.show("bench: " + layer->name + ": reference " + std::string(to_string(direction)));
+        set_num_threads(*std::max_element(threads.begin(), threads.end()));
+        const Tensor expected = reference_result(*layer, data, direction);
+        for (Layout layout : layout_list) {
+          const LayoutCase c{*layer,
+                             direction,
+                             layout,
+                             layer->spec(layout),
+                             activation_in_layout(data.input, layout),
+                             weight_in_layout(data.weight, layout),
+                             activation_in_layout(data.grad_output, layout),
+                             data,
+                             expected};
+          for (int n : threads) {
+            const std::string where = "bench [" + std::to_string(rows.size() + 1) + "/" + std::to_string(total) + "] " +
+                                      layer->name + " " + std::string(to_string(direction)) + " " +
+                                      std::string(to_string(layout)) + " " + std::to_string(n) +
+                                      (n == 1 ? " thread" : " threads");
+            try {
+              rows.push_back(bench_row(c, n, peer_list, [&](const std::string& stage) {
+                progress.show(where + ": " + stage);
+              }));
+            } catch (const Error& e) {  // say which row failed (e.g. a forced --algorithm that does not apply)
+              fail(where, ": ", e.what());
+            }
+            progress.clear();
+            table.print_row(rows.back());
           }
-          progress.clear();
-          table.print_row(rows.back());
         }
       }
     }
@@ -180,28 +265,28 @@ struct BenchCommand {
                      const Stage& stage) const {
     set_num_threads(threads);  // the peers set theirs in Peer::prepare
     stage("planning");
-    const ConvPlan plan(c.spec, c.weight, c.data.bias_view(), PlanOptions{.threads = threads, .algorithm = algorithm});
-    Tensor output(output_shape(c.spec, c.input.shape()));
+    const ConvkitRun convkit = make_convkit_run(c, threads, algorithm);
     BenchRow row{.layer = c.layer.name,
+                 .direction = c.direction,
                  .layout = c.layout,
                  .threads = threads,
-                 .macs = conv_cost(c.spec, c.input.shape()).macs,
-                 .min_bytes = static_cast<int64_t>(sizeof(float)) *
-                              (c.input.numel() + output.numel() + c.weight.numel() + c.data.bias.numel()),
-                 .packed_bytes = plan.packed_bytes(),
-                 .workspace_bytes = plan.workspace_bytes(c.input.shape()),
-                 .convkit = {.impl = "convkit", .detail = plan.algorithm()},
+                 .macs = conv_cost(c.spec, c.input.shape()).macs,  // the same products in every direction
+                 .min_bytes = convkit.min_bytes,
+                 .packed_bytes = convkit.packed_bytes,
+                 .workspace_bytes = convkit.workspace_bytes,
+                 .convkit = {.impl = "convkit", .detail = convkit.algorithm},
                  .peers = {}};
     stage("checking convkit against the reference");
-    plan.run(c.input, output);
-    row.convkit.error = relative_error(activation_channels_first(output, c.layout), c.expected);
+    convkit.run();
+    row.convkit.error = relative_error(convkit.result(), c.expected);
     if (row.convkit.error > kMismatchTolerance) row.convkit.status = Status::mismatch;
+    const Tensor convkit_output = convkit.peer_result();
 
-    std::vector<std::function<void()>> runs{[&] { plan.run(c.input, output); }};
+    std::vector<std::function<void()>> runs{convkit.run};
     std::vector<std::vector<PeerCandidate>> candidates(peers.size());
     for (size_t p = 0; p < peers.size(); ++p) {
       stage("preparing and checking " + peers[p]->name());
-      row.peers.push_back(prepare_peer(*peers[p], c, threads, output, candidates[p]));
+      row.peers.push_back(prepare_peer(*peers[p], c, threads, convkit_output, candidates[p]));
       for (auto& candidate : candidates[p]) runs.push_back([run = candidate.run.get()] { run->run(); });
     }
     stage("timing");
@@ -227,8 +312,8 @@ struct BenchCommand {
     ImplResult result{.impl = peer.name()};
     try {
       const ConvGeometry geometry = resolve_geometry(c.spec, input_spatial_of(c.spec, c.input.shape()));
-      candidates = peer.prepare(
-          {c.spec, geometry, c.input, c.data.weight, c.data.bias_view(), convkit_output.shape(), threads});
+      candidates = peer.prepare({c.spec, geometry, c.input, c.data.weight, c.data.bias_view(), convkit_output.shape(),
+                                 threads, c.direction, c.grad_output});
       for (auto& candidate : candidates) {
         candidate.run->run();
         const double error = relative_error(candidate.run->output(), convkit_output);
@@ -268,6 +353,9 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--clock", command->clock_text,
                   "wall (elapsed time) or cpu (process CPU time: steadier on a machine shared with other work; "
                   "--threads 1 only)")
+      ->capture_default_str();
+  sub->add_option("--direction", command->directions_text,
+                  "passes to time: forward, backward_data (dL/dx), backward_weights (dL/dw, dL/db), comma-separated")
       ->capture_default_str();
   sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
       ->capture_default_str();

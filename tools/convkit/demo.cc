@@ -1,6 +1,7 @@
 // `convkit demo`: every operation of the seeds on small embedded data, computed by the reference
 // engine, with shapes, parameters and MACs for each, and a closing table of the steps and timings;
-// then the pictures (demo_pictures.h): filtered images, a smoothed signal plot and volume slices.
+// then the pictures (demo_pictures.h): filtered images, a smoothed signal plot and volume slices; and
+// last a filter that learns (demo_learning.h).
 #include "demo.h"
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "convkit/convkit.h"
+#include "demo_learning.h"
 #include "demo_pictures.h"
 
 namespace convkit::cli {
@@ -196,6 +198,7 @@ void add_demo_command(CLI::App& app) {
   demo->callback([out] {
     run_demo();
     write_demo_pictures(*out);
+    demonstrate_learning(*out);
   });
 }
 

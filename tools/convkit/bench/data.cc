@@ -27,8 +27,9 @@ Tensor permuted_copy(ConstTensorView view, const std::vector<int>& axes) {
 LayerData random_layer_data(const BenchLayer& layer, uint32_t seed) {
   std::mt19937 rng(seed);
   const ConvSpec spec = layer.spec(Layout::channels_first);
-  LayerData data{random_tensor(layer.input, rng), random_tensor(weight_shape(spec), rng), {}};
+  LayerData data{random_tensor(layer.input, rng), random_tensor(weight_shape(spec), rng), {}, {}};
   if (layer.bias) data.bias = random_tensor(bias_shape(spec), rng);
+  data.grad_output = random_tensor(output_shape(spec, layer.input), rng);  // drawn last: the others stay as they were
   return data;
 }
 
@@ -54,6 +55,14 @@ Tensor weight_in_layout(ConstTensorView channels_first, Layout layout) {
   axes.push_back(1);
   axes.push_back(0);
   return permuted_copy(channels_first, axes);
+}
+
+Tensor weight_channels_first(ConstTensorView weight, Layout layout) {
+  if (layout == Layout::channels_first) return Tensor::copy_of(weight);
+  const int rank = weight.rank() - 2;  // (k..., B, A) -> (A, B, k...)
+  std::vector<int> axes{rank + 1, rank};
+  for (int a = 0; a < rank; ++a) axes.push_back(a);
+  return permuted_copy(weight, axes);
 }
 
 double relative_error(ConstTensorView got, ConstTensorView expected) {

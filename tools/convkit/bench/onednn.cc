@@ -1,5 +1,6 @@
-// oneDNN as a peer: convolution_forward / deconvolution_forward primitives (oneDNN 2.x API), run the
-// way a user with plain tensors runs them.
+// oneDNN as a peer: convolution / deconvolution primitives (oneDNN 2.x API), forward and, for the
+// backward directions, backward_data / backward_weights (with the forward training primitive as hint),
+// run the way a user with plain tensors runs them.
 //  - Weights: described in place (strided), reordered once into the primitive's preferred format
 //    (format_tag::any), outside the timed runs, as a framework does at model load.
 //  - Source and destination: the user's plain layout (ncw/nchw/ncdhw or nwc/nhwc/ndhwc). Two
@@ -14,8 +15,10 @@
 #include <omp.h>
 
 #include <dnnl.hpp>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "convkit/error.h"
 #include "peer.h"
@@ -96,14 +99,34 @@ Geometry geometry_of(const PeerProblem& p) {
   return g;
 }
 
-// A primitive descriptor for the layer with the given source and destination descriptors.
-template <class Primitive>
-dnnl::primitive_desc make_primitive_desc(const Geometry& g, const memory::desc& src, const memory::desc& dst,
-                                         dnnl::algorithm algorithm, const dnnl::engine& engine) {
+// A primitive descriptor for the layer in `direction` with the given source and destination descriptors
+// (diff_src and diff_dst for the backward passes, which take the forward training primitive descriptor
+// as their hint, as oneDNN requires).
+template <class Forward, class BackwardData, class BackwardWeights>
+dnnl::primitive_desc make_primitive_desc(Direction direction, const Geometry& g, const memory::desc& src,
+                                         const memory::desc& dst, dnnl::algorithm algorithm,
+                                         const dnnl::engine& engine) {
   const memory::desc any_weights(g.weights.dims(), memory::data_type::f32, Tag::any);
-  const typename Primitive::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, any_weights, g.bias, dst,
-                                      g.strides, g.dilates, g.padding_l, g.padding_r);
-  return typename Primitive::primitive_desc(desc, engine);
+  const auto prop =
+      direction == Direction::forward ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
+  const typename Forward::primitive_desc forward(
+      typename Forward::desc(prop, algorithm, src, any_weights, g.bias, dst, g.strides, g.dilates, g.padding_l,
+                             g.padding_r),
+      engine);
+  switch (direction) {
+    case Direction::forward: return forward;
+    case Direction::backward_data:
+      return typename BackwardData::primitive_desc(
+          typename BackwardData::desc(algorithm, src, any_weights, dst, g.strides, g.dilates, g.padding_l,
+                                      g.padding_r),
+          engine, forward);
+    case Direction::backward_weights:
+      return typename BackwardWeights::primitive_desc(
+          typename BackwardWeights::desc(algorithm, src, any_weights, g.bias, dst, g.strides, g.dilates, g.padding_l,
+                                         g.padding_r),
+          engine, forward);
+  }
+  throw std::logic_error("unknown direction");
 }
 
 // A copy of `data` (described by `have`) in the format `want`, made once.
@@ -117,26 +140,36 @@ memory reordered(const float* data, const memory::desc& have, const memory::desc
   return target;
 }
 
+// One primitive run as a user holding plain tensors runs it: the weights reordered once into the
+// primitive's format at creation; the user's tensors bound in place when the primitive takes their
+// format, otherwise through reorders that run (and are timed) in every run.
 class OneDnnRun final : public PeerRun {
  public:
-  OneDnnRun(const PeerProblem& p, const Geometry& g, const dnnl::primitive_desc& pd, const dnnl::engine& engine)
-      : stream_(engine), threads_(p.threads), output_(p.output_shape), primitive_(pd) {
-    // User tensors where they lie; oneDNN takes non-const handles but only reads the source.
-    const memory user_src(g.user_src, engine, const_cast<float*>(p.input.data()));
-    const memory user_dst(g.user_dst, engine, output_.data());
-    args_[DNNL_ARG_WEIGHTS] = reordered(p.weight.data(), g.weights, pd.weights_desc(), engine, stream_);
-    if (p.bias) args_[DNNL_ARG_BIAS] = reordered(p.bias->data(), g.bias, pd.weights_desc(1), engine, stream_);
-    args_[DNNL_ARG_SRC] = pd.src_desc() == g.user_src ? user_src : memory(pd.src_desc(), engine);
-    args_[DNNL_ARG_DST] = pd.dst_desc() == g.user_dst ? user_dst : memory(pd.dst_desc(), engine);
-    if (pd.src_desc() != g.user_src) src_reorder_ = {dnnl::reorder(user_src, args_[DNNL_ARG_SRC]), user_src};
-    if (pd.dst_desc() != g.user_dst) dst_reorder_ = {dnnl::reorder(args_[DNNL_ARG_DST], user_dst), user_dst};
+  OneDnnRun(const dnnl::primitive_desc& pd, const dnnl::engine& engine, int threads, Shape output_shape)
+      : engine_(engine), stream_(engine), threads_(threads), output_(std::move(output_shape)), primitive_(pd) {}
+
+  void bind_constant(int arg, const float* data, const memory::desc& have, const memory::desc& want) {
+    args_[arg] = reordered(data, have, want, engine_, stream_);
   }
+  void bind_input(int arg, const float* data, const memory::desc& have, const memory::desc& want) {
+    const memory user(have, engine_, const_cast<float*>(data));  // oneDNN takes non-const handles; it only reads
+    args_[arg] = have == want ? user : memory(want, engine_);
+    if (have != want) before_.push_back({dnnl::reorder(user, args_[arg]), user, args_[arg]});
+  }
+  // The result compared with convkit's: output(), whose memory `have` describes.
+  void bind_output(int arg, const memory::desc& have, const memory::desc& want) {
+    const memory user(have, engine_, output_.data());
+    args_[arg] = have == want ? user : memory(want, engine_);
+    if (have != want) after_.push_back({dnnl::reorder(args_[arg], user), args_[arg], user});
+  }
+  // A further result (diff_bias), left in the primitive's format.
+  void bind_result(int arg, const memory::desc& want) { args_[arg] = memory(want, engine_); }
 
   void run() override {
     omp_set_num_threads(threads_);  // in case anything in the process changed it since creation
-    if (src_reorder_.primitive) src_reorder_.primitive.execute(stream_, src_reorder_.user, args_[DNNL_ARG_SRC]);
+    for (Reorder& r : before_) r.primitive.execute(stream_, r.from, r.to);
     primitive_.execute(stream_, args_);
-    if (dst_reorder_.primitive) dst_reorder_.primitive.execute(stream_, args_[DNNL_ARG_DST], dst_reorder_.user);
+    for (Reorder& r : after_) r.primitive.execute(stream_, r.from, r.to);
     stream_.wait();
   }
 
@@ -145,14 +178,15 @@ class OneDnnRun final : public PeerRun {
  private:
   struct Reorder {
     dnnl::reorder primitive;
-    memory user;
+    memory from, to;
   };
+  dnnl::engine engine_;
   dnnl::stream stream_;
   int threads_;
   Tensor output_;
   dnnl::primitive primitive_;
   std::unordered_map<int, memory> args_;
-  Reorder src_reorder_, dst_reorder_;
+  std::vector<Reorder> before_, after_;
 };
 
 class OneDnnPeer final : public Peer {
@@ -177,10 +211,14 @@ class OneDnnPeer final : public Peer {
             plain ? primitive_desc(p, g, g.user_src, g.user_dst)
                   : primitive_desc(p, g, memory::desc(g.src, memory::data_type::f32, Tag::any),
                                    memory::desc(g.dst, memory::data_type::f32, Tag::any));
-        const bool reorders = pd.src_desc() != g.user_src || pd.dst_desc() != g.user_dst;
+        // The formats the primitive wants for the activation-shaped tensors (x or dx, y or dy).
+        const memory::desc src = p.direction == Direction::backward_data ? pd.diff_src_desc() : pd.src_desc();
+        const memory::desc dst = p.direction == Direction::forward ? pd.dst_desc() : pd.diff_dst_desc();
+        const bool reorders = src != g.user_src || dst != g.user_dst;
         if (!plain && !reorders) continue;  // format any chose the plain formats: the first candidate again
-        const std::string how = reorders ? ", src/dst format any, reorders from/to plain timed" : ", plain src/dst";
-        candidates.push_back({pd.impl_info_str() + how, std::make_unique<OneDnnRun>(p, g, pd, engine_)});
+        std::string how = reorders ? ", src/dst format any, reorders from/to plain timed" : ", plain src/dst";
+        if (p.direction == Direction::backward_weights) how += ", diff_weights reordered to plain (timed)";
+        candidates.push_back({pd.impl_info_str() + how, make_run(p, g, pd)});
       } catch (const dnnl::error& e) {
         errors += std::string(errors.empty() ? "" : "; ") + e.what();
       }
@@ -194,9 +232,36 @@ class OneDnnPeer final : public Peer {
                                       const memory::desc& dst) const {
     // convolution_auto lets oneDNN pick Winograd where it has it; deconvolution is direct on CPU.
     if (p.spec.transposed)
-      return make_primitive_desc<dnnl::deconvolution_forward>(g, src, dst, dnnl::algorithm::deconvolution_direct,
-                                                              engine_);
-    return make_primitive_desc<dnnl::convolution_forward>(g, src, dst, dnnl::algorithm::convolution_auto, engine_);
+      return make_primitive_desc<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data,
+                                 dnnl::deconvolution_backward_weights>(p.direction, g, src, dst,
+                                                                       dnnl::algorithm::deconvolution_direct, engine_);
+    return make_primitive_desc<dnnl::convolution_forward, dnnl::convolution_backward_data,
+                               dnnl::convolution_backward_weights>(p.direction, g, src, dst,
+                                                                   dnnl::algorithm::convolution_auto, engine_);
+  }
+
+  std::unique_ptr<PeerRun> make_run(const PeerProblem& p, const Geometry& g, const dnnl::primitive_desc& pd) {
+    auto run = std::make_unique<OneDnnRun>(pd, engine_, p.threads, p.output_shape);
+    switch (p.direction) {
+      case Direction::forward:
+        run->bind_constant(DNNL_ARG_WEIGHTS, p.weight.data(), g.weights, pd.weights_desc());
+        if (p.bias) run->bind_constant(DNNL_ARG_BIAS, p.bias->data(), g.bias, pd.weights_desc(1));
+        run->bind_input(DNNL_ARG_SRC, p.input.data(), g.user_src, pd.src_desc());
+        run->bind_output(DNNL_ARG_DST, g.user_dst, pd.dst_desc());
+        break;
+      case Direction::backward_data:
+        run->bind_constant(DNNL_ARG_WEIGHTS, p.weight.data(), g.weights, pd.weights_desc());
+        run->bind_input(DNNL_ARG_DIFF_DST, p.grad_output.data(), g.user_dst, pd.diff_dst_desc());
+        run->bind_output(DNNL_ARG_DIFF_SRC, g.user_src, pd.diff_src_desc());
+        break;
+      case Direction::backward_weights:
+        run->bind_input(DNNL_ARG_SRC, p.input.data(), g.user_src, pd.src_desc());
+        run->bind_input(DNNL_ARG_DIFF_DST, p.grad_output.data(), g.user_dst, pd.diff_dst_desc());
+        run->bind_output(DNNL_ARG_DIFF_WEIGHTS, g.weights, pd.diff_weights_desc());
+        if (p.bias) run->bind_result(DNNL_ARG_DIFF_BIAS, pd.diff_weights_desc(1));
+        break;
+    }
+    return run;
   }
 
   dnnl::engine engine_{dnnl::engine::kind::cpu, 0};

@@ -11,20 +11,26 @@
 #include "convkit/shape.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
+#include "direction.h"
 
 namespace convkit::cli {
 
 // The layer as the user holds it. The weight is in channels-first order whatever the layout, as the
 // suite states it; a peer reorders it once into its own format, outside the timed runs. The views
 // stay valid as long as the prepared runs exist.
+// Backward directions: grad_output is dL/dy in the user's layout; backward_data outputs dL/dx (the
+// input's shape, user's layout), backward_weights outputs dL/dw in the weight's channels-first order
+// (and computes dL/db too when the layer has a bias).
 struct PeerProblem {
   ConvSpec spec;            // in the user's layout
   ConvGeometry geometry;    // pads and sizes resolved
   ConstTensorView input;    // in the user's layout
   ConstTensorView weight;   // (Cout, Cin/g, k...), transposed (Cin, Cout/g, k...)
   std::optional<ConstTensorView> bias;  // (Cout), when the layer has one
-  Shape output_shape;       // in the user's layout
+  Shape output_shape;       // of what the direction computes (see above)
   int threads = 1;
+  Direction direction = Direction::forward;
+  ConstTensorView grad_output{};  // backward directions only
 };
 
 // One way a peer computes the problem, prepared (weights packed, buffers allocated) and ready to time.

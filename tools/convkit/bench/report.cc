@@ -50,7 +50,8 @@ struct Column {
   bool left = false;
 };
 
-constexpr Column kColumns[] = {{"layer", 24, true},  {"layout", 6, true}, {"thr", 3},      {"convkit ms", 10},
+constexpr Column kColumns[] = {{"layer", 24, true},  {"pass", 8, true},   {"layout", 6, true}, {"thr", 3},
+                               {"convkit ms", 10},
                                {"GFLOP/s", 8},       {"%peak", 5},        {"%bw", 5},      {"algorithm", 20, true},
                                {"plan mem", 9},      {"err", 8}};
 constexpr Column kPeerColumn{"", 12};
@@ -127,7 +128,9 @@ void BenchTable::print_row(const BenchRow& row) {
   const double gflops = row.gflops(row.convkit), gbs = row.bandwidth_gbs(row.convkit);
   std::string error = format("%.1e", row.convkit.error);
   if (row.convkit.status == Status::mismatch) error += note("err: convkit's output differs from the reference's");
+  static constexpr const char* kPass[] = {"fwd", "bwd-data", "bwd-wts"};
   const std::string cells[] = {row.layer,
+                               kPass[static_cast<int>(row.direction)],
                                row.layout == Layout::channels_first ? "first" : "last",
                                std::to_string(row.threads),
                                milliseconds(row.convkit.timing->median_ms),
@@ -172,6 +175,7 @@ std::string results_json(const Machine& machine, const std::vector<PeerInfo>& pe
     const ThreadLimits& l = machine.at(row.threads);
     const auto add = [&](const ImplResult& result, json extra) {
       json entry = {{"layer", row.layer},
+                    {"direction", std::string(to_string(row.direction))},
                     {"layout", std::string(to_string(row.layout))},
                     {"threads", row.threads},
                     {"impl", result.impl},

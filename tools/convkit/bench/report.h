@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "convkit/spec.h"
+#include "direction.h"
 #include "machine.h"
 #include "timing.h"
 
@@ -32,9 +33,10 @@ struct ImplResult {
   double error = 0;                // convkit: against the reference engine; a peer: against convkit
 };
 
-// One layer in one layout at one thread count.
+// One layer in one direction and layout at one thread count.
 struct BenchRow {
   std::string layer{};
+  Direction direction = Direction::forward;
   Layout layout = Layout::channels_first;
   int threads = 1;
   int64_t macs = 0;
@@ -74,7 +76,7 @@ struct PeerInfo {
   std::string name, version;
 };
 
-// {"machine": {...}, "peers": [...], "results": [{"layer", "layout", "threads", "impl", "median_ms",
+// {"machine": {...}, "peers": [...], "results": [{"layer", "direction", "layout", "threads", "impl", "median_ms",
 // "gflops", ...}]}; one result per implementation and row; median_ms and gflops are null when an
 // implementation has no time (status "mismatch", "n/a" or "error", with the reason).
 std::string results_json(const Machine& machine, const std::vector<PeerInfo>& peers, const std::string& suite,

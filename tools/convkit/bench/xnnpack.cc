@@ -135,6 +135,7 @@ class XnnpackPeer final : public Peer {
 
   std::vector<PeerCandidate> prepare(const PeerProblem& p) override {
     check(status_, "xnn_initialize");
+    if (p.direction != Direction::forward) throw PeerUnsupported("XNNPACK has no backward (training) operators");
     if (p.spec.rank == 3) throw PeerUnsupported("3D: XNNPACK has 2D operators only");
     if (p.spec.layout == Layout::channels_first)
       throw PeerUnsupported("NHWC only: channels_first input would need transposes (none in this XNNPACK)");

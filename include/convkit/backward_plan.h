@@ -1,0 +1,79 @@
+// Backward plans: the fast gradients of a convolution, built like ConvPlan (describe once, create,
+// run many times; `run` is const and safe from several threads; results identical for every thread count).
+// They compute what convkit/backward.h's reference functions compute (see there for the formulas).
+//
+//   BackwardDataPlan:    dL/dx from dL/dy. The gradient with respect to the input of a convolution C is
+//                        C^T dy, the transposed convolution with the same weights (and that of a
+//                        transposed convolution is the convolution), so it runs a ConvPlan of the adjoint
+//                        spec and inherits the forward engine's algorithms. The adjoint depends on the
+//                        input size ('same' pads, the output_padding that recovers the exact input size),
+//                        so one adjoint plan is made per input spatial size and kept.
+//   BackwardWeightsPlan: dL/dw (and dL/db) from x and dL/dy, as a GEMM over packed tiles whose reduction
+//                        over batch and space runs inside one micro-kernel call per output tile.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "convkit/conv.h"
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+
+namespace convkit {
+
+class BackwardDataPlan {
+ public:
+  // Validates spec and weight shape (as ConvPlan does). options.algorithm forces the adjoint plan's algorithm.
+  BackwardDataPlan(const ConvSpec& spec, ConstTensorView weight, PlanOptions options = {});
+  ~BackwardDataPlan();
+  BackwardDataPlan(BackwardDataPlan&&) noexcept;
+  BackwardDataPlan& operator=(BackwardDataPlan&&) noexcept;
+
+  // dL/dx of shape `input_shape` (the forward input's) from grad_output (the forward output's shape).
+  Tensor run(ConstTensorView grad_output, std::span<const int64_t> input_shape) const;
+  // The same into a caller-provided view (any strides) of the forward input's shape.
+  void run(ConstTensorView grad_output, TensorView grad_input) const;
+
+  const ConvSpec& spec() const;
+  // How an input of this shape is computed, e.g. "adjoint conv (stride 1, kernel flipped): gemm.avx512.14x32".
+  std::string algorithm(std::span<const int64_t> input_shape) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct WeightGradients {
+  Tensor weight;               // in the layout of weight_shape(spec)
+  std::optional<Tensor> bias;  // bias_shape(spec), when spec.bias
+};
+
+class BackwardWeightsPlan {
+ public:
+  // options.algorithm: "" or "gemm" (the only one).
+  explicit BackwardWeightsPlan(const ConvSpec& spec, PlanOptions options = {});
+  ~BackwardWeightsPlan();
+  BackwardWeightsPlan(BackwardWeightsPlan&&) noexcept;
+  BackwardWeightsPlan& operator=(BackwardWeightsPlan&&) noexcept;
+
+  // dL/dw (and dL/db when spec.bias) from the forward input and grad_output.
+  WeightGradients run(ConstTensorView input, ConstTensorView grad_output) const;
+  // The same into caller-provided views (any strides); grad_bias only when spec.bias.
+  void run(ConstTensorView input, ConstTensorView grad_output, TensorView grad_weight,
+           std::optional<TensorView> grad_bias = std::nullopt) const;
+
+  const ConvSpec& spec() const;
+  // The micro-kernel, e.g. "wgrad.avx512.14x32" (operation.isa.tile).
+  std::string algorithm() const;
+  // The extra memory one run needs.
+  std::size_t workspace_bytes(std::span<const int64_t> input_shape) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace convkit

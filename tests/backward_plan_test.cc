@@ -1,0 +1,233 @@
+// The backward plans against the reference backward (convkit/backward.h) on hundreds of randomized
+// specs: convolution and transposed, rank 1-3, both layouts, groups and depthwise, stride, dilation,
+// every padding kind and mode, flip, output_padding. Integer-valued data make float sums exact whatever
+// the order, so those comparisons are exact; 1 and 2 threads must give identical bits; the weight
+// GEMM runs on every ISA this CPU has.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "../src/cpu/isa.h"
+#include "../src/cpu/weight_gradient.h"
+#include "convkit/backward.h"
+#include "convkit/backward_plan.h"
+#include "test_support.h"
+
+namespace convkit {
+namespace {
+
+using testing::kSeed;
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() &&
+         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
+}
+
+// A random problem (every option); half the time with channel counts that reach full tiles and several
+// panels, and larger images.
+testing::Problem random_backward_problem(std::mt19937& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  const bool large = pick(0, 1) == 1;
+  testing::ProblemOptions options;
+  options.max_spatial = large ? 10 : 7;
+  testing::Problem p = testing::random_problem(rng, options);
+  ConvSpec& s = p.spec;
+  const Shape spatial = input_spatial_of(s, p.input_shape);
+  const bool depthwise = s.groups == s.in_channels && s.groups > 1;
+  if (large && !depthwise) {
+    s.in_channels = s.groups * pick(1, 40 / s.groups);
+    s.out_channels = s.groups * pick(1, 40 / s.groups);
+  }
+  p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, spatial);
+  return p;
+}
+
+// The forward output's shape filled with random values: the gradient flowing back.
+Tensor random_grad_output(const testing::Problem& p, std::mt19937& rng, bool integers) {
+  return testing::random_tensor(output_shape(p.spec, p.input_shape), rng, integers);
+}
+
+// The weight GEMM on one ISA into NaN-filled outputs.
+WeightGradients run_weight_gemm(const testing::Problem& p, const Tensor& x, const Tensor& dy, cpu::Isa isa,
+                                int threads) {
+  const cpu::WeightGradient gemm(p.spec, isa);
+  WeightGradients out{Tensor(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN()), std::nullopt};
+  if (p.spec.bias) out.bias = Tensor(bias_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+  gemm.run(x.view(), dy.view(), out.weight.data(), out.bias ? out.bias->data() : nullptr, threads);
+  return out;
+}
+
+Tensor run_data_plan(const testing::Problem& p, const Tensor& weight, const Tensor& dy, int threads) {
+  const BackwardDataPlan plan(p.spec, weight, {.threads = threads});
+  Tensor dx(p.input_shape, std::numeric_limits<float>::quiet_NaN());
+  plan.run(dy, dx.view());
+  return dx;
+}
+
+TEST(BackwardDataPlan, MatchesReferenceExactlyOnIntegerData) {
+  std::mt19937 rng(kSeed);
+  for (int trial = 0; trial < 400; ++trial) {
+    const testing::Problem p = random_backward_problem(rng);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor dy = random_grad_output(p, rng, true);
+    const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+    const Tensor one = run_data_plan(p, data.weight, dy, 1);
+    ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+        << "trial " << trial << " seed " << kSeed << ": " << p.describe() << " via "
+        << BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape);
+    ASSERT_TRUE(bit_identical(one, run_data_plan(p, data.weight, dy, 2)))
+        << "1 and 2 threads differ, trial " << trial << ": " << p.describe();
+  }
+}
+
+TEST(BackwardWeightsGemm, MatchesReferenceExactlyOnIntegerDataOnEveryIsa) {
+  std::mt19937 rng(kSeed + 1);
+  for (int trial = 0; trial < 400; ++trial) {
+    const testing::Problem p = random_backward_problem(rng);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor dy = random_grad_output(p, rng, true);
+    const Tensor expected = reference::convolution_backward_weights(p.spec, data.input, dy);
+    const Tensor expected_bias = reference::convolution_backward_bias(p.spec, dy);
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const WeightGradients one = run_weight_gemm(p, data.input, dy, isa, 1);
+      ASSERT_EQ(testing::max_abs_difference(one.weight, expected), 0.0)
+          << "trial " << trial << " seed " << kSeed + 1 << " isa " << to_string(isa) << ": " << p.describe();
+      if (p.spec.bias) {
+        ASSERT_EQ(testing::max_abs_difference(*one.bias, expected_bias), 0.0) << p.describe();
+      }
+      const WeightGradients two = run_weight_gemm(p, data.input, dy, isa, 2);
+      ASSERT_TRUE(bit_identical(one.weight, two.weight)) << "1 and 2 threads differ: " << p.describe();
+    }
+  }
+}
+
+// Real-valued data: each gradient is a sum of at most `terms` products of values in [-1, 1), so float
+// rounding stays below terms^2 * 6e-8 (as for the forward plans).
+TEST(BackwardPlans, MatchReferenceOnRealData) {
+  std::mt19937 rng(kSeed + 2);
+  for (int trial = 0; trial < 150; ++trial) {
+    const testing::Problem p = random_backward_problem(rng);
+    const testing::ProblemData data = testing::random_data(p, rng);
+    const Tensor dy = random_grad_output(p, rng, false);
+    const double data_terms = static_cast<double>(p.spec.out_channels * data.weight.numel() / p.spec.in_channels);
+    ASSERT_LE(testing::max_abs_difference(run_data_plan(p, data.weight, dy, 2),
+                                          reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy)),
+              1e-6 + data_terms * data_terms * 6e-8)
+        << "trial " << trial << ": " << p.describe();
+    const BackwardWeightsPlan plan(p.spec, {.threads = 2});
+    const WeightGradients got = plan.run(data.input, dy);
+    const double weight_terms = static_cast<double>(dy.numel());
+    ASSERT_LE(testing::max_abs_difference(got.weight, reference::convolution_backward_weights(p.spec, data.input, dy)),
+              1e-6 + weight_terms * 1e-6)
+        << "trial " << trial << ": " << p.describe();
+  }
+}
+
+// Scaled-down layers of the benchmark suite (full tiles, several panels, batch > 1, work large enough
+// for both threads to take part): exact on integer data, identical bits for 1 and 2 threads on real data.
+TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
+  std::mt19937 rng(kSeed + 3);
+  struct Layer {
+    int rank;
+    int64_t cin, cout, kernel, stride, pad, dilation, groups, spatial, batch;
+    bool transposed;
+  };
+  for (const Layer& l : {Layer{2, 64, 64, 3, 1, 1, 1, 1, 20, 1, false}, Layer{2, 64, 96, 1, 1, 0, 1, 1, 17, 2, false},
+                         Layer{2, 3, 64, 7, 2, 3, 1, 1, 33, 1, false}, Layer{2, 64, 64, 3, 2, 1, 1, 1, 15, 2, false},
+                         Layer{2, 32, 32, 3, 1, 6, 6, 1, 16, 1, false}, Layer{1, 30, 10, 5, 1, 0, 1, 1, 64, 3, false},
+                         Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1, false}, Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1, false},
+                         Layer{2, 32, 32, 3, 1, 1, 1, 32, 14, 2, false}, Layer{2, 64, 32, 4, 2, 1, 1, 1, 9, 2, true}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},
+                .stride = {l.stride}, .dilation = {l.dilation}, .padding = Padding::symmetric({l.pad}),
+                .groups = l.groups, .bias = true, .transposed = l.transposed, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, l.batch, l.cin, Shape(static_cast<size_t>(l.rank), l.spatial));
+      for (bool integers : {true, false}) {
+        const testing::ProblemData data = testing::random_data(p, rng, integers);
+        const Tensor dy = random_grad_output(p, rng, integers);
+        const Tensor dx = run_data_plan(p, data.weight, dy, 1);
+        ASSERT_TRUE(bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
+        for (cpu::Isa isa : cpu::supported_isas()) {
+          const WeightGradients one = run_weight_gemm(p, data.input, dy, isa, 1);
+          ASSERT_TRUE(bit_identical(one.weight, run_weight_gemm(p, data.input, dy, isa, 2).weight))
+              << to_string(isa) << ": " << p.describe();
+          if (integers) {
+            ASSERT_EQ(testing::max_abs_difference(one.weight,
+                                                  reference::convolution_backward_weights(p.spec, data.input, dy)),
+                      0.0)
+                << to_string(isa) << ": " << p.describe();
+          }
+        }
+        if (integers) {
+          ASSERT_EQ(testing::max_abs_difference(dx, reference::convolution_backward_data(p.spec, p.input_shape,
+                                                                                         data.weight, dy)),
+                    0.0)
+              << p.describe();
+        }
+      }
+    }
+}
+
+TEST(BackwardPlans, StridedViewsAndOneAdjointPerInputSize) {
+  std::mt19937 rng(kSeed + 4);
+  const ConvSpec spec{.rank = 2, .in_channels = 5, .out_channels = 7, .kernel = {3}, .stride = {2},
+                      .padding = Padding::same(), .bias = true, .layout = Layout::channels_last};
+  const Tensor weight = testing::random_tensor(weight_shape(spec), rng, true);
+  const BackwardDataPlan data_plan(spec, weight);
+  const BackwardWeightsPlan weights_plan(spec);
+  EXPECT_EQ(weights_plan.algorithm().rfind("wgrad.", 0), 0u) << weights_plan.algorithm();
+  for (const Shape& shape : {Shape{2, 9, 8, 5}, Shape{1, 4, 11, 5}, Shape{2, 9, 8, 5}}) {
+    // Input and gradient as reversed views of bigger tensors; outputs into transposed views.
+    const Tensor x = testing::random_tensor(shape, rng, true);
+    const Tensor dy = testing::random_tensor(output_shape(spec, shape), rng, true);
+    const Tensor dy_reversed = Tensor::copy_of(dy.view().flipped(1));
+    const ConstTensorView dy_view = dy_reversed.view().flipped(1);
+    const Tensor expected_dx = reference::convolution_backward_data(spec, shape, weight, dy);
+    Tensor dx_storage({shape[3], shape[2], shape[1], shape[0]});
+    const int axes[] = {3, 2, 1, 0};
+    const TensorView dx_view = dx_storage.view().permuted(axes);
+    data_plan.run(dy_view, dx_view);
+    EXPECT_EQ(testing::max_abs_difference(dx_view, expected_dx), 0.0) << to_string(shape);
+    EXPECT_NE(data_plan.algorithm(shape).find("adjoint conv_transpose"), std::string::npos);
+
+    Tensor gw_storage(weight_shape(spec)), gb_storage(Shape{7, 2});
+    const int weight_axes[] = {3, 2, 1, 0};
+    Tensor gw_transposed({weight.dim(3), weight.dim(2), weight.dim(1), weight.dim(0)});
+    const TensorView gw_view = gw_transposed.view().permuted(weight_axes);
+    const TensorView gb_view(gb_storage.data(), {7}, {2});
+    weights_plan.run(x, dy_view, gw_view, gb_view);
+    EXPECT_EQ(testing::max_abs_difference(gw_view, reference::convolution_backward_weights(spec, x, dy)), 0.0);
+    EXPECT_EQ(testing::max_abs_difference(gb_view, reference::convolution_backward_bias(spec, dy)), 0.0);
+  }
+}
+
+TEST(BackwardPlans, BadArgumentsAreErrorsNamingThem) {
+  const ConvSpec spec{.rank = 1, .in_channels = 2, .out_channels = 3, .kernel = {3}, .bias = true};
+  const Tensor weight(weight_shape(spec));
+  const BackwardDataPlan data_plan(spec, weight);
+  const BackwardWeightsPlan weights_plan(spec);
+  const Tensor x({1, 2, 8}), dy({1, 3, 6}), wrong_dy({1, 3, 5});
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] { data_plan.run(wrong_dy, x.shape()); }).find("grad_output of shape [1, 3, 5]"),
+            std::string::npos);
+  EXPECT_NE(message([&] { weights_plan.run(x, wrong_dy); }).find("conv_backward_weights: grad_output"),
+            std::string::npos);
+  Tensor gw(weight_shape(spec));
+  EXPECT_NE(message([&] { weights_plan.run(x, dy, gw.view()); }).find("grad_bias missing"), std::string::npos);
+  EXPECT_NE(message([&] { BackwardWeightsPlan(spec, {.algorithm = "winograd"}); }).find("PlanOptions.algorithm=winograd"),
+            std::string::npos);
+  EXPECT_NE(message([&] { BackwardDataPlan(spec, Tensor({3, 2, 4})); }).find("weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace convkit
