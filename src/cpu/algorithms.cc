@@ -2,11 +2,13 @@
 #include "algorithm.h"
 #include "gemm_convolution.h"
 #include "reference_algorithm.h"
+#include "spatial_convolution.h"
 
 namespace convkit::cpu {
 
 std::span<const AlgorithmEntry> algorithms() {
   static const AlgorithmEntry table[] = {
+      {"spatial", &SpatialConvolution::cannot, &SpatialConvolution::prefers_not, &create<SpatialConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };
