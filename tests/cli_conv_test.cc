@@ -60,12 +60,13 @@ TEST_F(CliConv, SeedExamplesThroughFiles) {
 }
 
 TEST_F(CliConv, ExplainNamesTheChosenAlgorithm) {
-  npy::write(dir_.file("x.npy"), Tensor({1, 4, 8, 8}, 1.0f));
-  npy::write(dir_.file("w.npy"), Tensor({8, 4, 3, 3}, 1.0f));
+  npy::write(dir_.file("x.npy"), Tensor({1, 16, 8, 8}, 1.0f));  // 16 channels: past the few-channel path
+  npy::write(dir_.file("w.npy"), Tensor({8, 16, 3, 3}, 1.0f));
   const auto result = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --explain");
   EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("spatial: declined: Cin=16 > 4"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("gemm: chosen, micro-kernel gemm."), std::string::npos) << result.output;
-  npy::write(dir_.file("w.npy"), Tensor({4, 8, 3, 3}, 1.0f));  // transposed: (Cin, Cout/groups, k...)
+  npy::write(dir_.file("w.npy"), Tensor({16, 8, 3, 3}, 1.0f));  // transposed: (Cin, Cout/groups, k...)
   const auto transposed = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --transposed --explain");
   EXPECT_NE(transposed.output.find("gemm: declined: transposed"), std::string::npos) << transposed.output;
   EXPECT_NE(transposed.output.find("transposed: chosen, phase decomposition"), std::string::npos) << transposed.output;

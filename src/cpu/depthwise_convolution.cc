@@ -48,6 +48,11 @@ std::string DepthwiseConvolution::cannot(const ConvSpec& spec) {
   return {};
 }
 
+std::string DepthwiseConvolution::prefers_not(const ConvSpec& spec) {
+  if (spec.groups == 1) return "groups=1: one input channel, an ordinary convolution";
+  return {};
+}
+
 DepthwiseConvolution::DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
     : spec_(spec), kernels_(&depthwise_kernels(isa)), channels_(spec.in_channels),
       multiplier_(spec.out_channels / spec.in_channels) {

@@ -27,6 +27,9 @@ class DepthwiseConvolution final : public Algorithm {
  public:
   // Empty when `spec` is a (non-transposed) depthwise convolution, otherwise why not.
   static std::string cannot(const ConvSpec& spec);
+  // One input channel (groups == 1) is an ordinary convolution: the spatial kernel keeps several output
+  // channels in registers.
+  static std::string prefers_not(const ConvSpec& spec);
 
   DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 

@@ -1,0 +1,295 @@
+#include "spatial_convolution.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "convkit/shape.h"
+#include "padded_row.h"
+
+namespace convkit::cpu {
+
+std::span<const SpatialKernel> avx512_spatial_kernels();
+std::span<const SpatialKernel> avx2_spatial_kernels();
+std::span<const SpatialKernel> portable_spatial_kernels();
+
+std::span<const SpatialKernel> spatial_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return avx512_spatial_kernels();
+    case Isa::avx2: return avx2_spatial_kernels();
+    case Isa::portable: return portable_spatial_kernels();
+  }
+  return {};
+}
+
+std::string SpatialKernel::name() const {
+  return "spatial." + std::string(to_string(isa)) + "." + std::to_string(channels) + "x" + std::to_string(pieces);
+}
+
+namespace {
+
+constexpr int kMaxRank = 3;
+constexpr int64_t kChunk = 1024;                   // output columns per band: its staged rows stay in cache
+constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Spec axis `axis` of a rank-`rank` spec sits in slot 3 - rank + axis of the (D, H, W) arrays.
+size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
+
+template <class T>
+T* scratch(std::vector<T>& buffer, int64_t count) {
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+}  // namespace
+
+std::string SpatialConvolution::cannot(const ConvSpec& spec) {
+  if (spec.transposed) return "transposed convolution";
+  return {};
+}
+
+// With up to 4 input and 8 output channels the implicit GEMM's reduction (taps * Cin) and channel tile
+// are too short to keep its registers busy, while here every FMA is a full vector of output columns.
+// Measured single-thread, AVX-512 (docs/benchmarks.md): 7-28x gemm on the suite's image/lidar rows,
+// 2.2-4.8x on a 4 -> 8 3x3 layer (the corner of the rule); not measured beyond it.
+std::string SpatialConvolution::prefers_not(const ConvSpec& spec) {
+  if (spec.groups != 1) return "groups=" + std::to_string(spec.groups) + " (chosen for ungrouped layers only)";
+  if (spec.in_channels > 4)
+    return "Cin=" + std::to_string(spec.in_channels) + " > 4: the GEMM reduction is long enough";
+  if (spec.out_channels > kMaxSpatialChannels)
+    return "Cout=" + std::to_string(spec.out_channels) + " > " + std::to_string(kMaxSpatialChannels) +
+           ": fills the GEMM channel tile";
+  return {};
+}
+
+SpatialConvolution::SpatialConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
+    : spec_(spec), groups_(spec.groups), cin_g_(spec.in_channels / spec.groups),
+      cout_g_(spec.out_channels / spec.groups) {
+  const bool channels_last = spec.layout == Layout::channels_last;
+  const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
+  for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
+  const int64_t* ks = kernel_size_;
+  row_taps_ = cin_g_ * ks[0] * ks[1];
+  blocks_ = ceil_div(cout_g_, kMaxSpatialChannels);
+  block_width_ = ceil_div(cout_g_, blocks_);  // equal blocks: at most one idle channel per block
+  kernel_ = spatial_kernels(isa)[static_cast<size_t>(block_width_ - 1)];
+  // Rows share the staged input between their H taps; a 1D layer has one row, so its pieces run along W.
+  (spec.rank == 1 ? band_pieces_w_ : band_rows_) = kernel_.pieces;
+
+  // Element strides of the weight along (output channel, input channel, D, H, W), as GemmConvolution.
+  const auto& st = weight.strides();
+  const size_t r = static_cast<size_t>(spec.rank);
+  const int64_t o_stride = channels_last ? st[r + 1] : st[0];
+  const int64_t c_stride = channels_last ? st[r] : st[1];
+  int64_t q_stride[kMaxRank] = {0, 0, 0};
+  for (int axis = 0; axis < spec.rank; ++axis)
+    q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis) + (channels_last ? 0 : 2)];
+  auto tap = [&](size_t a, int64_t q) { return (spec.flip ? ks[a] - 1 - q : q) * q_stride[a]; };
+
+  const int64_t co = block_width_;
+  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * blocks_ * row_taps_ * ks[2] * co));
+  float* out = weights_.data();
+  for (int64_t g = 0; g < groups_; ++g)
+    for (int64_t b = 0; b < blocks_; ++b)
+      for (int64_t c = 0; c < cin_g_; ++c)
+        for (int64_t kd = 0; kd < ks[0]; ++kd)
+          for (int64_t kh = 0; kh < ks[1]; ++kh)
+            for (int64_t kw = 0; kw < ks[2]; ++kw)
+              for (int64_t lane = 0; lane < co; ++lane) {
+                const int64_t o = b * co + lane;
+                *out++ = o < cout_g_ ? weight.data()[(g * cout_g_ + o) * o_stride + c * c_stride + tap(0, kd) +
+                                                     tap(1, kh) + tap(2, kw)]
+                                     : 0.0f;
+              }
+  if (bias) {
+    bias_ = AlignedBuffer(static_cast<size_t>(groups_ * blocks_ * co));
+    for (int64_t g = 0; g < groups_; ++g)
+      for (int64_t o = 0; o < blocks_ * co; ++o)
+        bias_.data()[g * blocks_ * co + o] = o < cout_g_ ? bias[g * cout_g_ + o] : 0.0f;
+  }
+}
+
+// Everything one call needs: the resolved axes, the band sizes and the band loop.
+struct SpatialConvolution::Call {
+  struct Axis {
+    int64_t in = 1, out = 1, kernel = 1, stride = 1, dilation = 1, pad = 0;
+  };
+
+  const SpatialConvolution& conv;
+  const float* x;
+  float* y;
+  Axis axes[kMaxRank];
+  int64_t in_pixels = 1, out_pixels = 1;
+  int64_t step = 1;        // output columns per kernel tile: pieces along W * L
+  int64_t chunk = 1;       // output columns per band, a multiple of step
+  int64_t phase_len = 1;   // floats per stride phase of a staged row
+  int64_t row_len = 1;     // floats per staged row: stride * phase_len
+  int64_t row_span = 1;    // input rows along H a band reads
+  int64_t row_limit = 1;   // padded W cells read by the real outputs; staged cells beyond are zeros
+  int64_t h_bands = 1, w_chunks = 1;
+  bool staged_output = false;  // channels_last with several output channels: per-band output buffer
+  std::vector<int64_t> tap_offsets;
+
+  Call(const SpatialConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
+    const ConvSpec& spec = conv.spec_;
+    const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisGeometry& g = geometry.axes[static_cast<size_t>(axis)];
+      axes[slot(spec.rank, axis)] = {g.input, g.output, g.kernel, g.stride, g.dilation, g.pad_begin};
+    }
+    for (const Axis& a : axes) in_pixels *= a.in, out_pixels *= a.out;
+    const Axis &h = axes[1], &w = axes[2];
+    const int64_t lanes = conv.kernel_.lanes;
+    step = conv.band_pieces_w_ * lanes;
+    chunk = std::min(round_up(kChunk, step), round_up(w.out, step));
+    phase_len = chunk + (w.kernel - 1) * w.dilation / w.stride;
+    row_len = w.stride * phase_len;
+    row_span = (conv.band_rows_ - 1) * h.stride + (h.kernel - 1) * h.dilation + 1;
+    row_limit = (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1;
+    h_bands = ceil_div(h.out, conv.band_rows_);
+    w_chunks = ceil_div(w.out, chunk);
+    staged_output = spec.layout == Layout::channels_last && spec.out_channels > 1;
+    for (int64_t q = 0; q < w.kernel; ++q)
+      tap_offsets.push_back(q * w.dilation % w.stride * phase_len + q * w.dilation / w.stride);
+  }
+
+  int64_t staged_rows() const { return 1 + conv.cin_g_ * axes[0].kernel * row_span; }  // + the zero row
+  int64_t output_buffer() const { return staged_output ? conv.block_width_ * conv.band_rows_ * chunk : 0; }
+
+  // Stages the padded W row of input row `src` (elements `pitch` apart) that output columns from ow0 read,
+  // deinterleaved by the W stride: dst[q * phase_len + j] = padded cell (ow0 + j) * stride + q.
+  void stage_row(const float* src, int64_t pitch, int64_t ow0, float* dst) const {
+    const Axis& w = axes[2];
+    const PaddedRow row{src, pitch, w.in, w.pad, row_limit, conv.spec_.padding_mode};
+    for (int64_t q = 0; q < w.stride; ++q)
+      gather_padded(row, ow0 * w.stride + q, w.stride, phase_len, dst + q * phase_len);
+  }
+
+  const float* input_row(int64_t n, int64_t c, int64_t id, int64_t ih, int64_t* pitch) const {
+    const ConvSpec& spec = conv.spec_;
+    const int64_t pixel = (id * axes[1].in + ih) * axes[2].in;
+    if (spec.layout == Layout::channels_last) {
+      *pitch = spec.in_channels;
+      return x + (n * in_pixels + pixel) * spec.in_channels + c;
+    }
+    *pitch = 1;
+    return x + (n * spec.in_channels + c) * in_pixels + pixel;
+  }
+
+  void band(int64_t n, int64_t g, int64_t od, int64_t hb, int64_t wc) const {
+    thread_local std::vector<float> staging, outputs;
+    thread_local std::vector<int64_t> staged_at;
+    thread_local std::vector<const float*> row_pointers;
+    thread_local std::vector<float*> out_pointers;
+    thread_local std::vector<int64_t> piece_columns;
+    const ConvSpec& spec = conv.spec_;
+    const Axis &d = axes[0], &h = axes[1], &w = axes[2];
+    const int64_t rows = conv.band_rows_, along_w = conv.band_pieces_w_, pieces = rows * along_w;
+    const int64_t lanes = conv.kernel_.lanes, co = conv.block_width_;
+    const int64_t oh0 = hb * rows, valid_rows = std::min(rows, h.out - oh0);
+    const int64_t ow0 = wc * chunk, width = std::min(chunk, w.out - ow0);
+
+    // The rows each (row tap, piece) reads: staged on first use, or the zero row.
+    float* staged = scratch(staging, staged_rows() * row_len);
+    std::fill_n(staged, row_len, 0.0f);
+    int64_t* slots = scratch(staged_at, staged_rows());
+    std::fill_n(slots, staged_rows(), -1);
+    int64_t used = 1;
+    const float** row_table = scratch(row_pointers, conv.row_taps_ * pieces);
+    const int64_t cin_g = conv.cin_g_;
+    for (int64_t c = 0; c < cin_g; ++c)
+      for (int64_t kd = 0; kd < d.kernel; ++kd) {
+        const int64_t id = padded_source_index(od * d.stride + kd * d.dilation - d.pad, d.in, spec.padding_mode);
+        for (int64_t kh = 0; kh < h.kernel; ++kh)
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t rr = r < valid_rows ? r : 0;  // pieces below the last output row repeat row 0
+            const int64_t j = rr * h.stride + kh * h.dilation;
+            const int64_t raw_h = (oh0 + rr) * h.stride + kh * h.dilation - h.pad;
+            const int64_t ih = id < 0 ? -1 : padded_source_index(raw_h, h.in, spec.padding_mode);
+            const float* row = staged;
+            if (ih >= 0) {
+              int64_t& at = slots[(c * d.kernel + kd) * row_span + j];
+              if (at < 0) {
+                int64_t pitch = 1;
+                const float* src = input_row(n, g * cin_g + c, id, ih, &pitch);
+                at = used++;
+                stage_row(src, pitch, ow0, staged + at * row_len);
+              }
+              row = staged + at * row_len;
+            }
+            const int64_t t = (c * d.kernel + kd) * h.kernel + kh;
+            for (int64_t v = 0; v < along_w; ++v) row_table[t * pieces + r * along_w + v] = row + v * lanes;
+          }
+      }
+
+    float** outs = scratch(out_pointers, pieces);
+    int64_t* columns = scratch(piece_columns, pieces);
+    for (int64_t p = 0; p < pieces; ++p) columns[p] = p % along_w * lanes;
+    float* buffer = scratch(outputs, output_buffer());
+    SpatialArgs args;
+    args.rows = row_table;
+    args.row_taps = conv.row_taps_;
+    args.tap_offsets = tap_offsets.data();
+    args.kw = w.kernel;
+    args.out = outs;
+    args.piece_column = columns;
+    args.width = width;
+    args.step = step;
+    const int64_t cout = spec.out_channels;
+    for (int64_t b = 0; b < conv.blocks_; ++b) {
+      const int64_t o0 = g * conv.cout_g_ + b * co;  // first output channel of the block
+      for (int64_t p = 0; p < pieces; ++p) {
+        const int64_t r = p / along_w;
+        const int64_t pixel = (od * h.out + oh0 + r) * w.out + ow0 + columns[p];
+        outs[p] = r >= valid_rows     ? nullptr
+                  : staged_output     ? buffer + r * chunk + columns[p]
+                                      : y + (n * cout + o0) * out_pixels + pixel;
+      }
+      args.out_channel_stride = staged_output ? rows * chunk : out_pixels;
+      args.channels = static_cast<int>(std::min(co, conv.cout_g_ - b * co));
+      args.weights = conv.weights_.data() + (g * conv.blocks_ + b) * conv.row_taps_ * w.kernel * co;
+      args.bias = conv.bias_.size() ? conv.bias_.data() + (g * conv.blocks_ + b) * co : nullptr;
+      conv.kernel_.run(args);
+      if (!staged_output) continue;
+      for (int64_t r = 0; r < valid_rows; ++r) {  // interleave the block's channels into the pixels
+        float* to = y + (n * out_pixels + (od * h.out + oh0 + r) * w.out + ow0) * cout + o0;
+        for (int64_t i = 0; i < width; ++i)
+          for (int64_t o = 0; o < args.channels; ++o) to[i * cout + o] = buffer[(o * rows + r) * chunk + i];
+      }
+    }
+  }
+};
+
+void SpatialConvolution::run(ConstTensorView input, float* output, int threads) const {
+  const Call call(*this, input, output);
+  const int64_t batch = input.dim(0), out_d = call.axes[0].out;
+  const int64_t per_group = out_d * call.h_bands * call.w_chunks;
+  const int64_t items = batch * groups_ * per_group;
+  if (batch * spec_.out_channels * call.out_pixels * row_taps_ * kernel_size_[2] < kSerialMacs) threads = 1;
+  // Each output element is computed by one band in one fixed order: the result does not depend on `threads`.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t n = item / (groups_ * per_group), g = item / per_group % groups_;
+    const int64_t od = item / (call.h_bands * call.w_chunks) % out_d;
+    call.band(n, g, od, item / call.w_chunks % call.h_bands, item % call.w_chunks);
+  }
+}
+
+std::size_t SpatialConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
+  const Call call(*this, ConstTensorView(nullptr, input_shape), nullptr);
+  const int64_t pieces = band_rows_ * band_pieces_w_;
+  const int64_t floats = call.staged_rows() * call.row_len + call.output_buffer();
+  const int64_t pointers = row_taps_ * pieces + pieces;
+  return static_cast<std::size_t>(threads * (floats * int64_t{sizeof(float)} + pointers * int64_t{sizeof(void*)} +
+                                             (call.staged_rows() + pieces) * int64_t{sizeof(int64_t)}));
+}
+
+std::string SpatialConvolution::details() const {
+  return "micro-kernel " + kernel_.name() + ": " + std::to_string(kernel_.channels) + " output channels x " +
+         std::to_string(kernel_.pieces) + " vectors of " + std::to_string(kernel_.lanes) +
+         " output columns per tile, input rows staged per band";
+}
+
+}  // namespace convkit::cpu
