@@ -65,7 +65,7 @@ TEST(WinogradTransforms, OneTileMatchesDirectCorrelation) {
           }
       const int rows = tr.rank == 2 ? m - 1 : 1, cols = m - 1;
       std::vector<float> y(static_cast<size_t>(oh * m * channels), std::numeric_limits<float>::quiet_NaN());
-      tr.output(v.data(), channels, channels, bias.data(), y.data(), m * channels, channels, 1, rows, cols);
+      tr.output(v.data(), channels, channels, bias.data(), y.data(), m * channels, channels, rows, cols);
       for (int i = 0; i < oh; ++i)
         for (int j = 0; j < m; ++j)
           for (int64_t c = 0; c < channels; ++c) {
@@ -219,17 +219,20 @@ TEST(WinogradPlan, ChosenForAResNetLayer) {
 
 TEST(WinogradPlan, DeclinedWithTheReason) {
   const ConvSpec base{.rank = 2, .in_channels = 64, .out_channels = 64, .kernel = {3}, .padding = Padding::same()};
-  ConvSpec strided = base, dilated = base, five = base, thin = base, volume = base;
+  ConvSpec strided = base, dilated = base, five = base, thin = base, volume = base, wide = base;
   strided.stride = {2};
   dilated.dilation = {2};
   five.kernel = {5};
   thin.in_channels = 8;
   volume.rank = 3;
+  wide.in_channels = wide.out_channels = 256;
   EXPECT_NE(explain_for(strided).find("winograd: declined: stride=[2, 2]"), std::string::npos) << explain_for(strided);
   EXPECT_NE(explain_for(dilated).find("winograd: declined: dilation=[2, 2]"), std::string::npos);
   EXPECT_NE(explain_for(five).find("winograd: declined: kernel=[5, 5]"), std::string::npos);
   EXPECT_NE(explain_for(thin).find("winograd: declined: Cin/groups=8"), std::string::npos);
   EXPECT_NE(explain_for(volume).find("winograd: declined: rank 3"), std::string::npos);
+  EXPECT_NE(explain_for(wide).find("winograd: declined: transformed weights of 9 MiB"), std::string::npos)
+      << explain_for(wide);
   EXPECT_NE(explain_for(five).find("gemm: chosen"), std::string::npos);
   // Forcing Winograd where it cannot compute is an error naming the reason.
   try {

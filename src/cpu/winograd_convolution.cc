@@ -14,21 +14,12 @@ namespace {
 constexpr int64_t kBlockBytes = int64_t{1} << 20;  // V + M of one block: half of this machine's 2 MiB L2
 constexpr int64_t kMinBlockTiles = 16;
 constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
-constexpr int64_t kMaxPanelWidth = 128;            // >= every micro-kernel's NR
 constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
 constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
+constexpr int64_t kMaxTransformedBytes = int64_t{4} << 20;  // per group, for prefers_not
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-int lanes(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return 16;
-    case Isa::avx2: return 8;
-    case Isa::portable: return 4;
-  }
-  return 1;
-}
 
 // G of F(m, 3), alpha x 3, row-major.
 const double* g_matrix(int m) {
@@ -39,14 +30,13 @@ const double* g_matrix(int m) {
   }
 }
 
-// The igemm micro-kernel that pads a block's tiles (rows) and Cout/g (columns) least; on ties the larger
-// register tile. The kernels all sum in the same order, so the choice never changes the result.
-const TileKernel& choose_kernel(Isa isa, int64_t tiles, int64_t cout) {
+// The igemm micro-kernel whose panel width pads Cout/g least; on ties the larger register tile.
+TileKernel choose_kernel(Isa isa, int64_t cout) {
   const TileKernel* best = nullptr;
   int64_t best_padded = 0;
   for (const TileKernel& k : tile_kernels(isa)) {
     if (!k.indirect) continue;
-    const int64_t padded = round_up(tiles, k.mr) * round_up(cout, k.nr);
+    const int64_t padded = round_up(cout, k.nr);
     if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
       best = &k;
       best_padded = padded;
@@ -60,6 +50,18 @@ const TileKernel& choose_kernel(Isa isa, int64_t tiles, int64_t cout) {
 int64_t source_index(int64_t j, const AxisGeometry& axis, PaddingMode mode) {
   if (j < -axis.pad_begin || j >= axis.input + axis.pad_end) return -1;
   return padded_source_index(j, axis.input, mode);
+}
+
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols, in 8 x 8 blocks so that
+// both sides stay in a few cache lines (the channels_first <-> channels-innermost copies).
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride, float* dst, int64_t dst_stride) {
+  constexpr int64_t kBlock = 8;  // 8 planes 2^k floats apart share an L1 set: stay below its 12 ways
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+      const int64_t i1 = std::min(rows, i0 + kBlock), j1 = std::min(cols, j0 + kBlock);
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = i0; i < i1; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
+    }
 }
 
 template <class T>
@@ -94,15 +96,26 @@ std::string WinogradConvolution::prefers_not(const ConvSpec& spec) {
   if (cin_g < kMinChannels || cout_g < kMinChannels)
     return "Cin/groups=" + std::to_string(cin_g) + ", Cout/groups=" + std::to_string(cout_g) + ": below " +
            std::to_string(kMinChannels) + " channels per group the transforms cost more than they save";
+  // Every block of tiles streams all alpha^2 transformed filters (4x the 3x3 weights for F(4x4)); beyond
+  // what the caches hold they come from memory once per block, and a small image (ResNet-50 res4,
+  // 256 -> 256 on 14x14: 9.4 MiB for 16 tiles) is then slower than gemm. Large images with many
+  // channels could still win; the spec does not say the image size.
+  const int64_t alpha = tile_size(spec.rank) + 2;
+  const int64_t bytes = (spec.rank == 2 ? alpha * alpha : alpha) * cin_g * cout_g * int64_t{sizeof(float)};
+  if (bytes > kMaxTransformedBytes)
+    return "transformed weights of " + std::to_string(bytes >> 20) + " MiB per group exceed " +
+           std::to_string(kMaxTransformedBytes >> 20) + " MiB: streamed from memory per block of tiles";
   return {};
 }
 
+// Measured on this machine (single thread, channels_last): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50
+// res2 and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels.
 int WinogradConvolution::tile_size(int rank) { return rank == 2 ? 4 : 6; }
 
 WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
-    : spec_(spec), isa_(isa), transform_(winograd_transform(isa, tile_size(spec.rank), spec.rank)),
+    : spec_(spec), transform_(winograd_transform(isa, tile_size(spec.rank), spec.rank)),
       groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
-      cout_pad_(round_up(cout_g_, lanes(isa))) {
+      kernel_(choose_kernel(isa, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const int rank = spec.rank, alpha = transform_.alpha(), positions = transform_.positions();
   // Element strides of the weight along (output channel, input channel, H, W), per layout:
@@ -115,7 +128,7 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
   const int64_t h_stride = rank == 1 ? 0 : (channels_last ? st[0] : st[2]);
   const double* g = g_matrix(transform_.m);
 
-  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * cin_g_ * cout_pad_ + kMaxPanelWidth));
+  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * cin_g_ * cout_pad_));
   std::fill_n(weights_.data(), weights_.size(), 0.0f);
   std::vector<double> gw(static_cast<size_t>(alpha * 3));  // G w, alpha x 3 (rows of the filter)
   for (int64_t grp = 0; grp < groups_; ++grp)
@@ -126,8 +139,9 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
         auto cell = [&](int ky, int kx) -> double {
           return w[(spec.flip && rank == 2 ? 2 - ky : ky) * h_stride + (spec.flip ? 2 - kx : kx) * w_stride];
         };
-        float* u = weights_.data() + (grp * positions * cin_g_ + c) * cout_pad_ + o;
-        const int64_t xi_stride = cin_g_ * cout_pad_;
+        // U[grp][xi][panel][c][lane] for o = panel * NR + lane.
+        const int64_t nr = kernel_.nr, xi_stride = cin_g_ * cout_pad_;
+        float* u = weights_.data() + grp * positions * xi_stride + (o / nr * cin_g_ + c) * nr + o % nr;
         if (rank == 1) {
           for (int i = 0; i < alpha; ++i)
             u[i * xi_stride] = static_cast<float>(g[i * 3] * cell(0, 0) + g[i * 3 + 1] * cell(0, 1) + g[i * 3 + 2] * cell(0, 2));
@@ -156,11 +170,11 @@ struct WinogradConvolution::Tiling {
   int64_t tiles_h = 1, tiles_w = 1;        // output tiles per image
   int64_t block_rows = 1, block_cols = 1;  // tiles per block (the last ones may be cut)
   int64_t blocks_h = 1, blocks_w = 1;
-  int64_t patch_floats = 0, v_floats = 0, m_floats = 0;  // per block, at most
+  int64_t patch_floats = 0, v_floats = 0, m_floats = 0, out_floats = 0;  // per block, at most
   int64_t macs = 0;
 
   int64_t blocks(int64_t groups) const { return batch * groups * blocks_h * blocks_w; }
-  int64_t block_floats() const { return patch_floats + v_floats + m_floats; }
+  int64_t block_floats() const { return patch_floats + v_floats + m_floats + out_floats; }
   // Whole blocks per thread (each with its own workspace) or every thread on each block in turn.
   bool whole_blocks(int64_t groups, int threads) const { return threads == 1 || blocks(groups) >= 2 * threads; }
 };
@@ -191,6 +205,7 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
   t.patch_floats = (spec_.rank == 2 ? t.block_rows * m + 2 : 1) * (t.block_cols * m + 2) * cin_g_;
   t.v_floats = positions * tiles * cin_g_;
   t.m_floats = positions * tiles * cout_pad_;
+  if (spec_.layout == Layout::channels_first) t.out_floats = tiles * m * (spec_.rank == 2 ? m : 1) * cout_g_;
   return t;
 }
 
@@ -225,7 +240,7 @@ struct WinogradConvolution::Call {
   }
   int64_t patch_rows(const Block& b) const { return conv.spec_.rank == 2 ? b.rows * m + 2 : 1; }
   int64_t patch_cols(const Block& b) const { return b.cols * m + 2; }
-  int64_t panels(const TileKernel& kernel) const { return ceil_div(conv.cout_pad_, kernel.nr); }
+  int64_t panels() const { return conv.cout_pad_ / conv.kernel_.nr; }
 
   // Phase 1, one row of the patch [row][column][c]: the input cells the block's tiles read (with a
   // 2-cell halo), after the padding mode; channels innermost whatever the layout.
@@ -250,9 +265,18 @@ struct WinogradConvolution::Call {
       }
       return;
     }
-    for (int64_t c = 0; c < cin_g; ++c) {  // channels_first: a transposing copy
-      const float* x_row = x + ((b.n * cin + b.g * cin_g + c) * in_h + ih) * in_w;
-      for (int64_t col = 0; col < cols; ++col) out[col * cin_g + c] = iw[col] < 0 ? 0.0f : x_row[iw[col]];
+    // channels_first: a transposing copy; runs of consecutive input columns as blocked transposes.
+    const int64_t plane = in_h * in_w;
+    const float* x_row = x + ((b.n * cin + b.g * cin_g) * in_h + ih) * in_w;
+    for (int64_t col = 0; col < cols;) {
+      int64_t end = col + 1;
+      if (iw[col] < 0) {
+        std::fill_n(out + col * cin_g, cin_g, 0.0f);
+      } else {
+        while (end < cols && iw[end] == iw[col] + (end - col)) ++end;
+        transpose(x_row + iw[col], cin_g, end - col, plane, out + col * cin_g, cin_g);
+      }
+      col = end;
     }
   }
 
@@ -264,18 +288,19 @@ struct WinogradConvolution::Call {
   }
 
   // Phase 3, item = xi * panels + panel: M[xi][tiles][panel] = V[xi] U[xi][panel] for every tile of the block.
-  void gemm(const Block& b, const TileKernel& kernel, const float* v, float* mb, int64_t item) const {
-    const int64_t panels_count = panels(kernel), xi = item / panels_count, panel = item % panels_count;
+  void gemm(const Block& b, const float* v, float* mb, int64_t item) const {
+    const TileKernel& kernel = conv.kernel_;
+    const int64_t xi = item / panels(), panel = item % panels();
     const int64_t tiles = b.tiles(), cin_g = conv.cin_g_, cout_pad = conv.cout_pad_;
     const float* rows[kMaxTileRows];
     TileArgs args;
     args.a_rows = rows;
     args.taps = 1;
     args.k_per_tap = cin_g;
-    args.b = conv.weights_.data() + ((b.g * positions + xi) * cin_g) * cout_pad + panel * kernel.nr;
-    args.b_stride = cout_pad;
+    args.b = conv.weights_.data() + ((b.g * positions + xi) * cout_pad + panel * kernel.nr) * cin_g;
+    args.b_stride = kernel.nr;
     args.c_row_stride = cout_pad;
-    args.cols = static_cast<int>(std::min<int64_t>(kernel.nr, cout_pad - panel * kernel.nr));
+    args.cols = kernel.nr;  // M rows hold whole panels
     for (int64_t first = 0; first < tiles; first += kernel.mr) {
       for (int i = 0; i < kernel.mr; ++i)  // rows past the last tile repeat it; they are not stored
         rows[i] = v + (xi * tiles + std::min(first + i, tiles - 1)) * cin_g;
@@ -286,7 +311,7 @@ struct WinogradConvolution::Call {
   }
 
   // Phase 4, tile `tile`: Y = AT M A + bias into the output, cut at the image border.
-  void output_tile(const Block& b, const float* mb, int64_t tile) const {
+  void output_tile(const Block& b, const float* mb, float* out_block, int64_t tile) const {
     const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_;
     const int64_t out_h = t.h.output, out_w = t.w.output;
     const int64_t oy = (b.ty0 + tile / b.cols) * m, ox = (b.tx0 + tile % b.cols) * m;
@@ -296,26 +321,41 @@ struct WinogradConvolution::Call {
     const int64_t m_stride = b.tiles() * conv.cout_pad_;
     if (conv.spec_.layout == Layout::channels_last) {
       float* y_tile = y + ((b.n * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
-      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, out_w * cout, cout, 1, rows, cols);
-    } else {
-      float* y_tile = y + ((b.n * cout + b.g * cout_g) * out_h + oy) * out_w + ox;
-      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, out_w, 1, out_h * out_w, rows, cols);
+      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, out_w * cout, cout, rows, cols);
+    } else {  // into the block's channels-innermost staging, transposed into the planes by unstage()
+      const int64_t row_stride = b.cols * m * cout_g;
+      float* o_tile = out_block + (tile / b.cols * m * row_stride) + tile % b.cols * m * cout_g;
+      conv.transform_.output(m_tile, m_stride, cout_g, bias, o_tile, row_stride, cout_g, rows, cols);
     }
   }
 
-  // The workspace of one block: patch, V, M.
+  // Phase 5 (channels_first only), one output row of the block: staging -> the Cout/g output planes.
+  void unstage(const Block& b, const float* out_block, int64_t row) const {
+    const int64_t cout_g = conv.cout_g_, out_h = t.h.output, out_w = t.w.output;
+    const int64_t oy = b.ty0 * m + row, ox = b.tx0 * m;
+    if (oy >= out_h) return;
+    float* y_row = y + ((b.n * conv.spec_.out_channels + b.g * cout_g) * out_h + oy) * out_w + ox;
+    // Plane by plane: each output row is written once, sequentially (the staging rows stay in L1/L2).
+    const float* from = out_block + row * b.cols * m * cout_g;
+    const int64_t pixels = std::min(b.cols * m, out_w - ox), plane = out_h * out_w;
+    for (int64_t c = 0; c < cout_g; ++c)
+      for (int64_t p = 0; p < pixels; ++p) y_row[c * plane + p] = from[p * cout_g + c];
+  }
+
+  // The workspace of one block: patch, V, M, output staging (channels_first).
   float* patch_of(float* workspace) const { return workspace; }
   float* v_of(float* workspace) const { return workspace + t.patch_floats; }
   float* m_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats; }
+  float* out_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats + t.m_floats; }
+  int64_t out_rows(const Block& b) const { return conv.spec_.layout == Layout::channels_first ? b.rows * m : 0; }
 
   // A block by one thread.
   void run_block(const Block& b, float* workspace) const {
-    const TileKernel& kernel = choose_kernel(conv.isa_, b.tiles(), conv.cout_g_);
     for (int64_t row = 0; row < patch_rows(b); ++row) stage(b, patch_of(workspace), row);
     for (int64_t tile = 0; tile < b.tiles(); ++tile) input_tile(b, patch_of(workspace), v_of(workspace), tile);
-    for (int64_t item = 0; item < positions * panels(kernel); ++item)
-      gemm(b, kernel, v_of(workspace), m_of(workspace), item);
-    for (int64_t tile = 0; tile < b.tiles(); ++tile) output_tile(b, m_of(workspace), tile);
+    for (int64_t item = 0; item < positions * panels(); ++item) gemm(b, v_of(workspace), m_of(workspace), item);
+    for (int64_t tile = 0; tile < b.tiles(); ++tile) output_tile(b, m_of(workspace), out_of(workspace), tile);
+    for (int64_t row = 0; row < out_rows(b); ++row) unstage(b, out_of(workspace), row);
   }
 };
 
@@ -337,17 +377,19 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
 #pragma omp parallel num_threads(threads)
   for (int64_t index = 0; index < blocks; ++index) {
     const Block b = call.block(index);
-    const TileKernel& kernel = choose_kernel(isa_, b.tiles(), cout_g_);
 #pragma omp for schedule(static)
     for (int64_t row = 0; row < call.patch_rows(b); ++row) call.stage(b, call.patch_of(workspace), row);
 #pragma omp for schedule(static)
     for (int64_t tile = 0; tile < b.tiles(); ++tile)
       call.input_tile(b, call.patch_of(workspace), call.v_of(workspace), tile);
 #pragma omp for schedule(static)
-    for (int64_t item = 0; item < call.positions * call.panels(kernel); ++item)
-      call.gemm(b, kernel, call.v_of(workspace), call.m_of(workspace), item);
+    for (int64_t item = 0; item < call.positions * call.panels(); ++item)
+      call.gemm(b, call.v_of(workspace), call.m_of(workspace), item);
 #pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < b.tiles(); ++tile) call.output_tile(b, call.m_of(workspace), tile);
+    for (int64_t tile = 0; tile < b.tiles(); ++tile)
+      call.output_tile(b, call.m_of(workspace), call.out_of(workspace), tile);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < call.out_rows(b); ++row) call.unstage(b, call.out_of(workspace), row);
   }
 }
 
@@ -361,8 +403,7 @@ std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int t
 std::string WinogradConvolution::details() const {
   const std::string m = std::to_string(transform_.m);
   return (spec_.rank == 2 ? "F(" + m + "x" + m + ", 3x3)" : "F(" + m + ", 3)") + ": " +
-         std::to_string(transform_.positions()) + " GEMMs per block of tiles with igemm." +
-         std::string(to_string(isa_)) + " micro-kernels, weights transformed at plan time";
+         std::to_string(transform_.positions()) + " GEMMs per block of tiles" + "; micro-kernel " + kernel_.name() + ", weights transformed at plan time";
 }
 
 }  // namespace convkit::cpu

@@ -2,7 +2,7 @@
 // (Lavin & Gray 2016), both layouts, groups, every padding kind and padding mode, flip, fused bias.
 //
 // Plan time: each 3x3 (or 3) filter becomes U = G g GT, alpha x alpha values (alpha = m + 2), stored as
-// the B operand of the GEMM micro-kernels: [group][xi][c][Cout/g rounded up to a vector].
+// the B operand of the GEMM micro-kernels: panels of NR output channels, [group][xi][panel][c][NR].
 // Run time, per block of output tiles (sized to stay in L2):
 //   1. stage: copy the block's input rectangle (tiles + 2-cell halo, padding applied by the padding
 //      mode, channels made innermost) into a patch, so the transforms read no borders and no strides;
@@ -25,6 +25,7 @@
 #include "aligned_buffer.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
+#include "tile_kernel.h"
 #include "winograd_transform.h"
 
 namespace convkit::cpu {
@@ -54,11 +55,11 @@ class WinogradConvolution final : public Algorithm {
   Tiling tiling(const Shape& input_shape) const;
 
   ConvSpec spec_;
-  Isa isa_;
   WinogradTransform transform_;
   int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
-  int64_t cout_pad_ = 1;    // Cout/g rounded up to the vector width: the row length of U and M
-  AlignedBuffer weights_;  // U: [group][xi][c][cout_pad] (+ one panel of zeros the last panel may over-read)
+  TileKernel kernel_{};     // the igemm micro-kernel of the GEMMs (rows = tiles, columns = output channels)
+  int64_t cout_pad_ = 1;    // Cout/g rounded up to whole panels of kernel_.nr: the row length of M
+  AlignedBuffer weights_;  // U: [group][xi][panel][c][NR], zero beyond Cout/g
   AlignedBuffer bias_;     // Cout values, empty without bias
 };
 

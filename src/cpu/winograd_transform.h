@@ -19,10 +19,10 @@ using InputTransform = void (*)(const float* d, int64_t row_stride, int64_t col_
                                 int64_t v_stride);
 
 // Y = AT M A + bias for one tile: M[xi] channel c at m[xi * m_stride + c]; bias (channels values) or
-// null. Output cell (i, j), channel c, goes to y[i * row_stride + j * col_stride + c * channel_stride],
-// only for i < rows and j < cols (a tile cut by the image border).
+// null. Output cell (i, j), channel c, goes to y[i * row_stride + j * col_stride + c], only for i < rows
+// and j < cols (a tile cut by the image border).
 using OutputTransform = void (*)(const float* m, int64_t m_stride, int64_t channels, const float* bias, float* y,
-                                 int64_t row_stride, int64_t col_stride, int64_t channel_stride, int rows, int cols);
+                                 int64_t row_stride, int64_t col_stride, int rows, int cols);
 
 struct WinogradTransform {
   Isa isa;

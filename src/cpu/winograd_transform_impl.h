@@ -84,7 +84,7 @@ void input_transform(const float* d, int64_t row_stride, int64_t col_stride, int
 
 template <class V, int M, int Rank>
 void output_transform(const float* m, int64_t m_stride, int64_t channels, const float* bias, float* y,
-                      int64_t row_stride, int64_t col_stride, int64_t channel_stride, int rows, int cols) {
+                      int64_t row_stride, int64_t col_stride, int rows, int cols) {
   using Mat = WinogradMatrices<M>;
   constexpr int A = M + 2, H = Rank == 2 ? A : 1, OH = Rank == 2 ? M : 1;
   constexpr int L = V::kLanes;
@@ -109,15 +109,9 @@ void output_transform(const float* m, int64_t m_stride, int64_t channels, const 
     for (int i = 0; i < rows; ++i)
       for (int j = 0; j < cols; ++j) {
         const typename V::Reg value = bias ? V::add(out[i][j], b) : out[i][j];
-        float* p = y + i * row_stride + j * col_stride + c * channel_stride;
-        if (channel_stride == 1) {
-          if (n == L) V::store(p, value);
-          else V::store_partial(p, n, value);
-        } else {  // channels_first: one float per channel plane
-          alignas(64) float lanes[L];
-          V::store(lanes, value);
-          for (int64_t l = 0; l < n; ++l) p[l * channel_stride] = lanes[l];
-        }
+        float* p = y + i * row_stride + j * col_stride + c;
+        if (n == L) V::store(p, value);
+        else V::store_partial(p, n, value);
       }
   }
 }
