@@ -162,9 +162,12 @@ TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
           }
         }
         if (integers) {
-          ASSERT_EQ(testing::max_abs_difference(dx, reference::convolution_backward_data(p.spec, p.input_shape,
-                                                                                         data.weight, dy)),
-                    0.0)
+          // Exact, except through Winograd (the plan's choice for wide stride-1 3x3 adjoints), whose
+          // transforms round: within its documented bound, far below one integer step here.
+          const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+          const bool winograd =
+              BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape).find("winograd") != std::string::npos;
+          ASSERT_LE(testing::max_abs_difference(dx, expected), winograd ? 1e-5 * testing::max_abs(expected) : 0.0)
               << p.describe();
         }
       }

@@ -36,6 +36,13 @@ inline double max_abs_difference(ConstTensorView a, ConstTensorView b) {
   return worst;
 }
 
+inline double max_abs(ConstTensorView a) {
+  const Tensor c = Tensor::copy_of(a);
+  double worst = 0.0;
+  for (int64_t i = 0; i < c.numel(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(c[i])));
+  return worst;
+}
+
 inline double dot(ConstTensorView a, ConstTensorView b) {
   const Tensor ca = Tensor::copy_of(a), cb = Tensor::copy_of(b);
   double sum = 0.0;

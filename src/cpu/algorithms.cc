@@ -7,6 +7,7 @@
 #include "reference_algorithm.h"
 #include "spatial_convolution.h"
 #include "transposed_convolution.h"
+#include "winograd_convolution.h"
 
 namespace convkit::cpu {
 
@@ -16,6 +17,7 @@ std::span<const AlgorithmEntry> algorithms() {
       {"depthwise", &DepthwiseConvolution::cannot, &DepthwiseConvolution::prefers_not, &create<DepthwiseConvolution>},
       {"grouped", &GroupedConvolution::cannot, &GroupedConvolution::prefers_not, &create<GroupedConvolution>},
       {"spatial", &SpatialConvolution::cannot, &SpatialConvolution::prefers_not, &create<SpatialConvolution>},
+      {"winograd", &WinogradConvolution::cannot, &WinogradConvolution::prefers_not, &create<WinogradConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
       {"transposed", &TransposedConvolution::cannot, &always, &create<TransposedConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},

@@ -1,0 +1,409 @@
+#include "winograd_convolution.h"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "convkit/shape.h"
+#include "tile_kernel.h"
+#include "winograd_matrices.h"
+
+namespace convkit::cpu {
+namespace {
+
+constexpr int64_t kBlockBytes = int64_t{1} << 20;  // V + M of one block: half of this machine's 2 MiB L2
+constexpr int64_t kMinBlockTiles = 16;
+constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
+constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
+constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
+constexpr int64_t kMaxTransformedBytes = int64_t{4} << 20;  // per group, for prefers_not
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// G of F(m, 3), alpha x 3, row-major.
+const double* g_matrix(int m) {
+  switch (m) {
+    case 2: return &WinogradMatrices<2>::g[0][0];
+    case 4: return &WinogradMatrices<4>::g[0][0];
+    default: return &WinogradMatrices<6>::g[0][0];
+  }
+}
+
+// The igemm micro-kernel whose panel width pads Cout/g least; on ties the larger register tile.
+TileKernel choose_kernel(Isa isa, int64_t cout) {
+  const TileKernel* best = nullptr;
+  int64_t best_padded = 0;
+  for (const TileKernel& k : tile_kernels(isa)) {
+    if (!k.indirect) continue;
+    const int64_t padded = round_up(cout, k.nr);
+    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
+      best = &k;
+      best_padded = padded;
+    }
+  }
+  return *best;
+}
+
+// The input index cell j of an axis reads after the padding mode, or -1 for a zero. Cells beyond the
+// padded input (a tile overhanging the output's end) only feed outputs that are never written: zeros.
+int64_t source_index(int64_t j, const AxisGeometry& axis, PaddingMode mode) {
+  if (j < -axis.pad_begin || j >= axis.input + axis.pad_end) return -1;
+  return padded_source_index(j, axis.input, mode);
+}
+
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols, in 8 x 8 blocks so that
+// both sides stay in a few cache lines (the channels_first <-> channels-innermost copies).
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride, float* dst, int64_t dst_stride) {
+  constexpr int64_t kBlock = 8;  // 8 planes 2^k floats apart share an L1 set: stay below its 12 ways
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+      const int64_t i1 = std::min(rows, i0 + kBlock), j1 = std::min(cols, j0 + kBlock);
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = i0; i < i1; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
+    }
+}
+
+template <class T>
+T* scratch(std::vector<T>& buffer, int64_t count) {
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+}  // namespace
+
+std::string WinogradConvolution::cannot(const ConvSpec& spec) {
+  if (spec.transposed) return "transposed convolution";
+  if (spec.rank == 3) return "rank 3 (Winograd covers 1D and 2D 3-wide kernels)";
+  const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
+  const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
+  const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
+  for (int64_t k : kernel)
+    if (k != 3) return "kernel=" + convkit::to_string(kernel) + ": F(m, 3) needs a kernel of 3 on every axis";
+  for (int64_t s : stride)
+    if (s != 1) return "stride=" + convkit::to_string(stride) + ": Winograd tiles need stride 1";
+  for (int64_t d : dilation)
+    if (d != 1) return "dilation=" + convkit::to_string(dilation) + ": Winograd tiles need dilation 1";
+  return {};
+}
+
+std::string WinogradConvolution::prefers_not(const ConvSpec& spec) {
+  // Per output value, Winograd does alpha^2/m^2 (2.25 for F(4x4)) multiplications per input channel
+  // instead of 9, but pays an input transform per input channel and an output transform per output
+  // channel. With few channels per group those transforms (and the narrow GEMMs) cost more than the
+  // saved multiplications. The spec has no image size, so small images are not excluded here.
+  const int64_t cin_g = spec.in_channels / spec.groups, cout_g = spec.out_channels / spec.groups;
+  if (cin_g < kMinChannels || cout_g < kMinChannels)
+    return "Cin/groups=" + std::to_string(cin_g) + ", Cout/groups=" + std::to_string(cout_g) + ": below " +
+           std::to_string(kMinChannels) + " channels per group the transforms cost more than they save";
+  // Every block of tiles streams all alpha^2 transformed filters (4x the 3x3 weights for F(4x4)); beyond
+  // what the caches hold they come from memory once per block, and a small image (ResNet-50 res4,
+  // 256 -> 256 on 14x14: 9.4 MiB for 16 tiles) is then slower than gemm. Large images with many
+  // channels could still win; the spec does not say the image size.
+  const int64_t alpha = tile_size(spec.rank) + 2;
+  const int64_t bytes = (spec.rank == 2 ? alpha * alpha : alpha) * cin_g * cout_g * int64_t{sizeof(float)};
+  if (bytes > kMaxTransformedBytes)
+    return "transformed weights of " + std::to_string(bytes >> 20) + " MiB per group exceed " +
+           std::to_string(kMaxTransformedBytes >> 20) + " MiB: streamed from memory per block of tiles";
+  return {};
+}
+
+// Measured on this machine (single thread, channels_last): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50
+// res2 and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels.
+int WinogradConvolution::tile_size(int rank) { return rank == 2 ? 4 : 6; }
+
+WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
+    : spec_(spec), transform_(winograd_transform(isa, tile_size(spec.rank), spec.rank)),
+      groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
+      kernel_(choose_kernel(isa, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
+  const bool channels_last = spec.layout == Layout::channels_last;
+  const int rank = spec.rank, alpha = transform_.alpha(), positions = transform_.positions();
+  // Element strides of the weight along (output channel, input channel, H, W), per layout:
+  // channels_first (Cout, Cin/g, k...), channels_last (k..., Cin/g, Cout). 1D has no H (stride 0).
+  const auto& st = weight.strides();
+  const size_t r = static_cast<size_t>(rank);
+  const int64_t o_stride = channels_last ? st[r + 1] : st[0];
+  const int64_t c_stride = channels_last ? st[r] : st[1];
+  const int64_t w_stride = channels_last ? st[r - 1] : st[r + 1];
+  const int64_t h_stride = rank == 1 ? 0 : (channels_last ? st[0] : st[2]);
+  const double* g = g_matrix(transform_.m);
+
+  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * cin_g_ * cout_pad_));
+  std::fill_n(weights_.data(), weights_.size(), 0.0f);
+  std::vector<double> gw(static_cast<size_t>(alpha * 3));  // G w, alpha x 3 (rows of the filter)
+  for (int64_t grp = 0; grp < groups_; ++grp)
+    for (int64_t o = 0; o < cout_g_; ++o)
+      for (int64_t c = 0; c < cin_g_; ++c) {
+        const float* w = weight.data() + (grp * cout_g_ + o) * o_stride + c * c_stride;
+        // Filter cell (ky, kx); flip (true convolution) reads the kernel reversed along every axis.
+        auto cell = [&](int ky, int kx) -> double {
+          return w[(spec.flip && rank == 2 ? 2 - ky : ky) * h_stride + (spec.flip ? 2 - kx : kx) * w_stride];
+        };
+        // U[grp][xi][panel][c][lane] for o = panel * NR + lane.
+        const int64_t nr = kernel_.nr, xi_stride = cin_g_ * cout_pad_;
+        float* u = weights_.data() + grp * positions * xi_stride + (o / nr * cin_g_ + c) * nr + o % nr;
+        if (rank == 1) {
+          for (int i = 0; i < alpha; ++i)
+            u[i * xi_stride] = static_cast<float>(g[i * 3] * cell(0, 0) + g[i * 3 + 1] * cell(0, 1) + g[i * 3 + 2] * cell(0, 2));
+          continue;
+        }
+        // U = G w GT: first along H (G w: alpha x 3), then along W.
+        for (int i = 0; i < alpha; ++i)
+          for (int kx = 0; kx < 3; ++kx)
+            gw[static_cast<size_t>(i * 3 + kx)] = g[i * 3] * cell(0, kx) + g[i * 3 + 1] * cell(1, kx) + g[i * 3 + 2] * cell(2, kx);
+        for (int i = 0; i < alpha; ++i)
+          for (int j = 0; j < alpha; ++j) {
+            const double* row = &gw[static_cast<size_t>(i * 3)];
+            u[(i * alpha + j) * xi_stride] = static_cast<float>(g[j * 3] * row[0] + g[j * 3 + 1] * row[1] + g[j * 3 + 2] * row[2]);
+          }
+      }
+  if (bias) {
+    bias_ = AlignedBuffer(static_cast<size_t>(spec.out_channels));
+    std::copy_n(bias, spec.out_channels, bias_.data());
+  }
+}
+
+// How one input shape is cut into tiles and blocks of tiles.
+struct WinogradConvolution::Tiling {
+  AxisGeometry h, w;  // h is a unit axis in 1D
+  int64_t batch = 1;
+  int64_t tiles_h = 1, tiles_w = 1;        // output tiles per image
+  int64_t block_rows = 1, block_cols = 1;  // tiles per block (the last ones may be cut)
+  int64_t blocks_h = 1, blocks_w = 1;
+  int64_t patch_floats = 0, v_floats = 0, m_floats = 0, out_floats = 0;  // per block, at most
+  int64_t macs = 0;
+
+  int64_t blocks(int64_t groups) const { return batch * groups * blocks_h * blocks_w; }
+  int64_t block_floats() const { return patch_floats + v_floats + m_floats + out_floats; }
+  // Whole blocks per thread (each with its own workspace) or every thread on each block in turn.
+  bool whole_blocks(int64_t groups, int threads) const { return threads == 1 || blocks(groups) >= 2 * threads; }
+};
+
+WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape) const {
+  Tiling t;
+  const ConvGeometry geometry = resolve_geometry(spec_, input_spatial_of(spec_, input_shape));
+  const int64_t m = transform_.m, positions = transform_.positions();
+  t.w = geometry.axes.back();
+  if (spec_.rank == 2) t.h = geometry.axes.front();
+  else t.h.input = t.h.output = 1;
+  t.batch = input_shape[0];
+  t.tiles_h = ceil_div(t.h.output, m);
+  t.tiles_w = ceil_div(t.w.output, m);
+  t.macs = t.batch * spec_.out_channels * t.h.output * t.w.output * cin_g_ * (spec_.rank == 2 ? 9 : 3);
+  const int64_t budget =
+      std::max(kMinBlockTiles, kBlockBytes / (int64_t{sizeof(float)} * positions * (cin_g_ + cout_pad_)));
+  if (t.tiles_w >= budget) {
+    t.block_cols = ceil_div(t.tiles_w, ceil_div(t.tiles_w, budget));
+  } else {
+    t.block_cols = t.tiles_w;
+    const int64_t rows = budget / t.tiles_w;
+    t.block_rows = ceil_div(t.tiles_h, ceil_div(t.tiles_h, rows));
+  }
+  t.blocks_h = ceil_div(t.tiles_h, t.block_rows);
+  t.blocks_w = ceil_div(t.tiles_w, t.block_cols);
+  const int64_t tiles = t.block_rows * t.block_cols;
+  t.patch_floats = (spec_.rank == 2 ? t.block_rows * m + 2 : 1) * (t.block_cols * m + 2) * cin_g_;
+  t.v_floats = positions * tiles * cin_g_;
+  t.m_floats = positions * tiles * cout_pad_;
+  if (spec_.layout == Layout::channels_first) t.out_floats = tiles * m * (spec_.rank == 2 ? m : 1) * cout_g_;
+  return t;
+}
+
+// One block: image n, group g, the tiles [ty0, ty0 + rows) x [tx0, tx0 + cols).
+struct WinogradConvolution::Block {
+  int64_t n = 0, g = 0, ty0 = 0, tx0 = 0, rows = 1, cols = 1;
+  int64_t tiles() const { return rows * cols; }
+};
+
+// Everything one call needs: the tiling, the tensors, and the four phases of a block.
+struct WinogradConvolution::Call {
+  const WinogradConvolution& conv;
+  Tiling t;
+  const float* x;
+  float* y;
+  int64_t m = 1, positions = 1;
+
+  Call(const WinogradConvolution& c, ConstTensorView input, float* output)
+      : conv(c), t(c.tiling(input.shape())), x(input.data()), y(output), m(c.transform_.m),
+        positions(c.transform_.positions()) {}
+
+  Block block(int64_t index) const {
+    Block b;
+    const int64_t per_image = t.blocks_h * t.blocks_w;
+    b.n = index / (conv.groups_ * per_image);
+    b.g = index / per_image % conv.groups_;
+    b.ty0 = index % per_image / t.blocks_w * t.block_rows;
+    b.tx0 = index % t.blocks_w * t.block_cols;
+    b.rows = std::min(t.block_rows, t.tiles_h - b.ty0);
+    b.cols = std::min(t.block_cols, t.tiles_w - b.tx0);
+    return b;
+  }
+  int64_t patch_rows(const Block& b) const { return conv.spec_.rank == 2 ? b.rows * m + 2 : 1; }
+  int64_t patch_cols(const Block& b) const { return b.cols * m + 2; }
+  int64_t panels() const { return conv.cout_pad_ / conv.kernel_.nr; }
+
+  // Phase 1, one row of the patch [row][column][c]: the input cells the block's tiles read (with a
+  // 2-cell halo), after the padding mode; channels innermost whatever the layout.
+  void stage(const Block& b, float* patch, int64_t row) const {
+    thread_local std::vector<int64_t> column_sources;
+    const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b);
+    const int64_t ih = source_index(b.ty0 * m - t.h.pad_begin + row, t.h, conv.spec_.padding_mode);
+    float* out = patch + row * cols * cin_g;
+    if (ih < 0) {
+      std::fill_n(out, cols * cin_g, 0.0f);
+      return;
+    }
+    int64_t* iw = scratch(column_sources, cols);
+    for (int64_t col = 0; col < cols; ++col)
+      iw[col] = source_index(b.tx0 * m - t.w.pad_begin + col, t.w, conv.spec_.padding_mode);
+    const int64_t in_h = t.h.input, in_w = t.w.input;
+    if (conv.spec_.layout == Layout::channels_last) {
+      const float* x_row = x + ((b.n * in_h + ih) * in_w) * cin + b.g * cin_g;
+      for (int64_t col = 0; col < cols; ++col) {
+        if (iw[col] < 0) std::fill_n(out + col * cin_g, cin_g, 0.0f);
+        else std::copy_n(x_row + iw[col] * cin, cin_g, out + col * cin_g);
+      }
+      return;
+    }
+    // channels_first: a transposing copy; runs of consecutive input columns as blocked transposes.
+    const int64_t plane = in_h * in_w;
+    const float* x_row = x + ((b.n * cin + b.g * cin_g) * in_h + ih) * in_w;
+    for (int64_t col = 0; col < cols;) {
+      int64_t end = col + 1;
+      if (iw[col] < 0) {
+        std::fill_n(out + col * cin_g, cin_g, 0.0f);
+      } else {
+        while (end < cols && iw[end] == iw[col] + (end - col)) ++end;
+        transpose(x_row + iw[col], cin_g, end - col, plane, out + col * cin_g, cin_g);
+      }
+      col = end;
+    }
+  }
+
+  // Phase 2, tile `tile` of the block: V[xi][tile][c].
+  void input_tile(const Block& b, const float* patch, float* v, int64_t tile) const {
+    const int64_t cin_g = conv.cin_g_, row_stride = patch_cols(b) * cin_g;
+    const float* d = patch + (tile / b.cols * m * row_stride) + tile % b.cols * m * cin_g;
+    conv.transform_.input(d, row_stride, cin_g, cin_g, v + tile * cin_g, b.tiles() * cin_g);
+  }
+
+  // Phase 3, item = xi * panels + panel: M[xi][tiles][panel] = V[xi] U[xi][panel] for every tile of the block.
+  void gemm(const Block& b, const float* v, float* mb, int64_t item) const {
+    const TileKernel& kernel = conv.kernel_;
+    const int64_t xi = item / panels(), panel = item % panels();
+    const int64_t tiles = b.tiles(), cin_g = conv.cin_g_, cout_pad = conv.cout_pad_;
+    const float* rows[kMaxTileRows];
+    TileArgs args;
+    args.a_rows = rows;
+    args.taps = 1;
+    args.k_per_tap = cin_g;
+    args.b = conv.weights_.data() + ((b.g * positions + xi) * cout_pad + panel * kernel.nr) * cin_g;
+    args.b_stride = kernel.nr;
+    args.c_row_stride = cout_pad;
+    args.cols = kernel.nr;  // M rows hold whole panels
+    for (int64_t first = 0; first < tiles; first += kernel.mr) {
+      for (int i = 0; i < kernel.mr; ++i)  // rows past the last tile repeat it; they are not stored
+        rows[i] = v + (xi * tiles + std::min(first + i, tiles - 1)) * cin_g;
+      args.c = mb + (xi * tiles + first) * cout_pad + panel * kernel.nr;
+      args.rows = static_cast<int>(std::min<int64_t>(kernel.mr, tiles - first));
+      kernel.run(args);
+    }
+  }
+
+  // Phase 4, tile `tile`: Y = AT M A + bias into the output, cut at the image border.
+  void output_tile(const Block& b, const float* mb, float* out_block, int64_t tile) const {
+    const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_;
+    const int64_t out_h = t.h.output, out_w = t.w.output;
+    const int64_t oy = (b.ty0 + tile / b.cols) * m, ox = (b.tx0 + tile % b.cols) * m;
+    const int rows = static_cast<int>(std::min(m, out_h - oy)), cols = static_cast<int>(std::min(m, out_w - ox));
+    const float* bias = conv.bias_.size() ? conv.bias_.data() + b.g * cout_g : nullptr;
+    const float* m_tile = mb + tile * conv.cout_pad_;
+    const int64_t m_stride = b.tiles() * conv.cout_pad_;
+    if (conv.spec_.layout == Layout::channels_last) {
+      float* y_tile = y + ((b.n * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
+      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, out_w * cout, cout, rows, cols);
+    } else {  // into the block's channels-innermost staging, transposed into the planes by unstage()
+      const int64_t row_stride = b.cols * m * cout_g;
+      float* o_tile = out_block + (tile / b.cols * m * row_stride) + tile % b.cols * m * cout_g;
+      conv.transform_.output(m_tile, m_stride, cout_g, bias, o_tile, row_stride, cout_g, rows, cols);
+    }
+  }
+
+  // Phase 5 (channels_first only), one output row of the block: staging -> the Cout/g output planes.
+  void unstage(const Block& b, const float* out_block, int64_t row) const {
+    const int64_t cout_g = conv.cout_g_, out_h = t.h.output, out_w = t.w.output;
+    const int64_t oy = b.ty0 * m + row, ox = b.tx0 * m;
+    if (oy >= out_h) return;
+    float* y_row = y + ((b.n * conv.spec_.out_channels + b.g * cout_g) * out_h + oy) * out_w + ox;
+    // Plane by plane: each output row is written once, sequentially (the staging rows stay in L1/L2).
+    const float* from = out_block + row * b.cols * m * cout_g;
+    const int64_t pixels = std::min(b.cols * m, out_w - ox), plane = out_h * out_w;
+    for (int64_t c = 0; c < cout_g; ++c)
+      for (int64_t p = 0; p < pixels; ++p) y_row[c * plane + p] = from[p * cout_g + c];
+  }
+
+  // The workspace of one block: patch, V, M, output staging (channels_first).
+  float* patch_of(float* workspace) const { return workspace; }
+  float* v_of(float* workspace) const { return workspace + t.patch_floats; }
+  float* m_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats; }
+  float* out_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats + t.m_floats; }
+  int64_t out_rows(const Block& b) const { return conv.spec_.layout == Layout::channels_first ? b.rows * m : 0; }
+
+  // A block by one thread.
+  void run_block(const Block& b, float* workspace) const {
+    for (int64_t row = 0; row < patch_rows(b); ++row) stage(b, patch_of(workspace), row);
+    for (int64_t tile = 0; tile < b.tiles(); ++tile) input_tile(b, patch_of(workspace), v_of(workspace), tile);
+    for (int64_t item = 0; item < positions * panels(); ++item) gemm(b, v_of(workspace), m_of(workspace), item);
+    for (int64_t tile = 0; tile < b.tiles(); ++tile) output_tile(b, m_of(workspace), out_of(workspace), tile);
+    for (int64_t row = 0; row < out_rows(b); ++row) unstage(b, out_of(workspace), row);
+  }
+};
+
+void WinogradConvolution::run(ConstTensorView input, float* output, int threads) const {
+  const Call call(*this, input, output);
+  const int64_t blocks = call.t.blocks(groups_);
+  if (call.t.macs < kSerialMacs) threads = 1;
+  if (call.t.whole_blocks(groups_, threads)) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t index = 0; index < blocks; ++index) {
+      thread_local std::vector<float> workspace;
+      call.run_block(call.block(index), scratch(workspace, call.t.block_floats()));
+    }
+    return;
+  }
+  // Few blocks: every thread takes a share of each phase of each block, in one shared workspace.
+  thread_local std::vector<float> shared;
+  float* workspace = scratch(shared, call.t.block_floats());
+#pragma omp parallel num_threads(threads)
+  for (int64_t index = 0; index < blocks; ++index) {
+    const Block b = call.block(index);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < call.patch_rows(b); ++row) call.stage(b, call.patch_of(workspace), row);
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < b.tiles(); ++tile)
+      call.input_tile(b, call.patch_of(workspace), call.v_of(workspace), tile);
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < call.positions * call.panels(); ++item)
+      call.gemm(b, call.v_of(workspace), call.m_of(workspace), item);
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < b.tiles(); ++tile)
+      call.output_tile(b, call.m_of(workspace), call.out_of(workspace), tile);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < call.out_rows(b); ++row) call.unstage(b, call.out_of(workspace), row);
+  }
+}
+
+std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
+  const Tiling t = tiling(input_shape);
+  if (t.macs < kSerialMacs) threads = 1;
+  const int64_t copies = t.whole_blocks(groups_, threads) ? std::min<int64_t>(threads, t.blocks(groups_)) : 1;
+  return static_cast<std::size_t>(copies * t.block_floats()) * sizeof(float);
+}
+
+std::string WinogradConvolution::details() const {
+  const std::string m = std::to_string(transform_.m);
+  return (spec_.rank == 2 ? "F(" + m + "x" + m + ", 3x3)" : "F(" + m + ", 3)") + ": " +
+         std::to_string(transform_.positions()) + " GEMMs per block of tiles" + "; micro-kernel " + kernel_.name() + ", weights transformed at plan time";
+}
+
+}  // namespace convkit::cpu

@@ -1,0 +1,66 @@
+// Winograd convolution F(m x m, 3 x 3) (2D) and F(m, 3) (1D) for 3-wide, stride-1, dilation-1 kernels
+// (Lavin & Gray 2016), both layouts, groups, every padding kind and padding mode, flip, fused bias.
+//
+// Plan time: each 3x3 (or 3) filter becomes U = G g GT, alpha x alpha values (alpha = m + 2), stored as
+// the B operand of the GEMM micro-kernels: panels of NR output channels, [group][xi][panel][c][NR].
+// Run time, per block of output tiles (sized to stay in L2):
+//   1. stage: copy the block's input rectangle (tiles + 2-cell halo, padding applied by the padding
+//      mode, channels made innermost) into a patch, so the transforms read no borders and no strides;
+//   2. input transform: V = BT d B per tile, vectorized along channels, into V[xi][tile][c];
+//   3. alpha^2 independent GEMMs M[xi] = V[xi] (tiles x Cin/g) * U[xi] (Cin/g x Cout/g) with the igemm
+//      micro-kernels (rows = tiles read through row pointers, one per tile);
+//   4. output transform: Y = AT M A + bias per tile, written straight into the output (cut at the border).
+// Threads: whole blocks per thread when there are at least two per thread; otherwise all threads share
+// each block phase by phase (a small image: the threads split the transformed weights instead of each
+// streaming all of them). Every value is computed by one call in one fixed order: results are
+// bit-identical for every thread count.
+// Extra memory: per block (one per thread, or one shared) patch + V + M = about
+//   tiles * (m^2 * Cin/g + alpha^2 * (Cin/g + Cout/g)) floats, tiles <= max(16, 1 MiB / (4 alpha^2 (Cin/g + Cout/g))).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "algorithm.h"
+#include "aligned_buffer.h"
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+#include "tile_kernel.h"
+#include "winograd_transform.h"
+
+namespace convkit::cpu {
+
+class WinogradConvolution final : public Algorithm {
+ public:
+  // Empty when this algorithm computes `spec`, otherwise the reason it cannot.
+  static std::string cannot(const ConvSpec& spec);
+  // Empty when it should be faster than gemm for `spec`, otherwise why not.
+  static std::string prefers_not(const ConvSpec& spec);
+  // The output tile size m of F(m, 3) used for a spec of this rank.
+  static int tile_size(int rank);
+
+  WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
+  void run(ConstTensorView input, float* output, int threads) const override;
+  std::string name() const override { return transform_.name(); }
+  std::string details() const override;
+  std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes(); }
+  std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
+
+ private:
+  struct Tiling;
+  struct Block;
+  struct Call;
+
+  Tiling tiling(const Shape& input_shape) const;
+
+  ConvSpec spec_;
+  WinogradTransform transform_;
+  int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
+  TileKernel kernel_{};     // the igemm micro-kernel of the GEMMs (rows = tiles, columns = output channels)
+  int64_t cout_pad_ = 1;    // Cout/g rounded up to whole panels of kernel_.nr: the row length of M
+  AlignedBuffer weights_;  // U: [group][xi][panel][c][NR], zero beyond Cout/g
+  AlignedBuffer bias_;     // Cout values, empty without bias
+};
+
+}  // namespace convkit::cpu
