@@ -1,4 +1,4 @@
-// The AVX2 + FMA vector type of the direct kernels (depthwise_avx2.cc, grouped_avx2.cc):
+// The AVX2 + FMA vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_avx2.cc):
 // 8 floats, masked partial loads and stores. Include only from translation units compiled with -mavx2 -mfma.
 #pragma once
 
@@ -31,6 +31,15 @@ struct Avx2 {
   // r[i] = v[index[i]] (index[i] < kLanes).
   static Reg permute(Reg v, const int32_t* index) {
     return _mm256_permutevar8x32_ps(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
+  }
+  static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  // p[0], p[step], ..., p[(n - 1) * step], the other lanes zero (n <= kLanes).
+  static Reg load_strided(const float* p, int64_t step, int64_t n) {
+    const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(static_cast<int>(step)));
+    return _mm256_mask_i32gather_ps(zero(), p, index, _mm256_castsi256_ps(first(n)), 4);
   }
 };
 

@@ -1,4 +1,4 @@
-// The AVX-512 vector type of the direct kernels (depthwise_avx512.cc, grouped_avx512.cc):
+// The AVX-512 vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_avx512.cc):
 // 16 floats, masked partial loads and stores. Include only from translation units compiled with -mavx512f.
 #pragma once
 
@@ -29,6 +29,15 @@ struct Avx512 {
   // (the masked form: GCC 12 warns that the plain one reads an uninitialized pass-through)
   static Reg permute(Reg v, const int32_t* index) {
     return _mm512_mask_permutexvar_ps(v, 0xFFFF, _mm512_loadu_si512(index), v);
+  }
+  static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  // p[0], p[step], ..., p[(n - 1) * step], the other lanes zero (n <= kLanes).
+  static Reg load_strided(const float* p, int64_t step, int64_t n) {
+    const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(step)));
+    return _mm512_mask_i32gather_ps(zero(), first(n), index, p, 4);
   }
 };
 

@@ -1,4 +1,4 @@
-// The portable vector type of the direct kernels (depthwise_portable.cc, grouped_portable.cc):
+// The portable vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_portable.cc):
 // 4 floats in plain C++ that the compiler maps to the baseline SIMD (SSE2 on x86-64).
 #pragma once
 
@@ -33,6 +33,20 @@ struct Portable {
     return a;
   }
   static Reg permute(Reg v, const int32_t* index) { return {{v.v[index[0]], v.v[index[1]], v.v[index[2]], v.v[index[3]]}}; }
+  static Reg broadcast(const float* p) { return set1(*p); }
+  static Reg sub(Reg a, Reg b) {
+    for (int l = 0; l < kLanes; ++l) a.v[l] -= b.v[l];
+    return a;
+  }
+  static Reg mul(Reg a, Reg b) {
+    for (int l = 0; l < kLanes; ++l) a.v[l] *= b.v[l];
+    return a;
+  }
+  static Reg load_strided(const float* p, int64_t step, int64_t n) {
+    Reg r{};
+    for (int64_t l = 0; l < n; ++l) r.v[l] = p[l * step];
+    return r;
+  }
 };
 
 }  // namespace convkit::cpu::simd

@@ -1,4 +1,4 @@
-// The Winograd tile transforms as one template over the vector type V (see simd.h), the tile size m
+// The Winograd tile transforms as one template over the vector type V (simd_<isa>.h), the tile size m
 // and the rank; instantiated by winograd_<isa>.cc, each compiled with its ISA's flags. The matrices are
 // template arguments, so every coefficient is a compile-time constant: zeros cost nothing, +-1 is an
 // add or a subtraction, anything else one FMA.
@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "simd.h"
 #include "winograd_matrices.h"
 #include "winograd_transform.h"
 
