@@ -2,6 +2,7 @@
 // exact input size, padding modes) and BackwardWeightsPlan (the WeightGradient GEMM), see
 // convkit/backward_plan.h.
 #include "convkit/backward_plan.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <array>
@@ -14,9 +15,10 @@
 #include "weight_gradient.h"
 
 namespace convkit {
-namespace {
 
-constexpr int kMaxRank = 3;
+using cpu::kMaxRank;
+
+namespace {
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 

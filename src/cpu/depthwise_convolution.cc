@@ -1,4 +1,5 @@
 #include "depthwise_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <array>
@@ -23,21 +24,7 @@ const DepthwiseKernels& depthwise_kernels(Isa isa) {
 
 namespace {
 
-constexpr int kMaxRank = 3;
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
 constexpr int64_t kRowTile = 16;                   // 3D: output rows per H tile (see Call::row_at)
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// Spec axis `axis` of a rank-`rank` spec sits in slot 3 - rank + axis of the (D, H, W) arrays.
-size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
-
-// A per-thread scratch array that only grows (runs are many, sizes few).
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
-}
 
 }  // namespace
 

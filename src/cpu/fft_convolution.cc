@@ -1,4 +1,5 @@
 #include "fft_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <bit>
@@ -13,17 +14,9 @@ namespace {
 constexpr int64_t kMaxSize = int64_t{1} << 16;     // transforms stay in the L2 cache
 constexpr int64_t kSerialWork = int64_t{1} << 20;  // below (modelled flops), one thread
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 int64_t dilated_taps(const ConvSpec& spec) {
   const int64_t k = per_axis(spec.kernel, 1, 1, "kernel")[0], d = per_axis(spec.dilation, 1, 1, "dilation")[0];
   return (k - 1) * d + 1;
-}
-
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "grouped_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <array>
@@ -23,13 +24,8 @@ const GroupedKernels& grouped_kernels(Isa isa) {
 
 namespace {
 
-constexpr int kMaxRank = 3;
 constexpr int64_t kChunkColumns = 64;             // output columns per expansion
-constexpr int64_t kMaxRowTaps = 64;               // kd * kh the row cache handles (larger kernels: gemm)
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
+constexpr int64_t kMaxRowTaps = 64;               
 bool power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 }  // namespace

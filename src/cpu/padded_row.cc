@@ -1,17 +1,11 @@
 #include "padded_row.h"
+#include "driver_util.h"
 
 #include <algorithm>
 
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
-namespace {
-
-// ceil(a / b) for b > 0 and any a.
-int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
-
-}  // namespace
-
 void gather_padded(const PaddedRow& row, int64_t first, int64_t step, int64_t count, float* dst) {
   const int64_t raw0 = first - row.pad;  // input index of j = 0; +step per j
   // [lo, hi): the j inside the input and below the limit.

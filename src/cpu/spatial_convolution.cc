@@ -1,4 +1,5 @@
 #include "spatial_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <vector>
@@ -27,21 +28,8 @@ std::string SpatialKernel::name() const {
 
 namespace {
 
-constexpr int kMaxRank = 3;
-constexpr int64_t kChunk = 1024;                   // output columns per band: its staged rows stay in cache
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int64_t kChunk = 1024;                   
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// Spec axis `axis` of a rank-`rank` spec sits in slot 3 - rank + axis of the (D, H, W) arrays.
-size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
-
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
-}
 
 }  // namespace
 

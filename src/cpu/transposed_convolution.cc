@@ -1,4 +1,5 @@
 #include "transposed_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <numeric>
@@ -8,14 +9,7 @@
 namespace convkit::cpu {
 namespace {
 
-constexpr int64_t kMaxBlockTiles = 16;             // channels_last: tiles sharing one pass over the weight panels
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
-constexpr int kMaxTileWidth = 128;                 // >= every kernel's MR and NR
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// Spec axis `axis` of a rank-`rank` spec sits in slot 3 - rank + axis of the (D, H, W) arrays.
-size_t slot(int rank, int axis) { return static_cast<size_t>(3 - rank + axis); }
+constexpr int64_t kMaxBlockTiles = 16;             constexpr int kMaxTileWidth = 128;                 // >= every kernel's MR and NR
 
 // The micro-kernel (igemm for channels_last, gemm for channels_first) whose panel width pads Cout/g
 // least; on ties the larger register tile.
@@ -30,13 +24,6 @@ TileKernel choose_kernel(Isa isa, bool channels_last, int64_t cout_g) {
         (!best || padded(k) < padded(*best) || (padded(k) == padded(*best) && k.mr * k.nr > best->mr * best->nr)))
       best = &k;
   return *best;
-}
-
-// A per-thread scratch array that only grows (runs are many, sizes few).
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
 }
 
 }  // namespace

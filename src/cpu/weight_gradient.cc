@@ -1,4 +1,5 @@
 #include "weight_gradient.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <array>
@@ -9,11 +10,6 @@
 namespace convkit::cpu {
 namespace {
 
-constexpr int kMaxRank = 3;
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
 // The micro-kernel whose NR pads the D channels per group least (on ties the larger tile): indirect
@@ -30,12 +26,6 @@ TileKernel choose_kernel(Isa isa, bool indirect, int64_t columns) {
     }
   }
   return *best;
-}
-
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < at(count)) buffer.resize(at(count));
-  return buffer.data();
 }
 
 }  // namespace

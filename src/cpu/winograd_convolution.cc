@@ -1,4 +1,5 @@
 #include "winograd_convolution.h"
+#include "driver_util.h"
 
 #include <algorithm>
 #include <array>
@@ -13,12 +14,10 @@ namespace {
 
 constexpr int64_t kBlockBytes = int64_t{1} << 20;  // V + M of one block: half of this machine's 2 MiB L2
 constexpr int64_t kMinBlockTiles = 16;
-constexpr int64_t kSerialMacs = int64_t{1} << 20;  // below, one thread: an OpenMP fork costs more
 constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
 constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
 constexpr int64_t kMaxTransformedBytes = int64_t{4} << 20;  // per group, for prefers_not
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // G of F(m, 3), alpha x 3, row-major.
@@ -62,12 +61,6 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride,
       for (int64_t j = j0; j < j1; ++j)
         for (int64_t i = i0; i < i1; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
     }
-}
-
-template <class T>
-T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
-  return buffer.data();
 }
 
 }  // namespace
