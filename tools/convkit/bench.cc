@@ -188,8 +188,8 @@ struct BenchCommand {
   std::string timing_method() const {
     char text[200];
     std::snprintf(text, sizeof text,
-                  "median %s time of >= 5 runs and >= %g s per implementation after one warm-up run, "
-                  "implementations interleaved; err = max |convkit - reference| / max |reference|",
+                  "median %s time of >= 5 runs and >= %g s per implementation, implementations taking turns "
+                  "in 3 rounds (an untimed run first in each); err = max |convkit - reference| / max |reference|",
                   clock_text == "cpu" ? "process CPU" : "elapsed", min_time);
     return text;
   }

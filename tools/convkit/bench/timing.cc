@@ -7,6 +7,12 @@
 namespace convkit::cli {
 namespace {
 
+// Implementations take turns in this many rounds, each running a batch of repetitions after one untimed
+// run. Turns per repetition would be fairer to load bursts, but each implementation's thread pool
+// (OpenMP for convkit and oneDNN, pthreadpool for XNNPACK) spins for milliseconds after a parallel run
+// and would steal the cores from the next implementation's threads.
+constexpr int kRounds = 3;
+
 double now_seconds(TimingClock clock) {
   if (clock == TimingClock::wall)
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -28,21 +34,20 @@ double median(std::vector<double> samples) {
 std::vector<Timing> measure(std::span<const std::function<void()>> runs, const TimingOptions& options) {
   std::vector<std::vector<double>> samples(runs.size());  // milliseconds
   std::vector<double> total_seconds(runs.size(), 0.0);
-  for (const auto& run : runs) run();  // warm-up: caches, page faults, lazily created state
-  const auto needs_more = [&](size_t i) {
-    const int min_repetitions = std::max(1, options.min_repetitions);
-    return static_cast<int>(samples[i].size()) < min_repetitions || total_seconds[i] < options.min_seconds;
-  };
-  for (bool any = true; any;) {
-    any = false;
+  const int min_repetitions = std::max(1, options.min_repetitions);
+  for (int round = 1; round <= kRounds; ++round) {
+    // This round's share of the repetitions and of the time, per implementation.
+    const auto repetitions = static_cast<size_t>((min_repetitions * round + kRounds - 1) / kRounds);
+    const double seconds_due = options.min_seconds * round / kRounds;
     for (size_t i = 0; i < runs.size(); ++i) {
-      if (!needs_more(i)) continue;
-      any = true;
-      const double start = now_seconds(options.clock);
-      runs[i]();
-      const double seconds = now_seconds(options.clock) - start;
-      samples[i].push_back(seconds * 1e3);
-      total_seconds[i] += seconds;
+      runs[i]();  // untimed: caches, lazily created state, and the previous implementation's idle threads
+      while (samples[i].size() < repetitions || total_seconds[i] < seconds_due) {
+        const double start = now_seconds(options.clock);
+        runs[i]();
+        const double seconds = now_seconds(options.clock) - start;
+        samples[i].push_back(seconds * 1e3);
+        total_seconds[i] += seconds;
+      }
     }
   }
   std::vector<Timing> timings;

@@ -1,6 +1,6 @@
-// Timing of several implementations of the same layer, robust to a noisy shared machine: one warm-up
-// run each, then rounds in which every implementation that still needs samples runs once, so a burst
-// of load from another process hits all of them alike instead of one; the median of each one's samples.
+// Timing of several implementations of the same layer, robust to a noisy shared machine: three rounds in
+// which each implementation in turn makes one untimed run and then a third of its repetitions, so a burst
+// of load from another process is spread over all of them; the median of each one's samples.
 #pragma once
 
 #include <functional>
