@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,12 +187,11 @@ struct BenchCommand {
   }
 
   std::string timing_method() const {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  "median %s time of >= 5 runs and >= %g s per implementation, implementations taking turns "
-                  "in 3 rounds (an untimed run first in each); err = max |convkit - reference| / max |reference|",
-                  clock_text == "cpu" ? "process CPU" : "elapsed", min_time);
-    return text;
+    std::ostringstream text;
+    text << "median " << (clock_text == "cpu" ? "process CPU" : "elapsed") << " time of >= 5 runs and >= " << min_time
+         << " s per implementation, implementations taking turns in 3 rounds (an untimed run first in each); "
+            "err = max |convkit - reference| / max |reference|";
+    return text.str();
   }
 
   void run() const {
