@@ -8,7 +8,7 @@ namespace convkit::cpu {
 
 std::span<const AlgorithmEntry> algorithms() {
   static const AlgorithmEntry table[] = {
-      {"depthwise", &DepthwiseConvolution::cannot, &always, &create<DepthwiseConvolution>},
+      {"depthwise", &DepthwiseConvolution::cannot, &DepthwiseConvolution::prefers_not, &create<DepthwiseConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };

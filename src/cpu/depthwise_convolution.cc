@@ -44,7 +44,16 @@ T* scratch(std::vector<T>& buffer, int64_t count) {
 std::string DepthwiseConvolution::cannot(const ConvSpec& spec) {
   if (spec.transposed) return "transposed convolution";
   if (spec.groups != spec.in_channels)
-    return "not depthwise: groups=" + std::to_string(spec.groups) + " != in_channels=" + std::to_string(spec.in_channels);
+    return "not depthwise: groups=" + std::to_string(spec.groups) +
+           " != in_channels=" + std::to_string(spec.in_channels);
+  return {};
+}
+
+std::string DepthwiseConvolution::prefers_not(const ConvSpec& spec) {
+  const int64_t multiplier = spec.out_channels / spec.in_channels;
+  if (spec.layout == Layout::channels_last && multiplier > spec.in_channels)
+    return "multiplier " + std::to_string(multiplier) + " > " + std::to_string(spec.in_channels) +
+           " channels in channels_last: gemm vectorizes along the output channels";
   return {};
 }
 
@@ -175,9 +184,11 @@ struct DepthwiseConvolution::Call {
     for (int64_t r = 0; r < s; ++r)
       for (int64_t t = 0; t < phase_length; ++t) {
         const int64_t j = r + s * t;
-        const int64_t src = j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
+        const int64_t src =
+            j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
         Run* last = stage_runs.empty() ? nullptr : &stage_runs.back();
-        const bool extends = last && t > 0 && (src < 0 ? last->source < 0 : last->source >= 0 && src == last->source + last->length * s);
+        const bool extends = last && t > 0 && (src < 0 ? last->source < 0
+                                                       : last->source >= 0 && src == last->source + last->length * s);
         if (extends) ++last->length;
         else stage_runs.push_back({r * phase_length + t, 1, src});
       }

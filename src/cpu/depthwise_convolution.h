@@ -27,6 +27,9 @@ class DepthwiseConvolution final : public Algorithm {
  public:
   // Empty when `spec` is a (non-transposed) depthwise convolution, otherwise why not.
   static std::string cannot(const ConvSpec& spec);
+  // Empty unless gemm is expected to be faster: channels_last with a multiplier larger than the channel
+  // count (e.g. a 1 -> 32 channel layer), where the channel vectors would be mostly masked lanes.
+  static std::string prefers_not(const ConvSpec& spec);
 
   DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 
