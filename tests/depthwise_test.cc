@@ -81,8 +81,9 @@ TEST(DepthwiseConvolution, MatchesReferenceOnRealData) {
   }
 }
 
-// The suite's depthwise layers, scaled down but large enough to run on 2 threads (>= 2^20 multiply-adds): full vectors along
-// channels and width, many pixel passes, stride 2, 5x5, 3D, a multiplier, batch > 1, and padding modes.
+// The suite's depthwise layers, scaled down but large enough to run on 2 threads (>= 2^20 multiply-adds):
+// full vectors along channels and width, many pixel passes, stride 2, 5x5, 3D, a multiplier, batch > 1,
+// and padding modes.
 TEST(DepthwiseConvolution, MatchesReferenceOnLayerShapes) {
   std::mt19937 rng(kSeed + 2);
   struct Layer {
@@ -129,6 +130,18 @@ TEST(DepthwiseConvolution, PlansChooseItForDepthwiseSpecsOnly) {
     EXPECT_NE(dense.explain().find("depthwise: declined: not depthwise: groups=4 != in_channels=8"), std::string::npos)
         << dense.explain();
     EXPECT_EQ(dense.explain().find("depthwise: chosen"), std::string::npos) << dense.explain();
+
+    // Two input channels, 32 outputs each: channels_last vectorizes along the output channels instead.
+    const ConvSpec single{.rank = 2, .in_channels = 2, .out_channels = 64, .kernel = {3}, .groups = 2, .layout = layout};
+    const ConvPlan wide(single, testing::random_tensor(weight_shape(single), rng, true));
+    if (layout == Layout::channels_last) {
+      EXPECT_NE(wide.explain().find("depthwise: declined: multiplier 32 > 2 channels in channels_last"),
+                std::string::npos)
+          << wide.explain();
+      EXPECT_NE(wide.algorithm().rfind("depthwise.", 0), 0u) << wide.algorithm();  // grouped or gemm
+    } else {
+      EXPECT_EQ(wide.algorithm().rfind("depthwise.", 0), 0u) << wide.algorithm();
+    }
 
     ConvSpec transposed = depthwise;
     transposed.transposed = true;

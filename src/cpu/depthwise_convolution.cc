@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <vector>
 
 #include "convkit/shape.h"
@@ -31,12 +32,17 @@ constexpr int64_t kRowTile = 16;                   // 3D: output rows per H tile
 std::string DepthwiseConvolution::cannot(const ConvSpec& spec) {
   if (spec.transposed) return "transposed convolution";
   if (spec.groups != spec.in_channels)
-    return "not depthwise: groups=" + std::to_string(spec.groups) + " != in_channels=" + std::to_string(spec.in_channels);
+    return "not depthwise: groups=" + std::to_string(spec.groups) +
+           " != in_channels=" + std::to_string(spec.in_channels);
   return {};
 }
 
 std::string DepthwiseConvolution::prefers_not(const ConvSpec& spec) {
   if (spec.groups == 1) return "groups=1: one input channel, an ordinary convolution";
+  const int64_t multiplier = spec.out_channels / spec.in_channels;
+  if (spec.layout == Layout::channels_last && multiplier > spec.in_channels)
+    return "multiplier " + std::to_string(multiplier) + " > " + std::to_string(spec.in_channels) +
+           " channels in channels_last: gemm vectorizes along the output channels";
   return {};
 }
 
@@ -113,8 +119,8 @@ struct DepthwiseConvolution::Call {
   // The staged rows of one plane are cached by their position (pd, ph) in the padded (D, H) plane, in
   // slot (pd mod slots_d, ph mod slots_h). The rows one output row reads lie within (k - 1) * dilation + 1
   // positions per axis, and those of a tile of output rows (row_at) within (tile - 1) * stride more
-  // along H: with that many slots no output row evicts a row it reads, and the rows a tile shares
-  // between neighbouring depths stay staged.
+  // along H: with that many slots (rounded up to powers of two: a mask, not a division, per row read)
+  // no output row evicts a row it reads, and the rows a tile shares between neighbouring depths stay staged.
   int64_t slots_d = 1, slots_h = 1, padded_h = 1, row_slots = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
 
@@ -159,17 +165,19 @@ struct DepthwiseConvolution::Call {
     phase_length = ceil_div(w.output, lanes) * lanes + max_shift;
     staged_size = ceil_div(s * phase_length, lanes) * lanes;
     const int64_t span_h = (conv.kernel_size_[1] - 1) * dilation[1] + 1;
-    slots_d = (conv.kernel_size_[0] - 1) * dilation[0] + 1;
-    slots_h = (std::min(kRowTile, out[1]) - 1) * stride[1] + span_h;
+    slots_d = std::bit_ceil(static_cast<uint64_t>((conv.kernel_size_[0] - 1) * dilation[0] + 1));
+    slots_h = std::bit_ceil(static_cast<uint64_t>((std::min(kRowTile, out[1]) - 1) * stride[1] + span_h));
     padded_h = (out[1] - 1) * stride[1] + span_h;
     row_slots = slots_d * slots_h;
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
     for (int64_t r = 0; r < s; ++r)
       for (int64_t t = 0; t < phase_length; ++t) {
         const int64_t j = r + s * t;
-        const int64_t src = j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
+        const int64_t src =
+            j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
         Run* last = stage_runs.empty() ? nullptr : &stage_runs.back();
-        const bool extends = last && t > 0 && (src < 0 ? last->source < 0 : last->source >= 0 && src == last->source + last->length * s);
+        const bool extends = last && t > 0 && (src < 0 ? last->source < 0
+                                                       : last->source >= 0 && src == last->source + last->length * s);
         if (extends) ++last->length;
         else stage_runs.push_back({r * phase_length + t, 1, src});
       }
@@ -181,6 +189,7 @@ struct DepthwiseConvolution::Call {
   // tile through every depth, so that the input rows shared by neighbouring depths (a few tiles' rows
   // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order.
   std::array<int64_t, 2> row_at(int64_t step) const {
+    if (out[0] == 1) return {0, step};
     const int64_t tile = step / (out[0] * kRowTile), in_tile = step % (out[0] * kRowTile);
     const int64_t tile_rows = std::min(kRowTile, out[1] - tile * kRowTile);
     return {in_tile / tile_rows, tile * kRowTile + in_tile % tile_rows};
@@ -294,7 +303,7 @@ struct DepthwiseConvolution::Call {
           if (id < 0 || ih < 0) continue;  // a zero row
           // Padded positions, shifted to start at 0.
           const int64_t pd = od * stride[0] + a * dilation[0], ph = oh * stride[1] + b * dilation[1];
-          const int64_t s = pd % slots_d * slots_h + ph % slots_h, key = pd * padded_h + ph;
+          const int64_t s = (pd & (slots_d - 1)) * slots_h + (ph & (slots_h - 1)), key = pd * padded_h + ph;
           float* staged_row = staged + s * staged_size;
           if (keys[s] != key) stage_row(x_plane, id, ih, staged_row), keys[s] = key;
           for (int64_t q = 0; q < kw; ++q) {

@@ -27,8 +27,9 @@ class DepthwiseConvolution final : public Algorithm {
  public:
   // Empty when `spec` is a (non-transposed) depthwise convolution, otherwise why not.
   static std::string cannot(const ConvSpec& spec);
-  // One input channel (groups == 1) is an ordinary convolution: the spatial kernel keeps several output
-  // channels in registers.
+  // Empty unless another algorithm is expected to be faster: one input channel (groups == 1: spatial), or
+  // channels_last with a multiplier larger than the channel count (e.g. a 16 -> 512 channel layer), where
+  // the channel vectors would be mostly masked lanes (gemm).
   static std::string prefers_not(const ConvSpec& spec);
 
   DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
