@@ -183,6 +183,46 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
     }
 }
 
+// A channel shuffle fused into the read (ShuffleNet): equal to the convolution of channel_shuffle(input, G),
+// exactly, for random specs whose channels per group split into G runs.
+TEST(GemmConvolution, ReadsThroughAFusedChannelShuffle) {
+  std::mt19937 rng(kSeed + 7);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int trial = 0; trial < 200; ++trial) {
+    testing::Problem p = random_gemm_problem(rng);
+    ConvSpec& s = p.spec;
+    const Shape spatial = input_spatial_of(s, p.input_shape);
+    const int64_t shuffle = pick(2, 4);
+    s.groups = pick(1, 4);
+    s.in_channels = s.groups * shuffle * pick(1, 4);
+    s.out_channels = s.groups * pick(1, 9);
+    p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, spatial);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor shuffled = reference::channel_shuffle(data.input, shuffle, s.layout);
+    const Tensor expected = reference::convolution(s, shuffled, data.weight, data.bias_view());
+    ASSERT_EQ(cpu::GemmConvolution::cannot_shuffle(s, shuffle), "");
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const cpu::GemmConvolution gemm(s, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr, isa,
+                                      shuffle);
+      for (int threads : {1, 2}) {
+        Tensor out(output_shape(s, p.input_shape), std::numeric_limits<float>::quiet_NaN());
+        gemm.run(data.input.view(), out.data(), threads);
+        ASSERT_EQ(testing::max_abs_difference(out, expected), 0.0)
+            << "trial " << trial << " shuffle " << shuffle << " isa " << to_string(isa) << ": " << p.describe();
+      }
+    }
+  }
+}
+
+TEST(GemmConvolution, RefusesShufflesThatSplitAGroupsChannels) {
+  const ConvSpec spec{.rank = 2, .in_channels = 12, .out_channels = 6, .kernel = {1}, .groups = 3};
+  EXPECT_NE(cpu::GemmConvolution::cannot_shuffle(spec, 3), "");  // 4 channels per group, 3 runs
+  EXPECT_NE(cpu::GemmConvolution::cannot_shuffle(spec, 5), "");  // 5 does not divide 12
+  EXPECT_EQ(cpu::GemmConvolution::cannot_shuffle(spec, 2), "");
+  const Tensor weight(weight_shape(spec), 1.0f);
+  EXPECT_THROW(cpu::GemmConvolution(spec, weight.view(), nullptr, cpu::Isa::portable, 3), Error);
+}
+
 // --- The public plan API ---
 
 TEST(ConvPlan, RunsStridedViewsAndReportsItsAlgorithm) {

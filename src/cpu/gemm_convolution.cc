@@ -5,12 +5,14 @@
 #include <array>
 #include <vector>
 
+#include "convkit/error.h"
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
 namespace {
 
-constexpr int64_t kMaxBlockTiles = 16;    constexpr int kMaxTileWidth = 128;         // >= every kernel's MR and NR
+constexpr int64_t kMaxBlockTiles = 16;
+constexpr int kMaxTileWidth = 128;  // >= every kernel's MR and NR
 
 // The micro-kernel whose panel width (output channels per weight panel) pads Cout/groups least;
 // on ties the larger register tile.
@@ -36,9 +38,31 @@ std::string GemmConvolution::cannot(const ConvSpec& spec) {
   return {};
 }
 
-GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
+std::string GemmConvolution::cannot_shuffle(const ConvSpec& spec, int64_t groups) {
+  if (std::string reason = cannot(spec); !reason.empty()) return reason;
+  if (groups < 1 || spec.in_channels % groups != 0)
+    return "shuffle groups " + std::to_string(groups) + " do not divide the " + std::to_string(spec.in_channels) +
+           " input channels";
+  if (spec.in_channels / spec.groups % groups != 0)
+    return "shuffle groups " + std::to_string(groups) + " do not divide the " +
+           std::to_string(spec.in_channels / spec.groups) + " input channels per group (the runs would split)";
+  return {};
+}
+
+namespace {
+// The shuffle groups, after checking them (the channel runs divide by them).
+int64_t checked_shuffle_groups(const ConvSpec& spec, int64_t groups) {
+  if (const std::string reason = GemmConvolution::cannot_shuffle(spec, groups); !reason.empty())
+    fail("GemmConvolution: input_shuffle_groups=", groups, ": ", reason);
+  return groups;
+}
+}  // namespace
+
+GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa,
+                                 int64_t input_shuffle_groups)
     : spec_(spec), groups_(spec.groups), cin_g_(spec.in_channels / spec.groups),
-      cout_g_(spec.out_channels / spec.groups) {
+      cout_g_(spec.out_channels / spec.groups), runs_(checked_shuffle_groups(spec, input_shuffle_groups)),
+      run_length_(cin_g_ / runs_), run_stride_(runs_ > 1 ? spec.in_channels / runs_ : 0), group_stride_(run_length_) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
@@ -48,8 +72,8 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
-  merged_w_ = channels_last && groups_ == 1 && dilation.back() == 1;
-  row_taps_ = merged_w_ ? taps_ / kernel_size_[2] : taps_;
+  merged_w_ = channels_last && groups_ == 1 && runs_ == 1 && dilation.back() == 1;
+  row_taps_ = merged_w_ ? taps_ / kernel_size_[2] : taps_ * runs_;
   row_length_ = k_ / row_taps_;
   panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_g_, panel_width_);
@@ -64,7 +88,8 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis)
     q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis) + (channels_last ? 0 : 2)];
 
-  // Panels [group][panel][k = tap * Cin/g + c][lane], zero beyond Cout/g; with flip the taps are reversed.
+  // Panels [group][panel][k = (tap * runs + j) * run_length + i][lane], zero beyond Cout/g; with flip the
+  // taps are reversed. Element i of run j is the group's channel i * runs + j (the shuffled order).
   weights_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * k_ * panel_width_));
   float* out = weights_.data();
   for (int64_t g = 0; g < groups_; ++g)
@@ -75,8 +100,8 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
         int64_t tap_offset = 0;
         for (size_t a = 0; a < kMaxRank; ++a)
           tap_offset += (spec.flip ? kernel_size_[a] - 1 - q[a] : q[a]) * q_stride[a];
-        for (int64_t c = 0; c < cin_g_; ++c)
-          for (int64_t lane = 0; lane < panel_width_; ++lane) {
+        for (int64_t run_i = 0; run_i < cin_g_; ++run_i)
+          for (int64_t lane = 0, c = run_i % run_length_ * runs_ + run_i / run_length_; lane < panel_width_; ++lane) {
             const int64_t o = p * panel_width_ + lane;
             *out++ = o < cout_g_ ? weight.data()[(g * cout_g_ + o) * o_stride + c * c_stride + tap_offset] : 0.0f;
           }
@@ -252,8 +277,9 @@ struct GemmConvolution::Call {
     TileSegments segments;
     for (int64_t tap = 0; tap < conv.taps_; ++tap) {
       tile_segments(tap, p0, width, segments);
-      conv.kernel_.pack(segments.items, segments.count, step_w, x_g, in_pixels, conv.cin_g_,
-                        dst + tap * conv.cin_g_ * width, width);
+      for (int64_t j = 0; j < conv.runs_; ++j)
+        conv.kernel_.pack(segments.items, segments.count, step_w, x_g + j * conv.run_stride_ * in_pixels, in_pixels,
+                          conv.run_length_, dst + (tap * conv.cin_g_ + j * conv.run_length_) * width, width);
     }
   }
 
@@ -267,8 +293,10 @@ struct GemmConvolution::Call {
       int64_t src[kMaxTileWidth];
       for (int64_t tap = 0; tap < conv.taps_; ++tap) {
         pixel_sources(tap, p0, mr, src);
-        for (int64_t i = 0; i < mr; ++i)
-          rows[tap * mr + i] = src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * conv.spec_.in_channels;
+        for (int64_t j = 0; j < conv.runs_; ++j)
+          for (int64_t i = 0; i < mr; ++i)
+            rows[(tap * conv.runs_ + j) * mr + i] =
+                src[i] < 0 ? conv.zeros_.data() : x_g + src[i] * conv.spec_.in_channels + j * conv.run_stride_;
       }
       return 0;
     }
@@ -309,13 +337,13 @@ struct GemmConvolution::Call {
   void channels_first_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
     thread_local std::vector<float> strip;
     const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
-    const float* x_g = x + (n * conv.spec_.in_channels + g * conv.cin_g_) * in_pixels;
+    const float* x_g = x + (n * conv.spec_.in_channels + g * conv.group_stride_) * in_pixels;
     float* y_n = y + n * conv.spec_.out_channels * out_pixels;
     for (int64_t tile = first; tile < first + count; ++tile) {
       const int64_t p0 = tile * nr;
       const int cols = static_cast<int>(std::min(nr, out_pixels - p0));
       TileArgs args;
-      if (identity && cols == nr) {  // 1x1: the input rows are the operand
+      if (identity && conv.runs_ == 1 && cols == nr) {  // 1x1: the input rows are the operand
         args.b = x_g + p0;
         args.b_stride = in_pixels;
       } else {
@@ -343,7 +371,7 @@ struct GemmConvolution::Call {
     thread_local std::vector<float> patch_buffer;
     const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
     const int64_t cout = conv.spec_.out_channels;
-    const float* x_g = x + n * conv.spec_.in_channels * in_pixels + g * conv.cin_g_;
+    const float* x_g = x + n * conv.spec_.in_channels * in_pixels + g * conv.group_stride_;
     float* y_n = y + n * cout * out_pixels;
     const int64_t tile_rows = conv.row_taps_ * mr;
     const float** rows = scratch(row_pointers, count * tile_rows);

@@ -15,6 +15,14 @@
 //                   the input as is.
 // Extra memory per thread: kMaxBlockTiles * MR * taps * (pointer + Cin/g floats) (channels_last) or
 // taps * Cin/g * NR floats (channels_first) -- bounded by the kernel size, independent of the image size.
+//
+// A channel shuffle can be fused into the input read (ShuffleNet: shuffle, then this grouped convolution):
+// with `input_shuffle_groups` G > 1 the convolution reads channel_shuffle(input, G) without it existing.
+// Shuffled channel k is input channel (k % G) * (C / G) + k / G (PyTorch's ChannelShuffle: view
+// (G, C/G), transpose, flatten), so when G divides Cin/groups, the Cin/groups channels of group b are G
+// runs of Cin/groups/G consecutive input channels, run j starting at j * C/G + b * Cin/groups/G. The
+// reduction walks these runs (the weights are packed in the same order): every run is one more row
+// pointer (channels_last) or one more packed stretch (channels_first) per kernel tap.
 #pragma once
 
 #include <cstddef>
@@ -33,8 +41,13 @@ class GemmConvolution final : public Algorithm {
   // Empty when this algorithm computes `spec`, otherwise the reason it cannot.
   static std::string cannot(const ConvSpec& spec);
 
+  // Empty when it computes `spec` reading its input through a channel shuffle with `groups` groups.
+  static std::string cannot_shuffle(const ConvSpec& spec, int64_t groups);
+
   // `weight` in the spec's layout (shape already checked); `bias` has out_channels values or is null.
-  GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+  // `input_shuffle_groups` > 1 reads the input through that channel shuffle (cannot_shuffle() empty).
+  GemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa,
+                  int64_t input_shuffle_groups = 1);
 
   // `input` and `output` contiguous in the spec's layout, shapes already checked.
   void run(ConstTensorView input, float* output, int threads) const override;
@@ -51,6 +64,9 @@ class GemmConvolution final : public Algorithm {
   ConvSpec spec_;
   TileKernel kernel_{};
   int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
+  // The input channels of group g are `runs_` runs of run_length_ consecutive channels, run j starting at
+  // channel j * run_stride_ + g * group_stride_ (one run of Cin/g without a fused shuffle).
+  int64_t runs_ = 1, run_length_ = 1, run_stride_ = 0, group_stride_ = 1;
   int64_t kernel_size_[3] = {1, 1, 1};  // (D, H, W), leading axes 1 below rank 3
   int64_t taps_ = 1, k_ = 1;            // taps = kd*kh*kw; k = taps * Cin/g
   bool merged_w_ = false;               // igemm rows span the kw taps along W (dilation 1 along W)
