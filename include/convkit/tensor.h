@@ -58,6 +58,9 @@ class BasicTensorView {
 using TensorView = BasicTensorView<float>;
 using ConstTensorView = BasicTensorView<const float>;
 
+// Copies every element of `from` into `to` (same shape, any strides): to[i] = from[i].
+void copy_elements(ConstTensorView from, TensorView to);
+
 // An owning, contiguous float tensor.
 class Tensor {
  public:

@@ -33,6 +33,14 @@ bool next_index(Shape& index, std::span<const int64_t> shape) {
   return false;
 }
 
+void copy_elements(ConstTensorView from, TensorView to) {
+  if (from.shape() != to.shape()) fail("copy_elements: shapes ", from.shape(), " and ", to.shape(), " differ");
+  if (from.numel() == 0) return;
+  Shape index(from.shape().size(), 0);
+  do to[index] = from[index];
+  while (next_index(index, from.shape()));
+}
+
 template <class T>
 BasicTensorView<T>::BasicTensorView(T* data, Shape shape, Shape strides)
     : data_(data), shape_(std::move(shape)), strides_(std::move(strides)) {

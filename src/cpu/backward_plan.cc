@@ -22,13 +22,6 @@ namespace {
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
-void copy_into(ConstTensorView from, TensorView to) {
-  Shape index(from.shape().size(), 0);
-  if (from.numel() == 0) return;
-  do to[index] = from[index];
-  while (next_index(index, from.shape()));
-}
-
 std::string op_name(const ConvSpec& spec, const char* direction) {
   return std::string(spec.transposed ? "conv_transpose" : "conv") + direction;
 }
@@ -241,7 +234,7 @@ void BackwardDataPlan::run(ConstTensorView grad_output, TensorView grad_input) c
   }
   Tensor folded(grad_input.shape());
   fold(spec, adjoint->plan.run(grad_output), adjoint->map, folded);
-  copy_into(folded.view(), grad_input);
+  copy_elements(folded.view(), grad_input);
 }
 
 const ConvSpec& BackwardDataPlan::spec() const { return impl_->spec; }
@@ -304,8 +297,8 @@ void BackwardWeightsPlan::run(ConstTensorView input, ConstTensorView grad_output
   float* b = !grad_bias ? nullptr : grad_bias->is_contiguous() ? grad_bias->data() : bias_out.data();
   impl_->gemm->run(input.is_contiguous() ? input : x.view(), grad_output.is_contiguous() ? grad_output : dy.view(), w, b,
                    threads_of(impl_->options));
-  if (!grad_weight.is_contiguous()) copy_into(weight_out.view(), grad_weight);
-  if (grad_bias && !grad_bias->is_contiguous()) copy_into(bias_out.view(), *grad_bias);
+  if (!grad_weight.is_contiguous()) copy_elements(weight_out.view(), grad_weight);
+  if (grad_bias && !grad_bias->is_contiguous()) copy_elements(bias_out.view(), *grad_bias);
 }
 
 const ConvSpec& BackwardWeightsPlan::spec() const { return impl_->spec; }

@@ -14,23 +14,6 @@ namespace {
 constexpr int64_t kMaxBlockTiles = 16;
 constexpr int kMaxTileWidth = 128;  // >= every kernel's MR and NR
 
-// The micro-kernel whose panel width (output channels per weight panel) pads Cout/groups least;
-// on ties the larger register tile.
-TileKernel choose_kernel(Isa isa, bool channels_last, bool indirect, int64_t cout_g) {
-  const TileKernel* best = nullptr;
-  int64_t best_padded = 0;
-  for (const TileKernel& k : tile_kernels(isa)) {
-    if (k.indirect != indirect) continue;
-    const int64_t width = channels_last ? k.nr : k.mr;
-    const int64_t padded = ceil_div(cout_g, width) * width;
-    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
-      best = &k;
-      best_padded = padded;
-    }
-  }
-  return *best;
-}
-
 }  // namespace
 
 std::string GemmConvolution::cannot(const ConvSpec& spec) {
@@ -68,7 +51,7 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = choose_kernel(isa, channels_last, channels_last, cout_g_);
+  kernel_ = best_tile_kernel(isa, channels_last, channels_last, cout_g_);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");

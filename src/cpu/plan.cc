@@ -14,13 +14,6 @@ namespace {
 
 int g_threads = 0;
 
-void copy_into(ConstTensorView from, TensorView to) {
-  Shape index(from.shape().size(), 0);
-  if (from.numel() == 0) return;
-  do to[index] = from[index];
-  while (next_index(index, from.shape()));
-}
-
 std::string algorithm_names() {
   std::string names;
   for (const cpu::AlgorithmEntry& entry : cpu::algorithms()) names += (names.empty() ? "" : ", ") + std::string(entry.name);
@@ -115,7 +108,7 @@ void ConvPlan::run(ConstTensorView input, TensorView output) const {
   }
   Tensor staged_output(expected);
   impl_->algorithm->run(x, staged_output.data(), impl_->threads());
-  copy_into(staged_output.view(), output);
+  copy_elements(staged_output.view(), output);
 }
 
 const ConvSpec& ConvPlan::spec() const { return impl_->spec; }

@@ -9,22 +9,8 @@
 namespace convkit::cpu {
 namespace {
 
-constexpr int64_t kMaxBlockTiles = 16;             constexpr int kMaxTileWidth = 128;                 // >= every kernel's MR and NR
-
-// The micro-kernel (igemm for channels_last, gemm for channels_first) whose panel width pads Cout/g
-// least; on ties the larger register tile.
-TileKernel choose_kernel(Isa isa, bool channels_last, int64_t cout_g) {
-  const TileKernel* best = nullptr;
-  auto padded = [&](const TileKernel& k) {
-    const int64_t width = channels_last ? k.nr : k.mr;
-    return ceil_div(cout_g, width) * width;
-  };
-  for (const TileKernel& k : tile_kernels(isa))
-    if (k.indirect == channels_last &&
-        (!best || padded(k) < padded(*best) || (padded(k) == padded(*best) && k.mr * k.nr > best->mr * best->nr)))
-      best = &k;
-  return *best;
-}
+constexpr int64_t kMaxBlockTiles = 16;
+constexpr int kMaxTileWidth = 128;  // >= every kernel's MR and NR
 
 }  // namespace
 
@@ -37,7 +23,7 @@ TransposedConvolution::TransposedConvolution(const ConvSpec& spec, ConstTensorVi
     : spec_(spec), groups_(spec.groups), cin_g_(spec.in_channels / spec.groups),
       cout_g_(spec.out_channels / spec.groups) {
   const bool channels_last = spec.layout == Layout::channels_last;
-  kernel_ = choose_kernel(isa, channels_last, cout_g_);
+  kernel_ = best_tile_kernel(isa, channels_last, channels_last, cout_g_);
   panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_g_, panel_width_);
 

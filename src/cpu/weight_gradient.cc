@@ -12,22 +12,6 @@ namespace {
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
-// The micro-kernel whose NR pads the D channels per group least (on ties the larger tile): indirect
-// (A through row pointers) for channels_first, packed for channels_last.
-TileKernel choose_kernel(Isa isa, bool indirect, int64_t columns) {
-  const TileKernel* best = nullptr;
-  int64_t best_padded = 0;
-  for (const TileKernel& k : tile_kernels(isa)) {
-    if (k.indirect != indirect) continue;
-    const int64_t padded = ceil_div(columns, k.nr) * k.nr;
-    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
-      best = &k;
-      best_padded = padded;
-    }
-  }
-  return *best;
-}
-
 }  // namespace
 
 WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), groups_(spec.groups) {
@@ -37,7 +21,9 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[at(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
-  kernel_ = choose_kernel(isa, spec.layout == Layout::channels_first, direct_g_);
+  // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
+  // channels_first, packed for channels_last.
+  kernel_ = best_tile_kernel(isa, spec.layout == Layout::channels_first, true, direct_g_);
 }
 
 std::string WeightGradient::name() const {
