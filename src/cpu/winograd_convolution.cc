@@ -51,15 +51,16 @@ int64_t source_index(int64_t j, const AxisGeometry& axis, PaddingMode mode) {
   return padded_source_index(j, axis.input, mode);
 }
 
-// dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols, in 8 x 8 blocks so that
+// dst[j * dst_stride + i] = src[i * src_stride + j * step] for i < rows, j < cols, in 8 x 8 blocks so that
 // both sides stay in a few cache lines (the channels_first <-> channels-innermost copies).
-void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride, float* dst, int64_t dst_stride) {
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride, int64_t step, float* dst,
+               int64_t dst_stride) {
   constexpr int64_t kBlock = 8;  // 8 planes 2^k floats apart share an L1 set: stay below its 12 ways
   for (int64_t i0 = 0; i0 < rows; i0 += kBlock)
     for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
       const int64_t i1 = std::min(rows, i0 + kBlock), j1 = std::min(cols, j0 + kBlock);
       for (int64_t j = j0; j < j1; ++j)
-        for (int64_t i = i0; i < i1; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
+        for (int64_t i = i0; i < i1; ++i) dst[j * dst_stride + i] = src[i * src_stride + j * step];
     }
 }
 
@@ -70,13 +71,10 @@ std::string WinogradConvolution::cannot(const ConvSpec& spec) {
   if (spec.rank == 3) return "rank 3 (Winograd covers 1D and 2D 3-wide kernels)";
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
-  const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
   for (int64_t k : kernel)
     if (k != 3) return "kernel=" + convkit::to_string(kernel) + ": F(m, 3) needs a kernel of 3 on every axis";
   for (int64_t s : stride)
     if (s != 1) return "stride=" + convkit::to_string(stride) + ": Winograd tiles need stride 1";
-  for (int64_t d : dilation)
-    if (d != 1) return "dilation=" + convkit::to_string(dilation) + ": Winograd tiles need dilation 1";
   return {};
 }
 
@@ -89,24 +87,32 @@ std::string WinogradConvolution::prefers_not(const ConvSpec& spec) {
   if (cin_g < kMinChannels || cout_g < kMinChannels)
     return "Cin/groups=" + std::to_string(cin_g) + ", Cout/groups=" + std::to_string(cout_g) + ": below " +
            std::to_string(kMinChannels) + " channels per group the transforms cost more than they save";
-  // Every block of tiles streams all alpha^2 transformed filters (4x the 3x3 weights for F(4x4)); beyond
-  // what the caches hold they come from memory once per block, and a small image (ResNet-50 res4,
-  // 256 -> 256 on 14x14: 9.4 MiB for 16 tiles) is then slower than gemm. Large images with many
-  // channels could still win; the spec does not say the image size.
-  const int64_t alpha = tile_size(spec.rank) + 2;
-  const int64_t bytes = (spec.rank == 2 ? alpha * alpha : alpha) * cin_g * cout_g * int64_t{sizeof(float)};
+  // Every block of tiles streams all alpha^2 transformed filters; beyond what the caches hold they come
+  // from memory once per block and the layer is slower than gemm.
+  const int64_t bytes = transformed_bytes(spec, tile_size(spec));
   if (bytes > kMaxTransformedBytes)
     return "transformed weights of " + std::to_string(bytes >> 20) + " MiB per group exceed " +
            std::to_string(kMaxTransformedBytes >> 20) + " MiB: streamed from memory per block of tiles";
   return {};
 }
 
-// Measured on this machine (single thread, channels_last): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50
-// res2 and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels.
-int WinogradConvolution::tile_size(int rank) { return rank == 2 ? 4 : 6; }
+int64_t WinogradConvolution::transformed_bytes(const ConvSpec& spec, int m) {
+  const int64_t alpha = m + 2, positions = spec.rank == 2 ? alpha * alpha : alpha;
+  return positions * (spec.in_channels / spec.groups) * (spec.out_channels / spec.groups) * int64_t{sizeof(float)};
+}
 
-WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
-    : spec_(spec), transform_(winograd_transform(isa, tile_size(spec.rank), spec.rank)),
+// Measured on this machine (single thread, channels_last): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50
+// res2 and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels. Where the
+// F(4x4) weights exceed kMaxTransformedBytes (ResNet-50 res4, 256 -> 256: 9 MiB), F(2x2) has 16/36 of
+// them (4 MiB) and still 2.25x fewer multiplications than gemm.
+int WinogradConvolution::tile_size(const ConvSpec& spec) {
+  if (spec.rank == 1) return 6;
+  return transformed_bytes(spec, 4) <= kMaxTransformedBytes ? 4 : 2;
+}
+
+WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa,
+                                         int tile)
+    : spec_(spec), transform_(winograd_transform(isa, tile ? tile : tile_size(spec), spec.rank)),
       groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
       kernel_(choose_kernel(isa, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
   const bool channels_last = spec.layout == Layout::channels_last;
@@ -156,17 +162,22 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
   }
 }
 
-// How one input shape is cut into tiles and blocks of tiles.
+// How one input shape is cut into tiles and blocks of tiles. A dilated 3-wide kernel (dilation d) is a
+// dense one on each of the d sub-grids of an axis (polyphase): the outputs p, p + d, p + 2d, ... read
+// only the padded input cells p, p + d, ... So tiles live on a plane = (image, phase along H, phase along
+// W); their cells are d apart in the input and the output. A block is a tile rectangle of one plane, or
+// several whole planes when a plane has fewer tiles than a block holds (small images, many phases).
 struct WinogradConvolution::Tiling {
   AxisGeometry h, w;  // h is a unit axis in 1D
-  int64_t batch = 1;
-  int64_t tiles_h = 1, tiles_w = 1;        // output tiles per image
-  int64_t block_rows = 1, block_cols = 1;  // tiles per block (the last ones may be cut)
-  int64_t blocks_h = 1, blocks_w = 1;
+  int64_t phases_h = 1, phases_w = 1;      // = dilation
+  int64_t planes = 1;                      // batch * phases_h * phases_w
+  int64_t tiles_h = 1, tiles_w = 1;        // output tiles per plane
+  int64_t block_planes = 1, block_rows = 1, block_cols = 1;  // tiles per block (the last ones may be cut)
+  int64_t blocks_p = 1, blocks_h = 1, blocks_w = 1;
   int64_t patch_floats = 0, v_floats = 0, m_floats = 0, out_floats = 0;  // per block, at most
   int64_t macs = 0;
 
-  int64_t blocks(int64_t groups) const { return batch * groups * blocks_h * blocks_w; }
+  int64_t blocks(int64_t groups) const { return blocks_p * groups * blocks_h * blocks_w; }
   int64_t block_floats() const { return patch_floats + v_floats + m_floats + out_floats; }
   // Whole blocks per thread (each with its own workspace) or every thread on each block in turn.
   bool whole_blocks(int64_t groups, int threads) const { return threads == 1 || blocks(groups) >= 2 * threads; }
@@ -179,36 +190,54 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
   t.w = geometry.axes.back();
   if (spec_.rank == 2) t.h = geometry.axes.front();
   else t.h.input = t.h.output = 1;
-  t.batch = input_shape[0];
-  t.tiles_h = ceil_div(t.h.output, m);
-  t.tiles_w = ceil_div(t.w.output, m);
-  t.macs = t.batch * spec_.out_channels * t.h.output * t.w.output * cin_g_ * (spec_.rank == 2 ? 9 : 3);
+  t.phases_h = t.h.dilation;
+  t.phases_w = t.w.dilation;
+  t.planes = input_shape[0] * t.phases_h * t.phases_w;
+  t.tiles_h = ceil_div(ceil_div(t.h.output, t.phases_h), m);
+  t.tiles_w = ceil_div(ceil_div(t.w.output, t.phases_w), m);
+  t.macs = input_shape[0] * spec_.out_channels * t.h.output * t.w.output * cin_g_ * (spec_.rank == 2 ? 9 : 3);
+  // Each block streams all of U; when U outgrows the block's V + M, larger blocks stream it fewer times
+  // (measured, ResNet-50 res4 F(2x2), 4 MiB of U: 49 tiles in one block 1.1-1.3x faster than 2 blocks).
+  const int64_t block_bytes = std::max(kBlockBytes, static_cast<int64_t>(weights_.bytes()) / groups_);
   const int64_t budget =
-      std::max(kMinBlockTiles, kBlockBytes / (int64_t{sizeof(float)} * positions * (cin_g_ + cout_pad_)));
-  if (t.tiles_w >= budget) {
+      std::max(kMinBlockTiles, block_bytes / (int64_t{sizeof(float)} * positions * (cin_g_ + cout_pad_)));
+  const int64_t plane_tiles = t.tiles_h * t.tiles_w;
+  if (plane_tiles < budget) {
+    t.block_rows = t.tiles_h;
+    t.block_cols = t.tiles_w;
+    t.block_planes = ceil_div(t.planes, ceil_div(t.planes, budget / plane_tiles));
+  } else if (t.tiles_w >= budget) {
     t.block_cols = ceil_div(t.tiles_w, ceil_div(t.tiles_w, budget));
   } else {
     t.block_cols = t.tiles_w;
     const int64_t rows = budget / t.tiles_w;
     t.block_rows = ceil_div(t.tiles_h, ceil_div(t.tiles_h, rows));
   }
+  t.blocks_p = ceil_div(t.planes, t.block_planes);
   t.blocks_h = ceil_div(t.tiles_h, t.block_rows);
   t.blocks_w = ceil_div(t.tiles_w, t.block_cols);
-  const int64_t tiles = t.block_rows * t.block_cols;
-  t.patch_floats = (spec_.rank == 2 ? t.block_rows * m + 2 : 1) * (t.block_cols * m + 2) * cin_g_;
+  const int64_t tiles = t.block_planes * t.block_rows * t.block_cols;
+  t.patch_floats = t.block_planes * (spec_.rank == 2 ? t.block_rows * m + 2 : 1) * (t.block_cols * m + 2) * cin_g_;
   t.v_floats = positions * tiles * cin_g_;
   t.m_floats = positions * tiles * cout_pad_;
   if (spec_.layout == Layout::channels_first) t.out_floats = tiles * m * (spec_.rank == 2 ? m : 1) * cout_g_;
   return t;
 }
 
-// One block: image n, group g, the tiles [ty0, ty0 + rows) x [tx0, tx0 + cols).
+// One block: group g, planes [p0, p0 + planes), the tiles [ty0, ty0 + rows) x [tx0, tx0 + cols) of each.
+// Its tiles are numbered plane-major, then row-major.
 struct WinogradConvolution::Block {
-  int64_t n = 0, g = 0, ty0 = 0, tx0 = 0, rows = 1, cols = 1;
-  int64_t tiles() const { return rows * cols; }
+  int64_t g = 0, p0 = 0, planes = 1, ty0 = 0, tx0 = 0, rows = 1, cols = 1;
+  int64_t plane_tiles() const { return rows * cols; }
+  int64_t tiles() const { return planes * rows * cols; }
 };
 
-// Everything one call needs: the tiling, the tensors, and the four phases of a block.
+// A plane's image and phases: output (or padded input) cells phase + dilation * k along each axis.
+struct Plane {
+  int64_t n = 0, py = 0, px = 0;
+};
+
+// Everything one call needs: the tiling, the tensors, and the phases of a block.
 struct WinogradConvolution::Call {
   const WinogradConvolution& conv;
   Tiling t;
@@ -222,52 +251,64 @@ struct WinogradConvolution::Call {
 
   Block block(int64_t index) const {
     Block b;
-    const int64_t per_image = t.blocks_h * t.blocks_w;
-    b.n = index / (conv.groups_ * per_image);
-    b.g = index / per_image % conv.groups_;
-    b.ty0 = index % per_image / t.blocks_w * t.block_rows;
+    const int64_t per_plane = t.blocks_h * t.blocks_w;
+    b.p0 = index / (conv.groups_ * per_plane) * t.block_planes;
+    b.g = index / per_plane % conv.groups_;
+    b.ty0 = index % per_plane / t.blocks_w * t.block_rows;
     b.tx0 = index % t.blocks_w * t.block_cols;
+    b.planes = std::min(t.block_planes, t.planes - b.p0);
     b.rows = std::min(t.block_rows, t.tiles_h - b.ty0);
     b.cols = std::min(t.block_cols, t.tiles_w - b.tx0);
     return b;
   }
+  Plane plane(const Block& b, int64_t local) const {
+    const int64_t p = b.p0 + local;
+    return {p / (t.phases_h * t.phases_w), p / t.phases_w % t.phases_h, p % t.phases_w};
+  }
   int64_t patch_rows(const Block& b) const { return conv.spec_.rank == 2 ? b.rows * m + 2 : 1; }
   int64_t patch_cols(const Block& b) const { return b.cols * m + 2; }
   int64_t panels() const { return conv.cout_pad_ / conv.kernel_.nr; }
+  // Output cells of a tile along an axis, from output index o on, d apart: the tile cut at the border.
+  int cells(int64_t o, int64_t output, int64_t d) const {
+    return static_cast<int>(std::clamp<int64_t>(ceil_div(output - o, d), 0, m));
+  }
 
-  // Phase 1, one row of the patch [row][column][c]: the input cells the block's tiles read (with a
-  // 2-cell halo), after the padding mode; channels innermost whatever the layout.
-  void stage(const Block& b, float* patch, int64_t row) const {
+  // Phase 1, item = local plane * patch_rows + row of the patch [plane][row][column][c]: the input cells
+  // the block's tiles read (with a 2-cell halo), after the padding mode; channels innermost.
+  void stage(const Block& b, float* patch, int64_t item) const {
     thread_local std::vector<int64_t> column_sources;
-    const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b);
-    const int64_t ih = source_index(b.ty0 * m - t.h.pad_begin + row, t.h, conv.spec_.padding_mode);
-    float* out = patch + row * cols * cin_g;
+    const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b), dw = t.phases_w;
+    const Plane pl = plane(b, item / patch_rows(b));
+    const int64_t row = item % patch_rows(b);
+    const int64_t ih =
+        source_index(pl.py + t.phases_h * (b.ty0 * m + row) - t.h.pad_begin, t.h, conv.spec_.padding_mode);
+    float* out = patch + item * cols * cin_g;
     if (ih < 0) {
       std::fill_n(out, cols * cin_g, 0.0f);
       return;
     }
     int64_t* iw = scratch(column_sources, cols);
     for (int64_t col = 0; col < cols; ++col)
-      iw[col] = source_index(b.tx0 * m - t.w.pad_begin + col, t.w, conv.spec_.padding_mode);
+      iw[col] = source_index(pl.px + dw * (b.tx0 * m + col) - t.w.pad_begin, t.w, conv.spec_.padding_mode);
     const int64_t in_h = t.h.input, in_w = t.w.input;
     if (conv.spec_.layout == Layout::channels_last) {
-      const float* x_row = x + ((b.n * in_h + ih) * in_w) * cin + b.g * cin_g;
+      const float* x_row = x + ((pl.n * in_h + ih) * in_w) * cin + b.g * cin_g;
       for (int64_t col = 0; col < cols; ++col) {
         if (iw[col] < 0) std::fill_n(out + col * cin_g, cin_g, 0.0f);
         else std::copy_n(x_row + iw[col] * cin, cin_g, out + col * cin_g);
       }
       return;
     }
-    // channels_first: a transposing copy; runs of consecutive input columns as blocked transposes.
-    const int64_t plane = in_h * in_w;
-    const float* x_row = x + ((b.n * cin + b.g * cin_g) * in_h + ih) * in_w;
+    // channels_first: a transposing copy; runs of input columns dw apart as blocked transposes.
+    const int64_t plane_size = in_h * in_w;
+    const float* x_row = x + ((pl.n * cin + b.g * cin_g) * in_h + ih) * in_w;
     for (int64_t col = 0; col < cols;) {
       int64_t end = col + 1;
       if (iw[col] < 0) {
         std::fill_n(out + col * cin_g, cin_g, 0.0f);
       } else {
-        while (end < cols && iw[end] == iw[col] + (end - col)) ++end;
-        transpose(x_row + iw[col], cin_g, end - col, plane, out + col * cin_g, cin_g);
+        while (end < cols && iw[end] == iw[col] + dw * (end - col)) ++end;
+        transpose(x_row + iw[col], cin_g, end - col, plane_size, dw, out + col * cin_g, cin_g);
       }
       col = end;
     }
@@ -276,7 +317,8 @@ struct WinogradConvolution::Call {
   // Phase 2, tile `tile` of the block: V[xi][tile][c].
   void input_tile(const Block& b, const float* patch, float* v, int64_t tile) const {
     const int64_t cin_g = conv.cin_g_, row_stride = patch_cols(b) * cin_g;
-    const float* d = patch + (tile / b.cols * m * row_stride) + tile % b.cols * m * cin_g;
+    const int64_t local = tile / b.plane_tiles(), r = tile % b.plane_tiles() / b.cols, c = tile % b.cols;
+    const float* d = patch + (local * patch_rows(b) + r * m) * row_stride + c * m * cin_g;
     conv.transform_.input(d, row_stride, cin_g, cin_g, v + tile * cin_g, b.tiles() * cin_g);
   }
 
@@ -303,36 +345,43 @@ struct WinogradConvolution::Call {
     }
   }
 
-  // Phase 4, tile `tile`: Y = AT M A + bias into the output, cut at the image border.
+  // Phase 4, tile `tile`: Y = AT M A + bias into the output (cells dilation apart), cut at the border.
   void output_tile(const Block& b, const float* mb, float* out_block, int64_t tile) const {
-    const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_;
+    const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_, dh = t.phases_h, dw = t.phases_w;
     const int64_t out_h = t.h.output, out_w = t.w.output;
-    const int64_t oy = (b.ty0 + tile / b.cols) * m, ox = (b.tx0 + tile % b.cols) * m;
-    const int rows = static_cast<int>(std::min(m, out_h - oy)), cols = static_cast<int>(std::min(m, out_w - ox));
+    const int64_t local = tile / b.plane_tiles(), r = tile % b.plane_tiles() / b.cols, c = tile % b.cols;
+    const Plane pl = plane(b, local);
+    const int64_t oy = pl.py + dh * (b.ty0 + r) * m, ox = pl.px + dw * (b.tx0 + c) * m;
+    const int rows = cells(oy, out_h, dh), cols = cells(ox, out_w, dw);
+    if (rows == 0 || cols == 0) return;  // a tile of a short phase, past the output's end
     const float* bias = conv.bias_.size() ? conv.bias_.data() + b.g * cout_g : nullptr;
     const float* m_tile = mb + tile * conv.cout_pad_;
     const int64_t m_stride = b.tiles() * conv.cout_pad_;
     if (conv.spec_.layout == Layout::channels_last) {
-      float* y_tile = y + ((b.n * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
-      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, out_w * cout, cout, rows, cols);
+      float* y_tile = y + ((pl.n * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
+      conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, dh * out_w * cout, dw * cout, rows, cols);
     } else {  // into the block's channels-innermost staging, transposed into the planes by unstage()
-      const int64_t row_stride = b.cols * m * cout_g;
-      float* o_tile = out_block + (tile / b.cols * m * row_stride) + tile % b.cols * m * cout_g;
+      const int64_t row_stride = b.cols * m * cout_g, tile_rows = conv.spec_.rank == 2 ? m : 1;
+      float* o_tile = out_block + (local * b.rows + r) * tile_rows * row_stride + c * m * cout_g;
       conv.transform_.output(m_tile, m_stride, cout_g, bias, o_tile, row_stride, cout_g, rows, cols);
     }
   }
 
-  // Phase 5 (channels_first only), one output row of the block: staging -> the Cout/g output planes.
-  void unstage(const Block& b, const float* out_block, int64_t row) const {
-    const int64_t cout_g = conv.cout_g_, out_h = t.h.output, out_w = t.w.output;
-    const int64_t oy = b.ty0 * m + row, ox = b.tx0 * m;
+  // Phase 5 (channels_first only), item = local plane * rows + output row of the block: staging -> the
+  // Cout/g output planes.
+  void unstage(const Block& b, const float* out_block, int64_t item) const {
+    const int64_t cout_g = conv.cout_g_, out_h = t.h.output, out_w = t.w.output, dw = t.phases_w;
+    const int64_t tile_rows = conv.spec_.rank == 2 ? m : 1;
+    const Plane pl = plane(b, item / (b.rows * tile_rows));
+    const int64_t row = item % (b.rows * tile_rows);
+    const int64_t oy = pl.py + t.phases_h * (b.ty0 * m + row), ox = pl.px + dw * b.tx0 * m;
     if (oy >= out_h) return;
-    float* y_row = y + ((b.n * conv.spec_.out_channels + b.g * cout_g) * out_h + oy) * out_w + ox;
-    // Plane by plane: each output row is written once, sequentially (the staging rows stay in L1/L2).
-    const float* from = out_block + row * b.cols * m * cout_g;
-    const int64_t pixels = std::min(b.cols * m, out_w - ox), plane = out_h * out_w;
+    float* y_row = y + ((pl.n * conv.spec_.out_channels + b.g * cout_g) * out_h + oy) * out_w + ox;
+    // Plane by plane: each output row is written once (the staging rows stay in L1/L2).
+    const float* from = out_block + item * b.cols * m * cout_g;
+    const int64_t pixels = std::min(b.cols * m, ceil_div(out_w - ox, dw)), plane_size = out_h * out_w;
     for (int64_t c = 0; c < cout_g; ++c)
-      for (int64_t p = 0; p < pixels; ++p) y_row[c * plane + p] = from[p * cout_g + c];
+      for (int64_t p = 0; p < pixels; ++p) y_row[c * plane_size + p * dw] = from[p * cout_g + c];
   }
 
   // The workspace of one block: patch, V, M, output staging (channels_first).
@@ -340,15 +389,18 @@ struct WinogradConvolution::Call {
   float* v_of(float* workspace) const { return workspace + t.patch_floats; }
   float* m_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats; }
   float* out_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats + t.m_floats; }
-  int64_t out_rows(const Block& b) const { return conv.spec_.layout == Layout::channels_first ? b.rows * m : 0; }
+  int64_t stage_items(const Block& b) const { return b.planes * patch_rows(b); }
+  int64_t out_items(const Block& b) const {
+    return conv.spec_.layout == Layout::channels_first ? b.planes * b.rows * (conv.spec_.rank == 2 ? m : 1) : 0;
+  }
 
   // A block by one thread.
   void run_block(const Block& b, float* workspace) const {
-    for (int64_t row = 0; row < patch_rows(b); ++row) stage(b, patch_of(workspace), row);
+    for (int64_t item = 0; item < stage_items(b); ++item) stage(b, patch_of(workspace), item);
     for (int64_t tile = 0; tile < b.tiles(); ++tile) input_tile(b, patch_of(workspace), v_of(workspace), tile);
     for (int64_t item = 0; item < positions * panels(); ++item) gemm(b, v_of(workspace), m_of(workspace), item);
     for (int64_t tile = 0; tile < b.tiles(); ++tile) output_tile(b, m_of(workspace), out_of(workspace), tile);
-    for (int64_t row = 0; row < out_rows(b); ++row) unstage(b, out_of(workspace), row);
+    for (int64_t item = 0; item < out_items(b); ++item) unstage(b, out_of(workspace), item);
   }
 };
 
@@ -371,7 +423,7 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   for (int64_t index = 0; index < blocks; ++index) {
     const Block b = call.block(index);
 #pragma omp for schedule(static)
-    for (int64_t row = 0; row < call.patch_rows(b); ++row) call.stage(b, call.patch_of(workspace), row);
+    for (int64_t item = 0; item < call.stage_items(b); ++item) call.stage(b, call.patch_of(workspace), item);
 #pragma omp for schedule(static)
     for (int64_t tile = 0; tile < b.tiles(); ++tile)
       call.input_tile(b, call.patch_of(workspace), call.v_of(workspace), tile);
@@ -382,7 +434,7 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
     for (int64_t tile = 0; tile < b.tiles(); ++tile)
       call.output_tile(b, call.m_of(workspace), call.out_of(workspace), tile);
 #pragma omp for schedule(static)
-    for (int64_t row = 0; row < call.out_rows(b); ++row) call.unstage(b, call.out_of(workspace), row);
+    for (int64_t item = 0; item < call.out_items(b); ++item) call.unstage(b, call.out_of(workspace), item);
   }
 }
 

@@ -36,10 +36,13 @@ class WinogradConvolution final : public Algorithm {
   static std::string cannot(const ConvSpec& spec);
   // Empty when it should be faster than gemm for `spec`, otherwise why not.
   static std::string prefers_not(const ConvSpec& spec);
-  // The output tile size m of F(m, 3) used for a spec of this rank.
-  static int tile_size(int rank);
+  // The output tile size m of F(m, 3) used for `spec`.
+  static int tile_size(const ConvSpec& spec);
+  // The transformed weights of F(m, 3) for `spec`, per group.
+  static int64_t transformed_bytes(const ConvSpec& spec, int m);
 
-  WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+  // tile: the output tile size m, 0 for tile_size(spec) (the tests try every m).
+  WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa, int tile = 0);
 
   void run(ConstTensorView input, float* output, int threads) const override;
   std::string name() const override { return transform_.name(); }
