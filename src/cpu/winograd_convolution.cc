@@ -16,7 +16,10 @@ constexpr int64_t kBlockBytes = int64_t{1} << 20;  // V + M of one block: half o
 constexpr int64_t kMinBlockTiles = 16;
 constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
 constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
-constexpr int64_t kMaxTransformedBytes = int64_t{4} << 20;  // per group, for prefers_not
+// Transformed weights per group beyond which each block streams them from memory for too few tiles: 4 MiB
+// in 1D/2D (ResNet-50 res4 F(4x4), 9 MiB for 16 tiles: 0.85x gemm); 16 MiB in 3D, where every depth slice
+// adds tiles (C3D conv3a F(4x4), 14 MiB for 8 x 49 tiles: 2.2-2.7x gemm).
+int64_t max_transformed_bytes(int rank) { return int64_t{rank == 3 ? 16 : 4} << 20; }
 
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
@@ -68,7 +71,6 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride,
 
 std::string WinogradConvolution::cannot(const ConvSpec& spec) {
   if (spec.transposed) return "transposed convolution";
-  if (spec.rank == 3) return "rank 3 (Winograd covers 1D and 2D 3-wide kernels)";
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
   for (int64_t k : kernel)
@@ -89,73 +91,83 @@ std::string WinogradConvolution::prefers_not(const ConvSpec& spec) {
            std::to_string(kMinChannels) + " channels per group the transforms cost more than they save";
   // Every block of tiles streams all alpha^2 transformed filters; beyond what the caches hold they come
   // from memory once per block and the layer is slower than gemm.
-  const int64_t bytes = transformed_bytes(spec, tile_size(spec));
-  if (bytes > kMaxTransformedBytes)
+  const int64_t bytes = transformed_bytes(spec, tile_size(spec)), limit = max_transformed_bytes(spec.rank);
+  if (bytes > limit)
     return "transformed weights of " + std::to_string(bytes >> 20) + " MiB per group exceed " +
-           std::to_string(kMaxTransformedBytes >> 20) + " MiB: streamed from memory per block of tiles";
+           std::to_string(limit >> 20) + " MiB: streamed from memory per block of tiles";
   return {};
 }
 
 int64_t WinogradConvolution::transformed_bytes(const ConvSpec& spec, int m) {
-  const int64_t alpha = m + 2, positions = spec.rank == 2 ? alpha * alpha : alpha;
-  return positions * (spec.in_channels / spec.groups) * (spec.out_channels / spec.groups) * int64_t{sizeof(float)};
+  const int64_t alpha = m + 2, positions = spec.rank == 1 ? alpha : alpha * alpha, taps = spec.rank == 3 ? 3 : 1;
+  return positions * taps * (spec.in_channels / spec.groups) * (spec.out_channels / spec.groups) * int64_t{sizeof(float)};
 }
 
-// Measured on this machine (single thread, channels_last): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50
-// res2 and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels. Where the
-// F(4x4) weights exceed kMaxTransformedBytes (ResNet-50 res4, 256 -> 256: 9 MiB), F(2x2) has 16/36 of
-// them (4 MiB) and still 2.25x fewer multiplications than gemm.
+// Measured on this machine (single thread, CPU time): 2D F(4x4) beat F(2x2) and F(6x6) on ResNet-50 res2
+// and VGG-16 conv1_2 (F(6x6) also has a larger error); 1D F(6) beat F(4) on 128 channels; 3D F(4x4) beat
+// F(2x2) on C3D conv3a (47-56 vs 65-99 ms). Where the F(4x4) weights exceed the limit (ResNet-50 res4,
+// 256 -> 256: 9 MiB), F(2x2) has 16/36 of them (4 MiB) and still 2.25x fewer multiplications than gemm
+// (res4 1.3-1.9 ms vs F(4x4) 1.4-2.0 ms, gemm 1.9-2.6 ms).
 int WinogradConvolution::tile_size(const ConvSpec& spec) {
   if (spec.rank == 1) return 6;
-  return transformed_bytes(spec, 4) <= kMaxTransformedBytes ? 4 : 2;
+  return transformed_bytes(spec, 4) <= max_transformed_bytes(spec.rank) ? 4 : 2;
 }
 
 WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa,
                                          int tile)
-    : spec_(spec), transform_(winograd_transform(isa, tile ? tile : tile_size(spec), spec.rank)),
+    : spec_(spec), transform_(winograd_transform(isa, tile ? tile : tile_size(spec), std::min(spec.rank, 2))),
+      taps_(spec.rank == 3 ? 3 : 1),
       groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
       kernel_(choose_kernel(isa, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const int rank = spec.rank, alpha = transform_.alpha(), positions = transform_.positions();
-  // Element strides of the weight along (output channel, input channel, H, W), per layout:
-  // channels_first (Cout, Cin/g, k...), channels_last (k..., Cin/g, Cout). 1D has no H (stride 0).
+  // Element strides of the weight along (output channel, input channel, D, H, W), per layout:
+  // channels_first (Cout, Cin/g, k...), channels_last (k..., Cin/g, Cout). Missing axes have stride 0.
   const auto& st = weight.strides();
   const size_t r = static_cast<size_t>(rank);
   const int64_t o_stride = channels_last ? st[r + 1] : st[0];
   const int64_t c_stride = channels_last ? st[r] : st[1];
-  const int64_t w_stride = channels_last ? st[r - 1] : st[r + 1];
-  const int64_t h_stride = rank == 1 ? 0 : (channels_last ? st[0] : st[2]);
+  auto axis_stride = [&](int axis) -> int64_t {  // axis 0, 1, 2 = D, H, W
+    const int a = axis - (3 - rank);
+    return a < 0 ? 0 : (channels_last ? st[static_cast<size_t>(a)] : st[static_cast<size_t>(a) + 2]);
+  };
+  const int64_t d_stride = axis_stride(0), h_stride = axis_stride(1), w_stride = axis_stride(2);
   const double* g = g_matrix(transform_.m);
 
-  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * cin_g_ * cout_pad_));
+  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * taps_ * cin_g_ * cout_pad_));
   std::fill_n(weights_.data(), weights_.size(), 0.0f);
   std::vector<double> gw(static_cast<size_t>(alpha * 3));  // G w, alpha x 3 (rows of the filter)
   for (int64_t grp = 0; grp < groups_; ++grp)
     for (int64_t o = 0; o < cout_g_; ++o)
-      for (int64_t c = 0; c < cin_g_; ++c) {
-        const float* w = weight.data() + (grp * cout_g_ + o) * o_stride + c * c_stride;
-        // Filter cell (ky, kx); flip (true convolution) reads the kernel reversed along every axis.
-        auto cell = [&](int ky, int kx) -> double {
-          return w[(spec.flip && rank == 2 ? 2 - ky : ky) * h_stride + (spec.flip ? 2 - kx : kx) * w_stride];
-        };
-        // U[grp][xi][panel][c][lane] for o = panel * NR + lane.
-        const int64_t nr = kernel_.nr, xi_stride = cin_g_ * cout_pad_;
-        float* u = weights_.data() + grp * positions * xi_stride + (o / nr * cin_g_ + c) * nr + o % nr;
-        if (rank == 1) {
-          for (int i = 0; i < alpha; ++i)
-            u[i * xi_stride] = static_cast<float>(g[i * 3] * cell(0, 0) + g[i * 3 + 1] * cell(0, 1) + g[i * 3 + 2] * cell(0, 2));
-          continue;
-        }
-        // U = G w GT: first along H (G w: alpha x 3), then along W.
-        for (int i = 0; i < alpha; ++i)
-          for (int kx = 0; kx < 3; ++kx)
-            gw[static_cast<size_t>(i * 3 + kx)] = g[i * 3] * cell(0, kx) + g[i * 3 + 1] * cell(1, kx) + g[i * 3 + 2] * cell(2, kx);
-        for (int i = 0; i < alpha; ++i)
-          for (int j = 0; j < alpha; ++j) {
-            const double* row = &gw[static_cast<size_t>(i * 3)];
-            u[(i * alpha + j) * xi_stride] = static_cast<float>(g[j * 3] * row[0] + g[j * 3 + 1] * row[1] + g[j * 3 + 2] * row[2]);
+      for (int64_t c = 0; c < cin_g_; ++c)
+        for (int kd = 0; kd < taps_; ++kd) {
+          const float* w = weight.data() + (grp * cout_g_ + o) * o_stride + c * c_stride;
+          // Filter cell (kd, ky, kx); flip (true convolution) reads the kernel reversed along every axis.
+          auto cell = [&](int ky, int kx) -> double {
+            auto at = [&](int k, bool axis_exists) { return spec.flip && axis_exists ? 2 - k : k; };
+            return w[at(kd, rank == 3) * d_stride + at(ky, rank >= 2) * h_stride + at(kx, true) * w_stride];
+          };
+          // U[grp][xi][panel][kd][c][lane] for o = panel * NR + lane: the depth taps are the GEMM's taps.
+          const int64_t nr = kernel_.nr, xi_stride = taps_ * cin_g_ * cout_pad_;
+          float* u = weights_.data() + grp * positions * xi_stride + ((o / nr * taps_ + kd) * cin_g_ + c) * nr + o % nr;
+          if (rank == 1) {
+            for (int i = 0; i < alpha; ++i)
+              u[i * xi_stride] =
+                  static_cast<float>(g[i * 3] * cell(0, 0) + g[i * 3 + 1] * cell(0, 1) + g[i * 3 + 2] * cell(0, 2));
+            continue;
           }
-      }
+          // U = G w GT: first along H (G w: alpha x 3), then along W.
+          for (int i = 0; i < alpha; ++i)
+            for (int kx = 0; kx < 3; ++kx)
+              gw[static_cast<size_t>(i * 3 + kx)] =
+                  g[i * 3] * cell(0, kx) + g[i * 3 + 1] * cell(1, kx) + g[i * 3 + 2] * cell(2, kx);
+          for (int i = 0; i < alpha; ++i)
+            for (int j = 0; j < alpha; ++j) {
+              const double* row = &gw[static_cast<size_t>(i * 3)];
+              u[(i * alpha + j) * xi_stride] =
+                  static_cast<float>(g[j * 3] * row[0] + g[j * 3 + 1] * row[1] + g[j * 3 + 2] * row[2]);
+            }
+        }
   if (bias) {
     bias_ = AlignedBuffer(static_cast<size_t>(spec.out_channels));
     std::copy_n(bias, spec.out_channels, bias_.data());
@@ -167,17 +179,21 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
 // only the padded input cells p, p + d, ... So tiles live on a plane = (image, phase along H, phase along
 // W); their cells are d apart in the input and the output. A block is a tile rectangle of one plane, or
 // several whole planes when a plane has fewer tiles than a block holds (small images, many phases).
+// Rank 3: the tiles are 2D over (H, W) on every depth slice; a block takes a run of output slices, V is
+// transformed for the input slices they read (2 dilations more), and the 3 depth taps are summed in
+// the GEMMs (K = 3 Cin/g).
 struct WinogradConvolution::Tiling {
-  AxisGeometry h, w;  // h is a unit axis in 1D
+  AxisGeometry d, h, w;                    // unit axes below rank 3 (d) and in 1D (h)
+  int64_t halo = 0;                        // input slices a block reads beyond its output slices
   int64_t phases_h = 1, phases_w = 1;      // = dilation
   int64_t planes = 1;                      // batch * phases_h * phases_w
   int64_t tiles_h = 1, tiles_w = 1;        // output tiles per plane
-  int64_t block_planes = 1, block_rows = 1, block_cols = 1;  // tiles per block (the last ones may be cut)
-  int64_t blocks_p = 1, blocks_h = 1, blocks_w = 1;
+  int64_t block_depth = 1, block_planes = 1, block_rows = 1, block_cols = 1;  // the last ones may be cut
+  int64_t blocks_d = 1, blocks_p = 1, blocks_h = 1, blocks_w = 1;
   int64_t patch_floats = 0, v_floats = 0, m_floats = 0, out_floats = 0;  // per block, at most
   int64_t macs = 0;
 
-  int64_t blocks(int64_t groups) const { return blocks_p * groups * blocks_h * blocks_w; }
+  int64_t blocks(int64_t groups) const { return blocks_p * blocks_d * groups * blocks_h * blocks_w; }
   int64_t block_floats() const { return patch_floats + v_floats + m_floats + out_floats; }
   // Whole blocks per thread (each with its own workspace) or every thread on each block in turn.
   bool whole_blocks(int64_t groups, int threads) const { return threads == 1 || blocks(groups) >= 2 * threads; }
@@ -186,16 +202,20 @@ struct WinogradConvolution::Tiling {
 WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape) const {
   Tiling t;
   const ConvGeometry geometry = resolve_geometry(spec_, input_spatial_of(spec_, input_shape));
-  const int64_t m = transform_.m, positions = transform_.positions();
-  t.w = geometry.axes.back();
-  if (spec_.rank == 2) t.h = geometry.axes.front();
-  else t.h.input = t.h.output = 1;
+  const int64_t m = transform_.m, positions = transform_.positions(), tile_rows = transform_.rank == 2 ? m : 1;
+  const size_t rank = static_cast<size_t>(spec_.rank);
+  t.w = geometry.axes[rank - 1];
+  t.h.input = t.h.output = t.d.input = t.d.output = 1;
+  if (rank >= 2) t.h = geometry.axes[rank - 2];
+  if (rank == 3) t.d = geometry.axes[0];
+  t.halo = (taps_ - 1) * t.d.dilation;
   t.phases_h = t.h.dilation;
   t.phases_w = t.w.dilation;
   t.planes = input_shape[0] * t.phases_h * t.phases_w;
   t.tiles_h = ceil_div(ceil_div(t.h.output, t.phases_h), m);
   t.tiles_w = ceil_div(ceil_div(t.w.output, t.phases_w), m);
-  t.macs = input_shape[0] * spec_.out_channels * t.h.output * t.w.output * cin_g_ * (spec_.rank == 2 ? 9 : 3);
+  t.macs = input_shape[0] * spec_.out_channels * t.d.output * t.h.output * t.w.output * cin_g_ * taps_ *
+           (transform_.rank == 2 ? 9 : 3);
   // Each block streams all of U; when U outgrows the block's V + M, larger blocks stream it fewer times
   // (measured, ResNet-50 res4 F(2x2), 4 MiB of U: 49 tiles in one block 1.1-1.3x faster than 2 blocks).
   const int64_t block_bytes = std::max(kBlockBytes, static_cast<int64_t>(weights_.bytes()) / groups_);
@@ -206,6 +226,9 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
     t.block_rows = t.tiles_h;
     t.block_cols = t.tiles_w;
     t.block_planes = ceil_div(t.planes, ceil_div(t.planes, budget / plane_tiles));
+    // Then output slices, as many as the rest of the budget holds.
+    const int64_t slices = std::max<int64_t>(1, budget / (t.block_planes * plane_tiles));
+    t.block_depth = ceil_div(t.d.output, ceil_div(t.d.output, slices));
   } else if (t.tiles_w >= budget) {
     t.block_cols = ceil_div(t.tiles_w, ceil_div(t.tiles_w, budget));
   } else {
@@ -213,28 +236,37 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
     const int64_t rows = budget / t.tiles_w;
     t.block_rows = ceil_div(t.tiles_h, ceil_div(t.tiles_h, rows));
   }
+  t.blocks_d = ceil_div(t.d.output, t.block_depth);
   t.blocks_p = ceil_div(t.planes, t.block_planes);
   t.blocks_h = ceil_div(t.tiles_h, t.block_rows);
   t.blocks_w = ceil_div(t.tiles_w, t.block_cols);
-  const int64_t tiles = t.block_planes * t.block_rows * t.block_cols;
-  t.patch_floats = t.block_planes * (spec_.rank == 2 ? t.block_rows * m + 2 : 1) * (t.block_cols * m + 2) * cin_g_;
-  t.v_floats = positions * tiles * cin_g_;
-  t.m_floats = positions * tiles * cout_pad_;
-  if (spec_.layout == Layout::channels_first) t.out_floats = tiles * m * (spec_.rank == 2 ? m : 1) * cout_g_;
+  const int64_t slice_tiles = t.block_planes * t.block_rows * t.block_cols, v_slices = t.block_depth + t.halo;
+  t.patch_floats = v_slices * t.block_planes * (t.block_rows * tile_rows + (tile_rows > 1 ? 2 : 0)) *
+                   (t.block_cols * m + 2) * cin_g_;
+  t.v_floats = positions * v_slices * slice_tiles * cin_g_;
+  t.m_floats = positions * t.block_depth * slice_tiles * cout_pad_;
+  if (spec_.layout == Layout::channels_first) t.out_floats = t.block_depth * slice_tiles * m * tile_rows * cout_g_;
   return t;
 }
 
-// One block: group g, planes [p0, p0 + planes), the tiles [ty0, ty0 + rows) x [tx0, tx0 + cols) of each.
-// Its tiles are numbered plane-major, then row-major.
+// One block: group g, output slices [z0, z0 + depth), planes [p0, p0 + planes), the tiles
+// [ty0, ty0 + rows) x [tx0, tx0 + cols) of each. Its tiles are numbered slice-major, then plane-major,
+// then row-major; V has depth + halo slices of slice_tiles() tiles, M depth slices.
 struct WinogradConvolution::Block {
-  int64_t g = 0, p0 = 0, planes = 1, ty0 = 0, tx0 = 0, rows = 1, cols = 1;
+  int64_t g = 0, z0 = 0, depth = 1, p0 = 0, planes = 1, ty0 = 0, tx0 = 0, rows = 1, cols = 1;
   int64_t plane_tiles() const { return rows * cols; }
-  int64_t tiles() const { return planes * rows * cols; }
+  int64_t slice_tiles() const { return planes * rows * cols; }
+  int64_t tiles() const { return depth * slice_tiles(); }
 };
 
 // A plane's image and phases: output (or padded input) cells phase + dilation * k along each axis.
 struct Plane {
   int64_t n = 0, py = 0, px = 0;
+};
+
+// A tile of a block: its slice, plane (local to the block), tile row and column.
+struct TileIndex {
+  int64_t slice = 0, plane = 0, r = 0, c = 0;
 };
 
 // Everything one call needs: the tiling, the tensors, and the phases of a block.
@@ -243,19 +275,21 @@ struct WinogradConvolution::Call {
   Tiling t;
   const float* x;
   float* y;
-  int64_t m = 1, positions = 1;
+  int64_t m = 1, positions = 1, tile_rows = 1;  // tile_rows: m in 2D and 3D, 1 in 1D
 
   Call(const WinogradConvolution& c, ConstTensorView input, float* output)
       : conv(c), t(c.tiling(input.shape())), x(input.data()), y(output), m(c.transform_.m),
-        positions(c.transform_.positions()) {}
+        positions(c.transform_.positions()), tile_rows(c.transform_.rank == 2 ? m : 1) {}
 
   Block block(int64_t index) const {
     Block b;
-    const int64_t per_plane = t.blocks_h * t.blocks_w;
-    b.p0 = index / (conv.groups_ * per_plane) * t.block_planes;
+    const int64_t per_plane = t.blocks_h * t.blocks_w, per_slab = conv.groups_ * per_plane;
+    b.p0 = index / (t.blocks_d * per_slab) * t.block_planes;
+    b.z0 = index / per_slab % t.blocks_d * t.block_depth;
     b.g = index / per_plane % conv.groups_;
     b.ty0 = index % per_plane / t.blocks_w * t.block_rows;
     b.tx0 = index % t.blocks_w * t.block_cols;
+    b.depth = std::min(t.block_depth, t.d.output - b.z0);
     b.planes = std::min(t.block_planes, t.planes - b.p0);
     b.rows = std::min(t.block_rows, t.tiles_h - b.ty0);
     b.cols = std::min(t.block_cols, t.tiles_w - b.tx0);
@@ -265,7 +299,13 @@ struct WinogradConvolution::Call {
     const int64_t p = b.p0 + local;
     return {p / (t.phases_h * t.phases_w), p / t.phases_w % t.phases_h, p % t.phases_w};
   }
-  int64_t patch_rows(const Block& b) const { return conv.spec_.rank == 2 ? b.rows * m + 2 : 1; }
+  static TileIndex tile_index(const Block& b, int64_t tile) {
+    const int64_t in_slice = tile % b.slice_tiles();
+    return {tile / b.slice_tiles(), in_slice / b.plane_tiles(), in_slice % b.plane_tiles() / b.cols, tile % b.cols};
+  }
+  int64_t v_slices(const Block& b) const { return b.depth + t.halo; }
+  int64_t v_tiles(const Block& b) const { return v_slices(b) * b.slice_tiles(); }
+  int64_t patch_rows(const Block& b) const { return tile_rows > 1 ? b.rows * m + 2 : 1; }
   int64_t patch_cols(const Block& b) const { return b.cols * m + 2; }
   int64_t panels() const { return conv.cout_pad_ / conv.kernel_.nr; }
   // Output cells of a tile along an axis, from output index o on, d apart: the tile cut at the border.
@@ -273,26 +313,27 @@ struct WinogradConvolution::Call {
     return static_cast<int>(std::clamp<int64_t>(ceil_div(output - o, d), 0, m));
   }
 
-  // Phase 1, item = local plane * patch_rows + row of the patch [plane][row][column][c]: the input cells
-  // the block's tiles read (with a 2-cell halo), after the padding mode; channels innermost.
+  // Phase 1, item = (V slice, local plane, row) of the patch [slice][plane][row][column][c]: the input
+  // cells the block's tiles read (with a 2-cell halo), after the padding mode; channels innermost.
   void stage(const Block& b, float* patch, int64_t item) const {
     thread_local std::vector<int64_t> column_sources;
+    const PaddingMode mode = conv.spec_.padding_mode;
     const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b), dw = t.phases_w;
-    const Plane pl = plane(b, item / patch_rows(b));
-    const int64_t row = item % patch_rows(b);
-    const int64_t ih =
-        source_index(pl.py + t.phases_h * (b.ty0 * m + row) - t.h.pad_begin, t.h, conv.spec_.padding_mode);
+    const int64_t slice = item / (b.planes * patch_rows(b)), row = item % patch_rows(b);
+    const Plane pl = plane(b, item / patch_rows(b) % b.planes);
+    const int64_t iz = source_index(b.z0 + slice - t.d.pad_begin, t.d, mode);
+    const int64_t ih = source_index(pl.py + t.phases_h * (b.ty0 * m + row) - t.h.pad_begin, t.h, mode);
     float* out = patch + item * cols * cin_g;
-    if (ih < 0) {
+    if (iz < 0 || ih < 0) {
       std::fill_n(out, cols * cin_g, 0.0f);
       return;
     }
     int64_t* iw = scratch(column_sources, cols);
     for (int64_t col = 0; col < cols; ++col)
-      iw[col] = source_index(pl.px + dw * (b.tx0 * m + col) - t.w.pad_begin, t.w, conv.spec_.padding_mode);
-    const int64_t in_h = t.h.input, in_w = t.w.input;
+      iw[col] = source_index(pl.px + dw * (b.tx0 * m + col) - t.w.pad_begin, t.w, mode);
+    const int64_t in_d = t.d.input, in_h = t.h.input, in_w = t.w.input;
     if (conv.spec_.layout == Layout::channels_last) {
-      const float* x_row = x + ((pl.n * in_h + ih) * in_w) * cin + b.g * cin_g;
+      const float* x_row = x + (((pl.n * in_d + iz) * in_h + ih) * in_w) * cin + b.g * cin_g;
       for (int64_t col = 0; col < cols; ++col) {
         if (iw[col] < 0) std::fill_n(out + col * cin_g, cin_g, 0.0f);
         else std::copy_n(x_row + iw[col] * cin, cin_g, out + col * cin_g);
@@ -300,45 +341,50 @@ struct WinogradConvolution::Call {
       return;
     }
     // channels_first: a transposing copy; runs of input columns dw apart as blocked transposes.
-    const int64_t plane_size = in_h * in_w;
-    const float* x_row = x + ((pl.n * cin + b.g * cin_g) * in_h + ih) * in_w;
+    const int64_t channel_size = in_d * in_h * in_w;
+    const float* x_row = x + (((pl.n * cin + b.g * cin_g) * in_d + iz) * in_h + ih) * in_w;
     for (int64_t col = 0; col < cols;) {
       int64_t end = col + 1;
       if (iw[col] < 0) {
         std::fill_n(out + col * cin_g, cin_g, 0.0f);
       } else {
         while (end < cols && iw[end] == iw[col] + dw * (end - col)) ++end;
-        transpose(x_row + iw[col], cin_g, end - col, plane_size, dw, out + col * cin_g, cin_g);
+        transpose(x_row + iw[col], cin_g, end - col, channel_size, dw, out + col * cin_g, cin_g);
       }
       col = end;
     }
   }
 
-  // Phase 2, tile `tile` of the block: V[xi][tile][c].
+  // Phase 2, tile `tile` of V (input slices): V[xi][tile][c].
   void input_tile(const Block& b, const float* patch, float* v, int64_t tile) const {
     const int64_t cin_g = conv.cin_g_, row_stride = patch_cols(b) * cin_g;
-    const int64_t local = tile / b.plane_tiles(), r = tile % b.plane_tiles() / b.cols, c = tile % b.cols;
-    const float* d = patch + (local * patch_rows(b) + r * m) * row_stride + c * m * cin_g;
-    conv.transform_.input(d, row_stride, cin_g, cin_g, v + tile * cin_g, b.tiles() * cin_g);
+    const TileIndex i = tile_index(b, tile);
+    const float* d = patch + ((i.slice * b.planes + i.plane) * patch_rows(b) + i.r * m) * row_stride + i.c * m * cin_g;
+    conv.transform_.input(d, row_stride, cin_g, cin_g, v + tile * cin_g, v_tiles(b) * cin_g);
   }
 
-  // Phase 3, item = xi * panels + panel: M[xi][tiles][panel] = V[xi] U[xi][panel] for every tile of the block.
+  // Phase 3, item = xi * panels + panel: M[xi][tiles][panel] = sum over depth taps kd of
+  // V[xi][tiles of slice + kd * dilation] U[xi][panel][kd], for every tile of the block.
   void gemm(const Block& b, const float* v, float* mb, int64_t item) const {
     const TileKernel& kernel = conv.kernel_;
-    const int64_t xi = item / panels(), panel = item % panels();
-    const int64_t tiles = b.tiles(), cin_g = conv.cin_g_, cout_pad = conv.cout_pad_;
+    const int64_t xi = item / panels(), panel = item % panels(), taps = conv.taps_;
+    const int64_t tiles = b.tiles(), slice_tiles = b.slice_tiles(), cin_g = conv.cin_g_, cout_pad = conv.cout_pad_;
+    const float* v_xi = v + xi * v_tiles(b) * cin_g;
     const float* rows[kMaxTileRows];
     TileArgs args;
     args.a_rows = rows;
-    args.taps = 1;
+    args.taps = taps;
     args.k_per_tap = cin_g;
-    args.b = conv.weights_.data() + ((b.g * positions + xi) * cout_pad + panel * kernel.nr) * cin_g;
+    args.b = conv.weights_.data() + ((b.g * positions + xi) * cout_pad + panel * kernel.nr) * taps * cin_g;
     args.b_stride = kernel.nr;
     args.c_row_stride = cout_pad;
     args.cols = kernel.nr;  // M rows hold whole panels
     for (int64_t first = 0; first < tiles; first += kernel.mr) {
-      for (int i = 0; i < kernel.mr; ++i)  // rows past the last tile repeat it; they are not stored
-        rows[i] = v + (xi * tiles + std::min(first + i, tiles - 1)) * cin_g;
+      for (int i = 0; i < kernel.mr; ++i) {  // rows past the last tile repeat it; they are not stored
+        const int64_t tile = std::min(first + i, tiles - 1);
+        for (int64_t kd = 0; kd < taps; ++kd)  // the same tile, kd dilations deeper
+          rows[kd * kernel.mr + i] = v_xi + (tile + kd * t.d.dilation * slice_tiles) * cin_g;
+      }
       args.c = mb + (xi * tiles + first) * cout_pad + panel * kernel.nr;
       args.rows = static_cast<int>(std::min<int64_t>(kernel.mr, tiles - first));
       kernel.run(args);
@@ -348,40 +394,41 @@ struct WinogradConvolution::Call {
   // Phase 4, tile `tile`: Y = AT M A + bias into the output (cells dilation apart), cut at the border.
   void output_tile(const Block& b, const float* mb, float* out_block, int64_t tile) const {
     const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_, dh = t.phases_h, dw = t.phases_w;
-    const int64_t out_h = t.h.output, out_w = t.w.output;
-    const int64_t local = tile / b.plane_tiles(), r = tile % b.plane_tiles() / b.cols, c = tile % b.cols;
-    const Plane pl = plane(b, local);
-    const int64_t oy = pl.py + dh * (b.ty0 + r) * m, ox = pl.px + dw * (b.tx0 + c) * m;
+    const int64_t out_d = t.d.output, out_h = t.h.output, out_w = t.w.output;
+    const TileIndex i = tile_index(b, tile);
+    const Plane pl = plane(b, i.plane);
+    const int64_t oz = b.z0 + i.slice, oy = pl.py + dh * (b.ty0 + i.r) * m, ox = pl.px + dw * (b.tx0 + i.c) * m;
     const int rows = cells(oy, out_h, dh), cols = cells(ox, out_w, dw);
     if (rows == 0 || cols == 0) return;  // a tile of a short phase, past the output's end
     const float* bias = conv.bias_.size() ? conv.bias_.data() + b.g * cout_g : nullptr;
     const float* m_tile = mb + tile * conv.cout_pad_;
     const int64_t m_stride = b.tiles() * conv.cout_pad_;
     if (conv.spec_.layout == Layout::channels_last) {
-      float* y_tile = y + ((pl.n * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
+      float* y_tile = y + (((pl.n * out_d + oz) * out_h + oy) * out_w + ox) * cout + b.g * cout_g;
       conv.transform_.output(m_tile, m_stride, cout_g, bias, y_tile, dh * out_w * cout, dw * cout, rows, cols);
     } else {  // into the block's channels-innermost staging, transposed into the planes by unstage()
-      const int64_t row_stride = b.cols * m * cout_g, tile_rows = conv.spec_.rank == 2 ? m : 1;
-      float* o_tile = out_block + (local * b.rows + r) * tile_rows * row_stride + c * m * cout_g;
+      const int64_t row_stride = b.cols * m * cout_g;
+      float* o_tile =
+          out_block + ((i.slice * b.planes + i.plane) * b.rows + i.r) * tile_rows * row_stride + i.c * m * cout_g;
       conv.transform_.output(m_tile, m_stride, cout_g, bias, o_tile, row_stride, cout_g, rows, cols);
     }
   }
 
-  // Phase 5 (channels_first only), item = local plane * rows + output row of the block: staging -> the
+  // Phase 5 (channels_first only), item = (slice, local plane, output row) of the block: staging -> the
   // Cout/g output planes.
   void unstage(const Block& b, const float* out_block, int64_t item) const {
-    const int64_t cout_g = conv.cout_g_, out_h = t.h.output, out_w = t.w.output, dw = t.phases_w;
-    const int64_t tile_rows = conv.spec_.rank == 2 ? m : 1;
-    const Plane pl = plane(b, item / (b.rows * tile_rows));
-    const int64_t row = item % (b.rows * tile_rows);
-    const int64_t oy = pl.py + t.phases_h * (b.ty0 * m + row), ox = pl.px + dw * b.tx0 * m;
+    const int64_t cout_g = conv.cout_g_, out_d = t.d.output, out_h = t.h.output, out_w = t.w.output;
+    const int64_t dw = t.phases_w, block_rows = b.rows * tile_rows;
+    const int64_t slice = item / (b.planes * block_rows), row = item % block_rows;
+    const Plane pl = plane(b, item / block_rows % b.planes);
+    const int64_t oz = b.z0 + slice, oy = pl.py + t.phases_h * (b.ty0 * m + row), ox = pl.px + dw * b.tx0 * m;
     if (oy >= out_h) return;
-    float* y_row = y + ((pl.n * conv.spec_.out_channels + b.g * cout_g) * out_h + oy) * out_w + ox;
+    float* y_row = y + (((pl.n * conv.spec_.out_channels + b.g * cout_g) * out_d + oz) * out_h + oy) * out_w + ox;
     // Plane by plane: each output row is written once (the staging rows stay in L1/L2).
     const float* from = out_block + item * b.cols * m * cout_g;
-    const int64_t pixels = std::min(b.cols * m, ceil_div(out_w - ox, dw)), plane_size = out_h * out_w;
+    const int64_t pixels = std::min(b.cols * m, ceil_div(out_w - ox, dw)), channel_size = out_d * out_h * out_w;
     for (int64_t c = 0; c < cout_g; ++c)
-      for (int64_t p = 0; p < pixels; ++p) y_row[c * plane_size + p * dw] = from[p * cout_g + c];
+      for (int64_t p = 0; p < pixels; ++p) y_row[c * channel_size + p * dw] = from[p * cout_g + c];
   }
 
   // The workspace of one block: patch, V, M, output staging (channels_first).
@@ -389,15 +436,15 @@ struct WinogradConvolution::Call {
   float* v_of(float* workspace) const { return workspace + t.patch_floats; }
   float* m_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats; }
   float* out_of(float* workspace) const { return workspace + t.patch_floats + t.v_floats + t.m_floats; }
-  int64_t stage_items(const Block& b) const { return b.planes * patch_rows(b); }
+  int64_t stage_items(const Block& b) const { return v_slices(b) * b.planes * patch_rows(b); }
   int64_t out_items(const Block& b) const {
-    return conv.spec_.layout == Layout::channels_first ? b.planes * b.rows * (conv.spec_.rank == 2 ? m : 1) : 0;
+    return conv.spec_.layout == Layout::channels_first ? b.depth * b.planes * b.rows * tile_rows : 0;
   }
 
   // A block by one thread.
   void run_block(const Block& b, float* workspace) const {
     for (int64_t item = 0; item < stage_items(b); ++item) stage(b, patch_of(workspace), item);
-    for (int64_t tile = 0; tile < b.tiles(); ++tile) input_tile(b, patch_of(workspace), v_of(workspace), tile);
+    for (int64_t tile = 0; tile < v_tiles(b); ++tile) input_tile(b, patch_of(workspace), v_of(workspace), tile);
     for (int64_t item = 0; item < positions * panels(); ++item) gemm(b, v_of(workspace), m_of(workspace), item);
     for (int64_t tile = 0; tile < b.tiles(); ++tile) output_tile(b, m_of(workspace), out_of(workspace), tile);
     for (int64_t item = 0; item < out_items(b); ++item) unstage(b, out_of(workspace), item);
@@ -425,7 +472,7 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < call.stage_items(b); ++item) call.stage(b, call.patch_of(workspace), item);
 #pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < b.tiles(); ++tile)
+    for (int64_t tile = 0; tile < call.v_tiles(b); ++tile)
       call.input_tile(b, call.patch_of(workspace), call.v_of(workspace), tile);
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < call.positions * call.panels(); ++item)
@@ -447,8 +494,10 @@ std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int t
 
 std::string WinogradConvolution::details() const {
   const std::string m = std::to_string(transform_.m);
-  return (spec_.rank == 2 ? "F(" + m + "x" + m + ", 3x3)" : "F(" + m + ", 3)") + ": " +
-         std::to_string(transform_.positions()) + " GEMMs per block of tiles" + "; micro-kernel " + kernel_.name() + ", weights transformed at plan time";
+  const std::string tile = spec_.rank == 1 ? "F(" + m + ", 3)" : "F(" + m + "x" + m + ", 3x3)";
+  return tile + (spec_.rank == 3 ? " per depth slice, 3 depth taps in the GEMMs" : "") + ": " +
+         std::to_string(transform_.positions()) + " GEMMs per block of tiles; micro-kernel " + kernel_.name() +
+         ", weights transformed at plan time";
 }
 
 }  // namespace convkit::cpu

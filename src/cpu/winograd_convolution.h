@@ -58,7 +58,8 @@ class WinogradConvolution final : public Algorithm {
   Tiling tiling(const Shape& input_shape) const;
 
   ConvSpec spec_;
-  WinogradTransform transform_;
+  WinogradTransform transform_;  // 2D over (H, W) for rank 3
+  int taps_ = 1;                 // depth taps summed in the GEMMs: 3 for rank 3, else 1
   int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
   TileKernel kernel_{};     // the igemm micro-kernel of the GEMMs (rows = tiles, columns = output channels)
   int64_t cout_pad_ = 1;    // Cout/g rounded up to whole panels of kernel_.nr: the row length of M
