@@ -1,21 +1,24 @@
-// Winograd convolution F(m x m, 3 x 3) (2D) and F(m, 3) (1D) for 3-wide, stride-1, dilation-1 kernels
-// (Lavin & Gray 2016), both layouts, groups, every padding kind and padding mode, flip, fused bias.
+// Winograd convolution F(m x m, 3 x 3) (2D; 3D per depth slice) and F(m, 3) (1D) for 3-wide, stride-1
+// kernels (Lavin & Gray 2016), any dilation, both layouts, groups, every padding kind and padding mode,
+// flip, fused bias. Dilation d: tiles on each of the d x d sub-grids (polyphase), cells d apart. 3D: the
+// 3 depth taps are summed in the GEMMs (K = 3 Cin/g).
 //
 // Plan time: each 3x3 (or 3) filter becomes U = G g GT, alpha x alpha values (alpha = m + 2), stored as
-// the B operand of the GEMM micro-kernels: panels of NR output channels, [group][xi][panel][c][NR].
-// Run time, per block of output tiles (sized to stay in L2):
+// the B operand of the GEMM micro-kernels: panels of NR output channels, [group][xi][panel][tap][c][NR].
+// Run time, per block of output tiles (sized to max(1 MiB, U per group)):
 //   1. stage: copy the block's input rectangle (tiles + 2-cell halo, padding applied by the padding
 //      mode, channels made innermost) into a patch, so the transforms read no borders and no strides;
 //   2. input transform: V = BT d B per tile, vectorized along channels, into V[xi][tile][c];
-//   3. alpha^2 independent GEMMs M[xi] = V[xi] (tiles x Cin/g) * U[xi] (Cin/g x Cout/g) with the igemm
-//      micro-kernels (rows = tiles read through row pointers, one per tile);
+//   3. alpha^2 independent GEMMs M[xi] = V[xi] (tiles x taps Cin/g) * U[xi] (taps Cin/g x Cout/g) with
+//      the igemm micro-kernels (rows = tiles read through row pointers, one per tile and depth tap);
 //   4. output transform: Y = AT M A + bias per tile, written straight into the output (cut at the border).
 // Threads: whole blocks per thread when there are at least two per thread; otherwise all threads share
 // each block phase by phase (a small image: the threads split the transformed weights instead of each
 // streaming all of them). Every value is computed by one call in one fixed order: results are
 // bit-identical for every thread count.
 // Extra memory: per block (one per thread, or one shared) patch + V + M = about
-//   tiles * (m^2 * Cin/g + alpha^2 * (Cin/g + Cout/g)) floats, tiles <= max(16, 1 MiB / (4 alpha^2 (Cin/g + Cout/g))).
+//   tiles * (m^2 * Cin/g + alpha^2 * (Cin/g + Cout/g)) floats (3D: 2 more input slices),
+//   tiles <= max(16, max(1 MiB, U) / (4 alpha^2 (Cin/g + Cout/g))).
 #pragma once
 
 #include <cstddef>
