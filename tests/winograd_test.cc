@@ -176,7 +176,8 @@ TEST(WinogradConvolution, RandomSpecsWithinTheBound) {
 }
 
 // Layer shapes big enough for several blocks, both thread schedules (61x58: 6 blocks, whole blocks per
-// thread; the others have 1-2 blocks, shared by the threads phase by phase), full micro-kernel tiles,
+// thread; the others have 1-3 blocks, whose output channel panels the threads share; 256 -> 48 has one
+// panel, so one thread idles), full micro-kernel tiles,
 // batch > 1, F(2x2) (256 -> 256), dilation (blocks of several phase planes, and tile rectangles of one
 // plane), 3D (blocks of several depth slices; one slice of a tile rectangle); 1 and 2 threads must agree
 // bit for bit.

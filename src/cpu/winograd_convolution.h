@@ -12,11 +12,11 @@
 //   3. alpha^2 independent GEMMs M[xi] = V[xi] (tiles x taps Cin/g) * U[xi] (taps Cin/g x Cout/g) with
 //      the igemm micro-kernels (rows = tiles read through row pointers, one per tile and depth tap);
 //   4. output transform: Y = AT M A + bias per tile, written straight into the output (cut at the border).
-// Threads: whole blocks per thread when there are at least two per thread; otherwise all threads share
-// each block phase by phase (a small image: the threads split the transformed weights instead of each
-// streaming all of them). Every value is computed by one call in one fixed order: results are
-// bit-identical for every thread count.
-// Extra memory: per block (one per thread, or one shared) patch + V + M = about
+// Threads: whole blocks per thread when there are at least two per thread; otherwise each thread takes a
+// share of every block's output channel panels and transforms the block's input itself (a small image:
+// the threads split the transformed weights instead of each streaming all of them; no barriers). Every
+// value is computed by one call in one fixed order: results are bit-identical for every thread count.
+// Extra memory: per block (one per thread; or patch + V per thread, M shared) patch + V + M = about
 //   tiles * (m^2 * Cin/g + alpha^2 * (Cin/g + Cout/g)) floats (3D: 2 more input slices),
 //   tiles <= max(16, max(1 MiB, U) / (4 alpha^2 (Cin/g + Cout/g))).
 #pragma once
