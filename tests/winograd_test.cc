@@ -179,8 +179,8 @@ TEST(WinogradConvolution, RandomSpecsWithinTheBound) {
 // thread; the others have 1-3 blocks, whose output channel panels the threads share; 256 -> 48 has one
 // panel, so one thread idles), full micro-kernel tiles,
 // batch > 1, F(2x2) (256 -> 256), dilation (blocks of several phase planes, and tile rectangles of one
-// plane), 3D (blocks of several depth slices; one slice of a tile rectangle); 1 and 2 threads must agree
-// bit for bit.
+// plane), 3D (blocks of several depth slices, also with a dilated depth; 20 slices: two blocks along
+// depth, each transforming its halo slices); 1 and 2 threads must agree bit for bit.
 TEST(WinogradConvolution, LayerShapesAndThreadsBitIdentical) {
   std::mt19937 rng(kSeed + 2);
   struct Layer {
@@ -192,7 +192,8 @@ TEST(WinogradConvolution, LayerShapesAndThreadsBitIdentical) {
                          Layer{2, 256, 256, 1, 14, 14, 1, 1, 1}, Layer{2, 64, 72, 1, 32, 29, 2, 6, 1},
                          Layer{2, 48, 64, 1, 70, 40, 1, 3, 1}, Layer{1, 64, 96, 1, 1, 301, 2, 1, 1},
                          Layer{1, 128, 40, 1, 1, 1000, 1, 1, 1}, Layer{1, 64, 64, 1, 1, 500, 2, 5, 1},
-                         Layer{3, 64, 48, 1, 9, 10, 1, 1, 5}, Layer{3, 32, 40, 1, 30, 31, 1, 2, 4}})
+                         Layer{3, 64, 48, 1, 9, 10, 1, 1, 5}, Layer{3, 32, 40, 1, 30, 31, 1, 2, 4},
+                         Layer{3, 32, 32, 1, 12, 12, 1, 1, 20}, Layer{3, 32, 32, 1, 12, 12, 1, 2, 20}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       testing::Problem p;
       p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {3},
