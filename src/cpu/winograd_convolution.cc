@@ -32,21 +32,6 @@ const double* g_matrix(int m) {
   }
 }
 
-// The igemm micro-kernel whose panel width pads Cout/g least; on ties the larger register tile.
-TileKernel choose_kernel(Isa isa, int64_t cout) {
-  const TileKernel* best = nullptr;
-  int64_t best_padded = 0;
-  for (const TileKernel& k : tile_kernels(isa)) {
-    if (!k.indirect) continue;
-    const int64_t padded = round_up(cout, k.nr);
-    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
-      best = &k;
-      best_padded = padded;
-    }
-  }
-  return *best;
-}
-
 // The input index cell j of an axis reads after the padding mode, or -1 for a zero. Cells beyond the
 // padded input (a tile overhanging the output's end) only feed outputs that are never written: zeros.
 int64_t source_index(int64_t j, const AxisGeometry& axis, PaddingMode mode) {
@@ -118,7 +103,7 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
     : spec_(spec), transform_(winograd_transform(isa, tile ? tile : tile_size(spec), std::min(spec.rank, 2))),
       taps_(spec.rank == 3 ? 3 : 1),
       groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
-      kernel_(choose_kernel(isa, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
+      kernel_(best_tile_kernel(isa, /*indirect=*/true, /*channels_in_columns=*/true, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const int rank = spec.rank, alpha = transform_.alpha(), positions = transform_.positions();
   // Element strides of the weight along (output channel, input channel, D, H, W), per layout:
