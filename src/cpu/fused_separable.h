@@ -1,0 +1,45 @@
+// Fused depthwise separable convolution: a depthwise stage followed by a pointwise (1x1) stage without a
+// round trip of the intermediate through memory. The output is cut into blocks of whole output rows (the
+// outermost spatial axes: rows of a 2D image, (depth, row) pairs of a volume), or, when one row's
+// intermediate is larger than the budget (1D signals, very wide rows), into column ranges of one row. For
+// each block, a thread computes the depthwise output of every mid channel into its own buffer of at most
+// kBlockBytes (it stays in L2) with the depthwise kernels, then the pointwise GEMM micro-kernels read it
+// from there and write the final output. The blocks depend on the shapes only, and each output is
+// computed by one thread, so the result does not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "convkit/spec.h"
+#include "convkit/tensor.h"
+#include "depthwise_convolution.h"
+#include "pointwise_block.h"
+
+namespace convkit::cpu {
+
+class FusedSeparable {
+ public:
+  static constexpr int64_t kBlockBytes = int64_t{256} << 10;  // intermediate per block (per thread)
+
+  // Empty when `depthwise` then `pointwise` can be fused: a depthwise convolution, then an ungrouped,
+  // unpadded, stride-1 1x1 convolution of its output in the same layout. Otherwise why not.
+  static std::string cannot(const ConvSpec& depthwise, const ConvSpec& pointwise);
+
+  // Weights in their specs' layouts (contiguous); biases out_channels values or null.
+  FusedSeparable(const ConvSpec& depthwise, ConstTensorView depthwise_weight, const float* depthwise_bias,
+                 const ConvSpec& pointwise, ConstTensorView pointwise_weight, const float* pointwise_bias, Isa isa);
+
+  // `input` contiguous, shape checked against the depthwise spec; `output` contiguous of the pointwise
+  // stage's output shape.
+  void run(ConstTensorView input, float* output, int threads) const;
+  std::string name() const;     // e.g. "fused.depthwise.avx512.channels+gemm.avx512.6x64"
+  std::string details() const;  // one line for explain()
+
+ private:
+  ConvSpec pointwise_spec_;
+  DepthwiseConvolution depthwise_;
+  PointwiseBlock pointwise_;
+};
+
+}  // namespace convkit::cpu
