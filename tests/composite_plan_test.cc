@@ -101,8 +101,9 @@ TEST(FusedSeparable, MatchesReferenceOnRandomSeparableLayers) {
   EXPECT_EQ(seen.size(), 6u);  // every rank in both layouts
 }
 
-// Shapes large enough to cut into several blocks: blocks of rows (2D, 3D), and column blocks of one row
-// (1D, and a 2D row wider than the budget), with strides, dilations and padding modes at the cuts.
+// Shapes large enough to cut into several blocks (FusedSeparable::kBlockBytes, kMinBlockPixels): blocks
+// of rows (2D, 3D), and column blocks of one row (1D, and a 2D row wider than the budget), with strides,
+// dilations and padding modes at the cuts.
 TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
   std::mt19937 rng(kSeed + 1);
   struct Case {
@@ -111,10 +112,10 @@ TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
     PaddingMode mode;
   };
   for (const Case& c : {Case{2, 64, 1, 24, 3, 1, 1, 45, 2, PaddingMode::zeros},
-                        Case{2, 32, 2, 17, 5, 2, 1, 61, 1, PaddingMode::reflect},
+                        Case{2, 64, 2, 17, 5, 2, 1, 61, 1, PaddingMode::reflect},
                         Case{1, 96, 3, 10, 3, 2, 2, 1500, 2, PaddingMode::circular},
                         Case{1, 64, 1, 33, 7, 1, 3, 2100, 1, PaddingMode::replicate},
-                        Case{2, 1024, 1, 8, 3, 1, 1, 70, 1, PaddingMode::reflect},
+                        Case{2, 1024, 1, 8, 3, 1, 1, 300, 1, PaddingMode::reflect},
                         Case{3, 48, 1, 20, 3, 1, 1, 16, 1, PaddingMode::zeros}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       ConvSpec layer{.rank = c.rank, .in_channels = c.channels, .out_channels = c.out_channels, .kernel = {c.kernel},
@@ -122,10 +123,18 @@ TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
                      .padding_mode = c.mode, .bias = true, .layout = layout};
       if (c.stride > 1) layer.padding = Padding::symmetric({c.kernel / 2 * c.dilation});
       Shape spatial(static_cast<size_t>(c.rank), c.spatial);
-      if (c.channels == 1024) spatial = {3, c.spatial};  // one row of 70 x 1024 channels: over the budget
+      if (c.channels == 1024) spatial = {3, c.spatial};  // one row of 300 x 1024 channels: over the budget
       const Shape input_shape = make_activation_shape(layer, c.batch, c.channels, spatial);
-      expect_fused_exact(depthwise_separable(layer, c.multiplier), input_shape, rng,
-                         describe(layer) + " m=" + std::to_string(c.multiplier));
+      const Composite composite = depthwise_separable(layer, c.multiplier);
+      const std::string what = describe(layer) + " m=" + std::to_string(c.multiplier);
+      const cpu::FusedSeparable fused(composite.stages[0].conv, Tensor(weight_shape(composite.stages[0].conv)).view(),
+                                      nullptr, composite.stages[1].conv,
+                                      Tensor(weight_shape(composite.stages[1].conv)).view(), nullptr,
+                                      cpu::supported_isas().back());
+      const auto [row_blocks, col_blocks] = fused.blocks(input_shape);
+      EXPECT_GT(row_blocks * col_blocks, 1) << what;
+      EXPECT_EQ(col_blocks > 1, c.rank == 1 || c.channels == 1024) << what;
+      expect_fused_exact(composite, input_shape, rng, what);
     }
 }
 

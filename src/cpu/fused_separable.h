@@ -8,6 +8,7 @@
 // computed by one thread, so the result does not depend on the thread count.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -20,7 +21,8 @@ namespace convkit::cpu {
 
 class FusedSeparable {
  public:
-  static constexpr int64_t kBlockBytes = int64_t{256} << 10;  // intermediate per block (per thread)
+  static constexpr int64_t kBlockBytes = int64_t{256} << 10;  // intermediate per block (per thread) ...
+  static constexpr int64_t kMinBlockPixels = 256;              // ... unless fewer pixels than this
 
   // Empty when `depthwise` then `pointwise` can be fused: a depthwise convolution, then an ungrouped,
   // unpadded, stride-1 1x1 convolution of its output in the same layout. Otherwise why not.
@@ -35,8 +37,12 @@ class FusedSeparable {
   void run(ConstTensorView input, float* output, int threads) const;
   std::string name() const;     // e.g. "fused.depthwise.avx512.channels+gemm.avx512.6x64"
   std::string details() const;  // one line for explain()
+  // How one image's output is cut for `input_shape`: {row blocks, column blocks}.
+  std::array<int64_t, 2> blocks(const Shape& input_shape) const;
 
  private:
+  std::array<int64_t, 2> output_rows_and_width(const Shape& input_shape) const;
+
   ConvSpec pointwise_spec_;
   DepthwiseConvolution depthwise_;
   PointwiseBlock pointwise_;
