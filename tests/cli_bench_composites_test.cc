@@ -56,7 +56,8 @@ TEST(CliBenchComposites, BadSuitesFailCleanly) {
   const std::string bad = dir.file("bad.json");
   {
     std::ofstream file(bad);
-    file << R"({"layers": [{"name": "x", "composite": "inverted", "input": [1, 4, 5], "out_channels": 4, "kernel": [3]}]})";
+    file
+        << R"({"layers": [{"name": "x", "composite": "inverted", "input": [1, 4, 5], "out_channels": 4, "kernel": [3]}]})";
   }
   auto result = run_cli("bench --composites " + bad + " --min-time 0 --threads 1");
   EXPECT_EQ(result.status, 2) << result.output;

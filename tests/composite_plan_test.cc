@@ -41,7 +41,8 @@ struct StageData {
   std::vector<reference::StageWeights> views() const {
     std::vector<reference::StageWeights> v;
     for (size_t i = 0; i < weights.size(); ++i)
-      v.push_back({weights[i].view(), biases[i].numel() ? std::optional<ConstTensorView>(biases[i].view()) : std::nullopt});
+      v.push_back(
+          {weights[i].view(), biases[i].numel() ? std::optional<ConstTensorView>(biases[i].view()) : std::nullopt});
     return v;
   }
 };
@@ -74,7 +75,8 @@ Tensor run_fused(const Composite& composite, const StageData& data, const Tensor
 
 // Checks the fused algorithm on every ISA with 1 and 2 threads: exact on integer data, which every
 // summation order computes exactly.
-void expect_fused_exact(const Composite& composite, const Shape& input_shape, std::mt19937& rng, const std::string& what) {
+void expect_fused_exact(const Composite& composite, const Shape& input_shape, std::mt19937& rng,
+                        const std::string& what) {
   ASSERT_EQ(cpu::FusedSeparable::cannot(composite.stages[0].conv, composite.stages[1].conv), "") << what;
   const StageData data = random_stage_data(composite, rng, /*integers=*/true);
   const Tensor input = testing::random_tensor(input_shape, rng, /*integers=*/true);
@@ -118,9 +120,16 @@ TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
                         Case{2, 1024, 1, 8, 3, 1, 1, 300, 1, PaddingMode::reflect},
                         Case{3, 48, 1, 20, 3, 1, 1, 16, 1, PaddingMode::zeros}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
-      ConvSpec layer{.rank = c.rank, .in_channels = c.channels, .out_channels = c.out_channels, .kernel = {c.kernel},
-                     .stride = {c.stride}, .dilation = {c.dilation}, .padding = Padding::same(),
-                     .padding_mode = c.mode, .bias = true, .layout = layout};
+      ConvSpec layer{.rank = c.rank,
+                     .in_channels = c.channels,
+                     .out_channels = c.out_channels,
+                     .kernel = {c.kernel},
+                     .stride = {c.stride},
+                     .dilation = {c.dilation},
+                     .padding = Padding::same(),
+                     .padding_mode = c.mode,
+                     .bias = true,
+                     .layout = layout};
       if (c.stride > 1) layer.padding = Padding::symmetric({c.kernel / 2 * c.dilation});
       Shape spatial(static_cast<size_t>(c.rank), c.spatial);
       if (c.channels == 1024) spatial = {3, c.spatial};  // one row of 300 x 1024 channels: over the budget
@@ -187,9 +196,12 @@ std::optional<Composite> random_composite(int kind, const Problem& layer, std::m
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   try {
     switch (kind) {
-      case 0: return depthwise_separable(s, pick(1, 2));
-      case 1: return spatial_separable(s);
-      case 2: return flattened(s);
+      case 0:
+        return depthwise_separable(s, pick(1, 2));
+      case 1:
+        return spatial_separable(s);
+      case 2:
+        return flattened(s);
       default: {
         const int64_t g = pick(1, 3), mid = g * pick(1, 4);
         return shuffled_grouped(pointwise_grouped(s.rank, s.in_channels * g, mid, g, s.layout),
@@ -210,8 +222,9 @@ TEST(CompositePlan, FusedAndStagedMatchReferenceForEveryKind) {
     const std::optional<Composite> composite = random_composite(kind, layer, rng);
     if (!composite) continue;
     Shape input_shape = layer.input_shape;
-    if (kind == 3) input_shape[layer.spec.layout == Layout::channels_last ? input_shape.size() - 1 : 1] =
-                       composite->stages[0].conv.in_channels;
+    if (kind == 3)
+      input_shape[layer.spec.layout == Layout::channels_last ? input_shape.size() - 1 : 1] =
+          composite->stages[0].conv.in_channels;
     const StageData data = random_stage_data(*composite, rng, /*integers=*/true);
     const Tensor input = testing::random_tensor(input_shape, rng, /*integers=*/true);
     const auto views = data.views();
@@ -226,7 +239,8 @@ TEST(CompositePlan, FusedAndStagedMatchReferenceForEveryKind) {
     for (bool fuse : {true, false}) {
       const CompositePlan one(*composite, views, {.threads = 1, .fuse = fuse});
       const CompositePlan two(*composite, views, {.threads = 2, .fuse = fuse});
-      EXPECT_EQ(one.fused(), fuse && kind == 0) << what;
+      const bool volume_first = layer.spec.rank == 3 && layer.spec.layout == Layout::channels_first;
+      EXPECT_EQ(one.fused(), fuse && kind == 0 && !volume_first) << what;
       EXPECT_EQ(one.output_shape(input_shape), expected.shape()) << what;
       const Tensor result = one.run(input);
       ASSERT_EQ(testing::max_abs_difference(result, expected), 0.0) << what << " fuse=" << fuse;
@@ -239,8 +253,13 @@ TEST(CompositePlan, FusedAndStagedMatchReferenceForEveryKind) {
 
 TEST(CompositePlan, RunsStridedViewsAndExplainsItsStages) {
   std::mt19937 rng(kSeed + 4);
-  const ConvSpec layer{.rank = 2, .in_channels = 8, .out_channels = 12, .kernel = {3}, .padding = Padding::same(),
-                       .bias = true, .layout = Layout::channels_last};
+  const ConvSpec layer{.rank = 2,
+                       .in_channels = 8,
+                       .out_channels = 12,
+                       .kernel = {3},
+                       .padding = Padding::same(),
+                       .bias = true,
+                       .layout = Layout::channels_last};
   const Composite composite = depthwise_separable(layer, 2);
   const StageData data = random_stage_data(composite, rng, true);
   const auto views = data.views();
@@ -288,7 +307,8 @@ TEST(CompositePlan, RejectsBadInputsNamingThem) {
       EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
     }
   };
-  expect_error([&] { (void)CompositePlan(composite, std::span(views).first(1)); }, "got weights for 1 stages; expected 2");
+  expect_error([&] { (void)CompositePlan(composite, std::span(views).first(1)); },
+               "got weights for 1 stages; expected 2");
   std::vector<reference::StageWeights> swapped = {views[1], views[0]};
   expect_error([&] { (void)CompositePlan(composite, swapped); }, "weight");
   std::vector<reference::StageWeights> no_bias = views;

@@ -8,7 +8,8 @@
 //           separable composite -- computed band by band: each thread computes the depthwise output of a
 //           band of output rows (all its channels) into a buffer that fits in L2, and the pointwise GEMM
 //           reads it from there, so the intermediate never goes through memory.
-// The plan fuses when it can, unless CompositePlanOptions::fuse is false (to compare the two).
+// The plan fuses when it can and expects it to be faster (not for channels_first volumes: see explain()),
+// unless CompositePlanOptions::fuse is false (to compare the two).
 // Results are identical (bit for bit) for every thread count. `run` uses plan-owned buffers: concurrent
 // calls on one plan take turns.
 #pragma once

@@ -38,8 +38,9 @@ void check_chain(const Composite& composite) {
     }
     validate(stage.conv);
     if (stage.conv.rank != first.rank || stage.conv.layout != first.layout)
-      fail("CompositePlan: stage '", stage.name, "' has rank=", stage.conv.rank, " layout=", to_string(stage.conv.layout),
-           "; expected rank=", first.rank, " layout=", to_string(first.layout), " as the first stage");
+      fail("CompositePlan: stage '", stage.name, "' has rank=", stage.conv.rank,
+           " layout=", to_string(stage.conv.layout), "; expected rank=", first.rank,
+           " layout=", to_string(first.layout), " as the first stage");
     if (stage.conv.in_channels != channels)
       fail("CompositePlan: stage '", stage.name, "' in_channels=", stage.conv.in_channels, " does not match the ",
            channels, " channels the previous stage outputs");
@@ -54,7 +55,8 @@ void check_weights(const Composite& composite, std::span<const reference::StageW
          " (one per convolution stage of '", composite.kind, "')");
   for (size_t i = 0; i < convs.size(); ++i) {
     check_weight_shape(convs[i], weights[i].weight.shape());
-    if (weights[i].bias) check_bias_shape(convs[i], weights[i].bias->shape());
+    if (weights[i].bias)
+      check_bias_shape(convs[i], weights[i].bias->shape());
     else if (convs[i].bias)
       fail("CompositePlan: convolution stage ", i, " has bias=true but no bias tensor was given");
   }
@@ -80,9 +82,12 @@ struct CompositePlan::Impl {
     const ConvSpec& dw = composite.stages[0].conv;
     const ConvSpec& pw = composite.stages[1].conv;
     if (std::string reason = cpu::FusedSeparable::cannot(dw, pw); !reason.empty()) return reason;
+    if (std::string reason = cpu::FusedSeparable::prefers_not(dw); !reason.empty()) return reason;
     const Tensor dw_weight = Tensor::copy_of(weights[0].weight), pw_weight = Tensor::copy_of(weights[1].weight);
-    const std::optional<Tensor> dw_bias = weights[0].bias ? std::optional(Tensor::copy_of(*weights[0].bias)) : std::nullopt;
-    const std::optional<Tensor> pw_bias = weights[1].bias ? std::optional(Tensor::copy_of(*weights[1].bias)) : std::nullopt;
+    const std::optional<Tensor> dw_bias =
+        weights[0].bias ? std::optional(Tensor::copy_of(*weights[0].bias)) : std::nullopt;
+    const std::optional<Tensor> pw_bias =
+        weights[1].bias ? std::optional(Tensor::copy_of(*weights[1].bias)) : std::nullopt;
     fused = std::make_unique<cpu::FusedSeparable>(dw, dw_weight.view(), dw_bias ? dw_bias->data() : nullptr, pw,
                                                   pw_weight.view(), pw_bias ? pw_bias->data() : nullptr,
                                                   cpu::supported_isas().front());
@@ -102,8 +107,10 @@ struct CompositePlan::Impl {
         if (intermediates[i].shape() != shape) intermediates[i] = Tensor(shape);
         destination = intermediates[i].data();
       }
-      if (stage.is_shuffle()) cpu::channel_shuffle(current, stage.shuffle_groups, composite.stages[0].conv.layout, destination, threads());
-      else plans[i]->run(current, TensorView(destination, shape));
+      if (stage.is_shuffle())
+        cpu::channel_shuffle(current, stage.shuffle_groups, composite.stages[0].conv.layout, destination, threads());
+      else
+        plans[i]->run(current, TensorView(destination, shape));
       current = ConstTensorView(destination, shape);
     }
   }
@@ -156,8 +163,10 @@ void CompositePlan::run(ConstTensorView input, TensorView output) const {
   Tensor staged_output;
   if (!output.is_contiguous()) staged_output = Tensor(expected);
   float* y = output.is_contiguous() ? output.data() : staged_output.data();
-  if (impl_->fused) impl_->fused->run(x, y, impl_->threads());
-  else impl_->run_staged(x, y);
+  if (impl_->fused)
+    impl_->fused->run(x, y, impl_->threads());
+  else
+    impl_->run_staged(x, y);
   if (!output.is_contiguous()) copy_into(staged_output.view(), output);
 }
 
@@ -183,8 +192,8 @@ std::string CompositePlan::explain() const {
       text += i == 0 ? "fused with " + impl.composite.stages[1].name + ": " + impl.fused->details()
                      : "fused with " + impl.composite.stages[0].name + " (see above)";
     } else if (stage.is_shuffle()) {
-      text += "channel shuffle of " + std::to_string(stage.shuffle_groups) + " groups, a copy (not fused: " +
-              impl.not_fused + ")";
+      text += "channel shuffle of " + std::to_string(stage.shuffle_groups) +
+              " groups, a copy (not fused: " + impl.not_fused + ")";
     } else {
       text += impl.plans[i]->algorithm() + ", its own ConvPlan (not fused: " + impl.not_fused + ")";
     }

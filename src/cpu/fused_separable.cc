@@ -27,8 +27,8 @@ struct Blocking {
 // hundred pixels (e.g. Xception's 728 x 728 weights: 76-pixel blocks made it 13% slower than one GEMM).
 // The blocks of an image are then made even, so that they spread evenly over threads.
 Blocking blocking(int64_t out_rows, int64_t width, int64_t mid_channels) {
-  const int64_t budget = std::max(FusedSeparable::kMinBlockPixels,
-                                  FusedSeparable::kBlockBytes / (mid_channels * int64_t{sizeof(float)}));
+  const int64_t budget =
+      std::max(FusedSeparable::kMinBlockPixels, FusedSeparable::kBlockBytes / (mid_channels * int64_t{sizeof(float)}));
   Blocking b;
   if (width <= budget) {
     b.row_blocks = ceil_div(out_rows, std::min(out_rows, budget / width));
@@ -56,16 +56,23 @@ std::string FusedSeparable::cannot(const ConvSpec& depthwise, const ConvSpec& po
     return "second stage not a stride-1 1x1 convolution";
   // With a 1x1 stride-1 kernel, valid and same pad nothing; explicit pads must be zero.
   const Padding& pad = pointwise.padding;
-  if (pad.kind == PaddingKind::explicit_pads &&
-      !(all_equal(per_axis(pad.begin, rank, 0, "padding begin"), 0) && all_equal(per_axis(pad.end, rank, 0, "padding end"), 0)))
+  if (pad.kind == PaddingKind::explicit_pads && !(all_equal(per_axis(pad.begin, rank, 0, "padding begin"), 0) &&
+                                                  all_equal(per_axis(pad.end, rank, 0, "padding end"), 0)))
     return "second stage padded";
+  return {};
+}
+
+std::string FusedSeparable::prefers_not(const ConvSpec& depthwise) {
+  if (depthwise.rank == 3 && depthwise.layout == Layout::channels_first)
+    return "channels_first volumes: blocks would stage each input row once per depth that reads it";
   return {};
 }
 
 FusedSeparable::FusedSeparable(const ConvSpec& depthwise, ConstTensorView depthwise_weight, const float* depthwise_bias,
                                const ConvSpec& pointwise, ConstTensorView pointwise_weight, const float* pointwise_bias,
                                Isa isa)
-    : pointwise_spec_(pointwise), depthwise_(depthwise, depthwise_weight, depthwise_bias, isa),
+    : pointwise_spec_(pointwise),
+      depthwise_(depthwise, depthwise_weight, depthwise_bias, isa),
       pointwise_(pointwise, pointwise_weight, pointwise_bias, isa) {}
 
 // The output image's rows (all spatial axes but W) and width for `input_shape`.
@@ -107,8 +114,10 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
       // The block's pixels are consecutive in the output image: whole rows, or part of one row.
       const int64_t first_pixel = first_row * width + first_col;
       const int64_t pixels = (last_row - first_row) * (last_col - first_col);
-      if (channels_last) pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
-      else pointwise_.run(block, pixels, output + n * cout * out_pixels + first_pixel, out_pixels);
+      if (channels_last)
+        pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
+      else
+        pointwise_.run(block, pixels, output + n * cout * out_pixels + first_pixel, out_pixels);
     }
   }
 }

@@ -22,11 +22,15 @@ namespace convkit::cpu {
 class FusedSeparable {
  public:
   static constexpr int64_t kBlockBytes = int64_t{256} << 10;  // intermediate per block (per thread) ...
-  static constexpr int64_t kMinBlockPixels = 256;              // ... unless fewer pixels than this
+  static constexpr int64_t kMinBlockPixels = 256;             // ... unless fewer pixels than this
 
   // Empty when `depthwise` then `pointwise` can be fused: a depthwise convolution, then an ungrouped,
   // unpadded, stride-1 1x1 convolution of its output in the same layout. Otherwise why not.
   static std::string cannot(const ConvSpec& depthwise, const ConvSpec& pointwise);
+  // Empty unless the staged execution is expected to be faster: channels_first volumes, whose blocks (less
+  // than a depth plane) stage each input row once per depth that reads it (kd times), where the staged
+  // depthwise goes through all depths of a few rows and stages it once (0.86x of staged on X3D's block).
+  static std::string prefers_not(const ConvSpec& depthwise);
 
   // Weights in their specs' layouts (contiguous); biases out_channels values or null.
   FusedSeparable(const ConvSpec& depthwise, ConstTensorView depthwise_weight, const float* depthwise_bias,

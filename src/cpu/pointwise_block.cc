@@ -29,7 +29,9 @@ TileKernel choose_kernel(Isa isa, bool channels_last, int64_t cout) {
 }  // namespace
 
 PointwiseBlock::PointwiseBlock(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
-    : channels_last_(spec.layout == Layout::channels_last), cin_(spec.in_channels), cout_(spec.out_channels),
+    : channels_last_(spec.layout == Layout::channels_last),
+      cin_(spec.in_channels),
+      cout_(spec.out_channels),
       kernel_(choose_kernel(isa, channels_last_, cout_)) {
   panel_width_ = channels_last_ ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_, panel_width_);

@@ -31,7 +31,8 @@ struct CompositeCase {
     if (kind == "depthwise_separable") return depthwise_separable(spec, multiplier);
     if (kind == "flattened") return flattened(spec);
     if (kind == "spatial_separable") return spatial_separable(spec);
-    ConvSpec second = pointwise_grouped(spec.rank, spec.out_channels, second_out_channels, spec.groups, layout, spec.bias);
+    ConvSpec second =
+        pointwise_grouped(spec.rank, spec.out_channels, second_out_channels, spec.groups, layout, spec.bias);
     return shuffled_grouped(spec, second);
   }
 };
@@ -109,7 +110,8 @@ void run_composite_bench(const CompositeBenchOptions& options) {
         biases.push_back(spec.bias ? random_tensor(bias_shape(spec), rng) : Tensor());
       }
       for (size_t i = 0; i < weights.size(); ++i)
-        views.push_back({weights[i].view(), biases[i].numel() ? std::optional<ConstTensorView>(biases[i].view()) : std::nullopt});
+        views.push_back(
+            {weights[i].view(), biases[i].numel() ? std::optional<ConstTensorView>(biases[i].view()) : std::nullopt});
       const Tensor expected = reference::run(composite, input, views);
       // The intermediate: every stage's output but the last.
       double intermediate = 0;
@@ -125,13 +127,14 @@ void run_composite_bench(const CompositeBenchOptions& options) {
         auto fused = std::make_shared<CompositePlan>(composite, views, CompositePlanOptions{.threads = threads});
         auto staged =
             std::make_shared<CompositePlan>(composite, views, CompositePlanOptions{.threads = threads, .fuse = false});
-        auto fused_out = std::make_shared<Tensor>(expected.shape()), staged_out = std::make_shared<Tensor>(expected.shape());
+        auto fused_out = std::make_shared<Tensor>(expected.shape()),
+             staged_out = std::make_shared<Tensor>(expected.shape());
         fused->run(input, fused_out->view());
         staged->run(input, staged_out->view());
         const double error = std::max(relative_error(*fused_out, expected), relative_error(*staged_out, expected));
         if (error > kMismatchTolerance)
-          fail("bench --composites: ", c.layer.name, " ", to_string(layout), ": the result differs from the reference by ",
-               error, " of its scale");
+          fail("bench --composites: ", c.layer.name, " ", to_string(layout),
+               ": the result differs from the reference by ", error, " of its scale");
         const std::vector<std::function<void()>> runs{[&] { fused->run(input, fused_out->view()); },
                                                       [&] { staged->run(input, staged_out->view()); }};
         const std::vector<Timing> t =
@@ -140,8 +143,10 @@ void run_composite_bench(const CompositeBenchOptions& options) {
             << (fused->fused() ? format("%.3f", t[0].median_ms) : "- (not fusable)") << " | "
             << format("%.3f", t[1].median_ms) << " | "
             << (fused->fused() ? format("%.2fx", t[1].median_ms / t[0].median_ms) : "-") << " | "
-            << format("%.2f", intermediate / (1 << 20)) << " | " << (fused->fused() ? format("%.0f%%", 100 * saved) : "-") << " | "
-            << (fused->fused() ? fused->algorithm() + " (" + staged->algorithm() + ")" : staged->algorithm()) << " | " << format("%.1e", error) << " |" << std::endl;
+            << format("%.2f", intermediate / (1 << 20)) << " | "
+            << (fused->fused() ? format("%.0f%%", 100 * saved) : "-") << " | "
+            << (fused->fused() ? fused->algorithm() + " (" + staged->algorithm() + ")" : staged->algorithm()) << " | "
+            << format("%.1e", error) << " |" << std::endl;
       }
     }
   }
