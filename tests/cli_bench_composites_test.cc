@@ -33,7 +33,7 @@ TEST(CliBenchComposites, OneRowPerCompositeLayoutAndThreadCount) {
   ASSERT_EQ(rows.size(), 4u * 2 * 2) << result.output;
   for (const std::string& row : rows) {
     const bool separable = row.find("separable") != std::string::npos;
-    EXPECT_EQ(row.find("not fusable") == std::string::npos, separable) << row;
+    EXPECT_EQ(row.find("- (staged)") == std::string::npos, separable) << row;
     EXPECT_EQ(row.find("fused.depthwise.") != std::string::npos, separable) << row;
     if (row.find("tiny.shuffled") != std::string::npos) {
       EXPECT_NE(row.find("> shuffle >"), std::string::npos) << row;

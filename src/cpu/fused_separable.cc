@@ -93,7 +93,8 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   const ConvSpec& pw = pointwise_spec_;
   const bool channels_last = pw.layout == Layout::channels_last;
   const int64_t batch = input.dim(0), mid = pw.in_channels, cout = pw.out_channels;
-  const auto [out_rows, width] = output_rows_and_width(input.shape());
+  const std::array<int64_t, 2> rows_and_width = output_rows_and_width(input.shape());
+  const int64_t out_rows = rows_and_width[0], width = rows_and_width[1];  // (Clang 14: no bindings in OpenMP regions)
   const int64_t out_pixels = out_rows * width;
   const Blocking b = blocking(out_rows, width, mid);
   const int64_t items = batch * b.row_blocks * b.col_blocks;

@@ -140,7 +140,7 @@ void run_composite_bench(const CompositeBenchOptions& options) {
         const std::vector<Timing> t =
             measure(runs, {.min_seconds = options.min_time, .min_repetitions = 5, .clock = options.clock});
         out << "| " << c.layer.name << " | " << to_string(layout) << " | " << threads << " | "
-            << (fused->fused() ? format("%.3f", t[0].median_ms) : "- (not fusable)") << " | "
+            << (fused->fused() ? format("%.3f", t[0].median_ms) : "- (staged)") << " | "
             << format("%.3f", t[1].median_ms) << " | "
             << (fused->fused() ? format("%.2fx", t[1].median_ms / t[0].median_ms) : "-") << " | "
             << format("%.2f", intermediate / (1 << 20)) << " | "
