@@ -123,6 +123,12 @@ struct DepthwiseConvolution::Call {
   // no output row evicts a row it reads, and the rows a tile shares between neighbouring depths stay staged.
   int64_t slots_d = 1, slots_h = 1, padded_h = 1, row_slots = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
+  // The part of the output written to y: the whole output, or (BlockRunner) the output rows [first_row,
+  // first_row + y_rows) x columns [first_col, last_col) of one image, in natural row order, stored as an
+  // output with only those pixels (y_image_pixels = 0: every image writes the same block).
+  bool block = false;
+  int64_t first_row = 0, y_rows = 1, first_col = 0, last_col = 1, y_image_pixels = 1;
+  int64_t stage_begin = 0, stage_end = 0;  // channels_first: the elements of each phase that are staged
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
       : conv(c), x(input), y(output) {
@@ -146,6 +152,7 @@ struct DepthwiseConvolution::Call {
       out_pixels *= out[s];
     }
     out_rows = out[0] * out[1];
+    y_rows = out_rows, last_col = out[2], y_image_pixels = out_pixels;
     const AxisGeometry& w = geometry.axes.back();
     if (spec.layout == Layout::channels_last) interior(w);
     else plan_staging(w);
@@ -183,13 +190,14 @@ struct DepthwiseConvolution::Call {
       }
     for (int64_t q = 0; q < w.kernel; ++q)
       tap_offset.push_back(q * w.dilation % s * phase_length + q * w.dilation / s);
+    stage_end = phase_length;
   }
 
   // The output row (od, oh) computed `step`-th. 3D layers go through H in tiles of kRowTile rows, each
   // tile through every depth, so that the input rows shared by neighbouring depths (a few tiles' rows
   // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order.
   std::array<int64_t, 2> row_at(int64_t step) const {
-    if (out[0] == 1) return {0, step};
+    if (out[0] == 1 || block) return {step / out[1], step % out[1]};
     const int64_t tile = step / (out[0] * kRowTile), in_tile = step % (out[0] * kRowTile);
     const int64_t tile_rows = std::min(kRowTile, out[1] - tile * kRowTile);
     return {in_tile / tile_rows, tile * kRowTile + in_tile % tile_rows};
@@ -231,26 +239,28 @@ struct DepthwiseConvolution::Call {
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
     args.bias_multiplier_stride = cp;
     args.y_step = conv.spec_.out_channels;
-    float* y_row = y + (n * out_pixels + (od * out[1] + oh) * out[2]) * args.y_step;
+    float* y_row = y + (n * y_image_pixels + (od * out[1] + oh - first_row) * (last_col - first_col)) * args.y_step;
     const float* weights = conv.weights_.data();
+    const int64_t inner_begin = std::clamp(interior_begin, first_col, last_col);
+    const int64_t inner_end = std::clamp(interior_end, inner_begin, last_col);
 
-    if (interior_end > interior_begin) {
+    if (inner_end > inner_begin) {
       args.taps = 0;
       for (int64_t r = 0; r < count; ++r)
         for (int64_t q = 0; q < kw; ++q) {
-          xs[args.taps] = row_ptr[r] + (interior_begin * stride[2] + q * dilation[2] - pad[2]) * c;
+          xs[args.taps] = row_ptr[r] + (inner_begin * stride[2] + q * dilation[2] - pad[2]) * c;
           ws[args.taps++] = weights + (row_tap[r] + q) * cp;
         }
-      args.pixels = interior_end - interior_begin;
+      args.pixels = inner_end - inner_begin;
       args.x_step = stride[2] * c;
-      args.y = y_row + interior_begin * args.y_step;
+      args.y = y_row + (inner_begin - first_col) * args.y_step;
       conv.kernels_->pixels(args);
     }
     args.pixels = 1;
     args.x_step = 0;
-    for (int64_t ow = 0; ow < out[2]; ++ow) {
-      if (ow == interior_begin) ow = std::max(ow, interior_end);
-      if (ow >= out[2]) break;
+    for (int64_t ow = first_col; ow < last_col; ++ow) {
+      if (ow == inner_begin) ow = std::max(ow, inner_end);
+      if (ow >= last_col) break;
       args.taps = 0;
       for (int64_t q = 0; q < kw; ++q) {
         const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
@@ -260,7 +270,7 @@ struct DepthwiseConvolution::Call {
           ws[args.taps++] = weights + (row_tap[r] + q) * cp;
         }
       }
-      args.y = y_row + ow * args.y_step;
+      args.y = y_row + (ow - first_col) * args.y_step;
       conv.kernels_->pixels(args);
     }
   }
@@ -270,9 +280,12 @@ struct DepthwiseConvolution::Call {
   // Input row (id, ih) of the plane `x_plane` staged into `dst`.
   void stage_row(const float* x_plane, int64_t id, int64_t ih, float* dst) const {
     const float* src = x_plane + (id * in[1] + ih) * in[2];
-    for (const Run& run : stage_runs) {
-      if (run.source < 0) std::fill_n(dst + run.begin, run.length, 0.0f);
-      else conv.kernels_->gather(src + run.source, stride[2], run.length, dst + run.begin);
+    for (const Run& run : stage_runs) {  // runs lie within one phase
+      const int64_t t = run.begin % phase_length;
+      const int64_t lo = std::max(t, stage_begin), hi = std::min(t + run.length, stage_end);
+      if (lo >= hi) continue;
+      if (run.source < 0) std::fill_n(dst + run.begin + lo - t, hi - lo, 0.0f);
+      else conv.kernels_->gather(src + run.source + (lo - t) * stride[2], stride[2], hi - lo, dst + run.begin + lo - t);
     }
   }
 
@@ -307,14 +320,14 @@ struct DepthwiseConvolution::Call {
           float* staged_row = staged + s * staged_size;
           if (keys[s] != key) stage_row(x_plane, id, ih, staged_row), keys[s] = key;
           for (int64_t q = 0; q < kw; ++q) {
-            xs[count] = staged_row + tap_offset[static_cast<size_t>(q)];
+            xs[count] = staged_row + tap_offset[static_cast<size_t>(q)] + first_col;
             taps[count++] = (a * ks[1] + b) * kw + q;
           }
         }
       ChannelsFirstRow args;
       args.x = xs;
       args.taps = count;
-      args.width = out[2];
+      args.width = last_col - first_col;
       for (int64_t m = 0; m < conv.multiplier_; ++m) {
         const int64_t o = c * conv.multiplier_ + m;
         const float* w = conv.weights_.data() + o * conv.taps_;
@@ -325,7 +338,8 @@ struct DepthwiseConvolution::Call {
           args.w = ws;
         }
         args.bias = conv.bias_.size() ? conv.bias_.data()[o] : 0.0f;
-        args.y = y + ((n * conv.spec_.out_channels + o) * out_rows + od * out[1] + oh) * out[2];
+        args.y = y + n * y_image_pixels * conv.spec_.out_channels +
+                 (o * y_rows + od * out[1] + oh - first_row) * (last_col - first_col);
         conv.kernels_->row(args);
       }
     }
@@ -362,6 +376,30 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
     const int64_t plane = item / blocks, first = item % blocks * block_rows;
     call.channels_first_rows(plane / channels_, plane % channels_, first, std::min(first + block_rows, call.out_rows));
   }
+}
+
+DepthwiseConvolution::BlockRunner::BlockRunner(const DepthwiseConvolution& conv, const Shape& input_shape)
+    : call_(std::make_unique<Call>(conv, input_shape, nullptr, nullptr)) {
+  call_->block = true;
+  call_->y_image_pixels = 0;
+}
+
+DepthwiseConvolution::BlockRunner::~BlockRunner() = default;
+
+void DepthwiseConvolution::BlockRunner::run(const float* input, int64_t image, int64_t first_row, int64_t last_row,
+                                            int64_t first_col, int64_t last_col, float* block) {
+  Call& call = *call_;
+  call.x = input, call.y = block;
+  call.first_row = first_row, call.y_rows = last_row - first_row, call.first_col = first_col, call.last_col = last_col;
+  const DepthwiseConvolution& conv = call.conv;
+  if (conv.spec_.layout == Layout::channels_last) {
+    for (int64_t row = first_row; row < last_row; ++row) call.channels_last_row(image, row, 0, conv.channels_);
+    return;
+  }
+  // Output column j of a tap reads staged element j + shift (shift <= the last tap's offset in its phase).
+  const int64_t max_shift = call.tap_offset.back() % call.phase_length;
+  call.stage_begin = first_col, call.stage_end = std::min(call.phase_length, last_col + max_shift);
+  for (int64_t c = 0; c < conv.channels_; ++c) call.channels_first_rows(image, c, first_row, last_row);
 }
 
 std::size_t DepthwiseConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

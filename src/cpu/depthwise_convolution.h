@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "algorithm.h"
@@ -39,9 +40,31 @@ class DepthwiseConvolution final : public Algorithm {
   std::string details() const override;
   std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes(); }
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
+  const ConvSpec& spec() const { return spec_; }
+  int64_t taps() const { return taps_; }
 
  private:
   struct Call;  // the per-call state: geometry, index tables, tensors
+
+ public:
+  // For fused pipelines (the composite plans): blocks of the output, each computed on its own by the
+  // calling thread. The index tables are made once per input shape; one runner per thread.
+  class BlockRunner {
+   public:
+    BlockRunner(const DepthwiseConvolution& conv, const Shape& input_shape);
+    ~BlockRunner();
+    // Output rows [first_row, last_row) (row = od * out_h + oh) x columns [first_col, last_col) of image
+    // `image` of the contiguous `input`, written to `block` as an output of only those pixels:
+    // channels_last [pixel][channel], channels_first [channel][pixel], pixel = (row - first_row) *
+    // (last_col - first_col) + col - first_col. first_col must be a multiple of 64 (whole vectors).
+    void run(const float* input, int64_t image, int64_t first_row, int64_t last_row, int64_t first_col,
+             int64_t last_col, float* block);
+
+   private:
+    std::unique_ptr<Call> call_;
+  };
+
+ private:
 
   ConvSpec spec_;
   const DepthwiseKernels* kernels_ = nullptr;

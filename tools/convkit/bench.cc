@@ -1,10 +1,12 @@
 // `convkit bench [--suite FILE] [--threads 1,2] [--layout channels_first,channels_last] [--peers]
 //                [--json OUT] [--filter SUBSTRING] [--min-time SECONDS] [--algorithm NAME]
 //                [--clock wall|cpu] [--direction forward,backward_data,backward_weights]`
+// `convkit bench --composites FILE ...`: composite operations, fused and staged (bench_composites.h).
 // Per layer of the suite, direction, layout and thread count: convkit's plan (ConvPlan, or the backward
 // plans) checked against the reference engine, then timed (with the peers, whose outputs are checked
 // against convkit's, interleaved).
 #include "bench.h"
+#include "bench_composites.h"
 
 #include <unistd.h>
 
@@ -127,6 +129,7 @@ struct BenchCommand {
   std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
   std::string clock_text = "wall";
   std::string directions_text = "forward";
+  std::string composites_path;  // --composites: time composite plans (fused and staged) instead
   bool with_peers = false;
   double min_time = 0.3;
 
@@ -196,10 +199,14 @@ struct BenchCommand {
 
   void run() const {
     if (!(min_time >= 0 && min_time <= 3600)) fail("--min-time: ", min_time, " s; expected 0 to 3600 seconds");
-    const BenchSuite suite = read_suite(suite_path);
     const std::vector<int> threads = thread_counts();
     if (clock() == TimingClock::cpu && threads != std::vector<int>{1})
       fail("--clock cpu: process CPU time is the elapsed time only with one thread; use --threads 1");
+    if (!composites_path.empty()) {
+      run_composite_bench({composites_path, threads, layouts(), filter, min_time, clock()});
+      return;
+    }
+    const BenchSuite suite = read_suite(suite_path);
     const std::vector<Layout> layout_list = layouts();
     const std::vector<Direction> direction_list = directions();
     const std::vector<const BenchLayer*> layers = selected(suite);
@@ -357,6 +364,8 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--direction", command->directions_text,
                   "passes to time: forward, backward_data (dL/dx), backward_weights (dL/dw, dL/db), comma-separated")
       ->capture_default_str();
+  sub->add_option("--composites", command->composites_path,
+                  "time composite operations instead: each fused and staged (see bench/composites.json)");
   sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
       ->capture_default_str();
   sub->callback([command] { command->run(); });

@@ -1,0 +1,134 @@
+#include "fused_separable.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#include "convkit/shape.h"
+#include "driver_util.h"
+
+namespace convkit::cpu {
+namespace {
+
+constexpr int64_t kColumnGrain = 64;  // column blocks start at whole vectors (DepthwiseConvolution::BlockRunner)
+
+bool all_equal(const std::vector<int64_t>& values, int64_t value) {
+  return std::all_of(values.begin(), values.end(), [value](int64_t v) { return v == value; });
+}
+
+// How the output of one image is cut: blocks of `rows` whole rows, or of `cols` columns of one row.
+struct Blocking {
+  int64_t rows = 1, cols = 1, row_blocks = 1, col_blocks = 1;
+};
+
+// Blocks of at most kBlockBytes of intermediate, but at least kMinBlockPixels: the pointwise GEMM reads
+// all its weights once per block (and pads the last tile of MR pixels), which only amortizes over a few
+// hundred pixels (e.g. Xception's 728 x 728 weights: 76-pixel blocks made it 13% slower than one GEMM).
+// The blocks of an image are then made even, so that they spread evenly over threads.
+Blocking blocking(int64_t out_rows, int64_t width, int64_t mid_channels) {
+  const int64_t budget =
+      std::max(FusedSeparable::kMinBlockPixels, FusedSeparable::kBlockBytes / (mid_channels * int64_t{sizeof(float)}));
+  Blocking b;
+  if (width <= budget) {
+    b.row_blocks = ceil_div(out_rows, std::min(out_rows, budget / width));
+    b.rows = ceil_div(out_rows, b.row_blocks);
+    b.cols = width;
+  } else {
+    b.col_blocks = ceil_div(width, budget);
+    b.cols = ceil_div(ceil_div(width, b.col_blocks), kColumnGrain) * kColumnGrain;
+    b.col_blocks = ceil_div(width, b.cols);
+  }
+  return b;
+}
+
+}  // namespace
+
+std::string FusedSeparable::cannot(const ConvSpec& depthwise, const ConvSpec& pointwise) {
+  if (std::string reason = DepthwiseConvolution::cannot(depthwise); !reason.empty()) return "first stage " + reason;
+  if (pointwise.transposed || pointwise.groups != 1) return "second stage not an ungrouped convolution";
+  if (pointwise.rank != depthwise.rank || pointwise.layout != depthwise.layout ||
+      pointwise.in_channels != depthwise.out_channels)
+    return "second stage does not read the first stage's output";
+  const int rank = pointwise.rank;
+  if (!all_equal(per_axis(pointwise.kernel, rank, 1, "kernel"), 1) ||
+      !all_equal(per_axis(pointwise.stride, rank, 1, "stride"), 1))
+    return "second stage not a stride-1 1x1 convolution";
+  // With a 1x1 stride-1 kernel, valid and same pad nothing; explicit pads must be zero.
+  const Padding& pad = pointwise.padding;
+  if (pad.kind == PaddingKind::explicit_pads && !(all_equal(per_axis(pad.begin, rank, 0, "padding begin"), 0) &&
+                                                  all_equal(per_axis(pad.end, rank, 0, "padding end"), 0)))
+    return "second stage padded";
+  return {};
+}
+
+std::string FusedSeparable::prefers_not(const ConvSpec& depthwise) {
+  if (depthwise.rank == 3 && depthwise.layout == Layout::channels_first)
+    return "channels_first volumes: blocks would stage each input row once per depth that reads it";
+  return {};
+}
+
+FusedSeparable::FusedSeparable(const ConvSpec& depthwise, ConstTensorView depthwise_weight, const float* depthwise_bias,
+                               const ConvSpec& pointwise, ConstTensorView pointwise_weight, const float* pointwise_bias,
+                               Isa isa)
+    : pointwise_spec_(pointwise),
+      depthwise_(depthwise, depthwise_weight, depthwise_bias, isa),
+      pointwise_(pointwise, pointwise_weight, pointwise_bias, isa) {}
+
+// The output image's rows (all spatial axes but W) and width for `input_shape`.
+std::array<int64_t, 2> FusedSeparable::output_rows_and_width(const Shape& input_shape) const {
+  const Shape spatial = input_spatial_of(pointwise_spec_, output_shape(depthwise_.spec(), input_shape));
+  int64_t rows = 1;
+  for (size_t axis = 0; axis + 1 < spatial.size(); ++axis) rows *= spatial[axis];
+  return {rows, spatial.back()};
+}
+
+std::array<int64_t, 2> FusedSeparable::blocks(const Shape& input_shape) const {
+  const auto [out_rows, width] = output_rows_and_width(input_shape);
+  const Blocking b = blocking(out_rows, width, pointwise_spec_.in_channels);
+  return {b.row_blocks, b.col_blocks};
+}
+
+void FusedSeparable::run(ConstTensorView input, float* output, int threads) const {
+  const ConvSpec& pw = pointwise_spec_;
+  const bool channels_last = pw.layout == Layout::channels_last;
+  const int64_t batch = input.dim(0), mid = pw.in_channels, cout = pw.out_channels;
+  const std::array<int64_t, 2> rows_and_width = output_rows_and_width(input.shape());
+  const int64_t out_rows = rows_and_width[0], width = rows_and_width[1];  // (Clang 14: no bindings in OpenMP regions)
+  const int64_t out_pixels = out_rows * width;
+  const Blocking b = blocking(out_rows, width, mid);
+  const int64_t items = batch * b.row_blocks * b.col_blocks;
+  const int64_t block_floats = b.rows * b.cols * mid + pointwise_.slack_floats();
+  const int64_t taps = depthwise_.taps();
+  if (batch * out_pixels * mid * (taps + cout) < kSerialMacs) threads = 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    thread_local std::vector<float> block_buffer;
+    float* block = scratch(block_buffer, block_floats);
+    DepthwiseConvolution::BlockRunner runner(depthwise_, input.shape());
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t n = item / (b.row_blocks * b.col_blocks), rest = item % (b.row_blocks * b.col_blocks);
+      const int64_t first_row = rest / b.col_blocks * b.rows, first_col = rest % b.col_blocks * b.cols;
+      const int64_t last_row = std::min(first_row + b.rows, out_rows), last_col = std::min(first_col + b.cols, width);
+      runner.run(input.data(), n, first_row, last_row, first_col, last_col, block);
+      // The block's pixels are consecutive in the output image: whole rows, or part of one row.
+      const int64_t first_pixel = first_row * width + first_col;
+      const int64_t pixels = (last_row - first_row) * (last_col - first_col);
+      if (channels_last)
+        pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
+      else
+        pointwise_.run(block, pixels, output + n * cout * out_pixels + first_pixel, out_pixels);
+    }
+  }
+}
+
+std::string FusedSeparable::name() const { return "fused." + depthwise_.name() + "+" + pointwise_.kernel().name(); }
+
+std::string FusedSeparable::details() const {
+  return "fused " + name() + ": per thread, blocks of whole output rows (or of columns of one row) whose " +
+         std::to_string(pointwise_spec_.in_channels) + "-channel depthwise output fits in " +
+         std::to_string(kBlockBytes >> 10) + " KiB feed the pointwise micro-kernel from cache";
+}
+
+}  // namespace convkit::cpu
