@@ -8,6 +8,9 @@
 //           separable composite -- computed band by band: each thread computes the depthwise output of a
 //           band of output rows (all its channels) into a buffer that fits in L2, and the pointwise GEMM
 //           reads it from there, so the intermediate never goes through memory.
+//   shuffle fused into the read: a channel shuffle followed by a convolution the engine runs as a GEMM is
+//           not copied: the GEMM reads each group's channels as runs of the unshuffled input (see
+//           src/cpu/gemm_convolution.h; needs Cin/groups divisible by the shuffle groups, else a copy).
 // The plan fuses when it can and expects it to be faster (not for channels_first volumes: see explain()),
 // unless CompositePlanOptions::fuse is false (to compare the two).
 // Results are identical (bit for bit) for every thread count. `run` uses plan-owned buffers: concurrent
@@ -48,7 +51,7 @@ class CompositePlan {
   // The output shape for `input_shape`; throws when the input does not fit the first stage.
   Shape output_shape(const Shape& input_shape) const;
   const Composite& composite() const;
-  // True when the plan runs fused stages (see above).
+  // True when the plan runs fused stages (either kind above).
   bool fused() const;
   // The algorithms run, as ConvPlan::algorithm names them: the fused one (e.g.
   // "fused.depthwise.avx512.channels+gemm.avx512.6x64") or the stages' joined by " > " ("shuffle" for a shuffle).

@@ -3,24 +3,19 @@
 // the per-run glue (shape checks, staging of strided views, plan-owned intermediates).
 #include "convkit/composite_plan.h"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 
 #include "../cpu/channel_shuffle.h"
 #include "../cpu/fused_separable.h"
+#include "../cpu/gemm_convolution.h"
 #include "../cpu/isa.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
 
 namespace convkit {
 namespace {
-
-void copy_into(ConstTensorView from, TensorView to) {
-  Shape index(from.shape().size(), 0);
-  if (from.numel() == 0) return;
-  do to[index] = from[index];
-  while (next_index(index, from.shape()));
-}
 
 // Each stage reads what the previous one wrote: same rank and layout, matching channels.
 void check_chain(const Composite& composite) {
@@ -70,10 +65,27 @@ struct CompositePlan::Impl {
   std::unique_ptr<cpu::FusedSeparable> fused;  // the fused execution, or null (staged)
   std::string not_fused;                       // why the staged execution runs
   std::vector<std::optional<ConvPlan>> plans;  // staged: per stage, empty for shuffles
+  // staged: per stage, a gemm reading its input through the preceding shuffle (which then does not run),
+  // or null
+  std::vector<std::unique_ptr<cpu::GemmConvolution>> shuffled_reads;
   std::mutex mutex;                            // guards the intermediates
   std::vector<Tensor> intermediates;           // staged: the output of every stage but the last
 
   int threads() const { return options.threads > 0 ? options.threads : num_threads(); }
+  bool shuffle_fused(size_t stage) const { return stage + 1 < shuffled_reads.size() && shuffled_reads[stage + 1]; }
+
+  // Stage i's convolution reading channel_shuffle(input, G) through the gemm's channel runs when stage i - 1
+  // is that shuffle and the stage's own plan chose gemm anyway (so the copy is all it saves); else null.
+  std::unique_ptr<cpu::GemmConvolution> shuffled_read(size_t i, const reference::StageWeights& w) const {
+    if (i == 0 || !composite.stages[i - 1].is_shuffle()) return nullptr;
+    const int64_t groups = composite.stages[i - 1].shuffle_groups;
+    const std::string algorithm = plans[i]->algorithm();
+    if (algorithm.rfind("gemm.", 0) != 0 && algorithm.rfind("igemm.", 0) != 0) return nullptr;
+    if (!cpu::GemmConvolution::cannot_shuffle(composite.stages[i].conv, groups).empty()) return nullptr;
+    const std::optional<Tensor> bias = w.bias ? std::optional(Tensor::copy_of(*w.bias)) : std::nullopt;
+    return std::make_unique<cpu::GemmConvolution>(composite.stages[i].conv, w.weight, bias ? bias->data() : nullptr,
+                                                  cpu::supported_isas().front(), groups);
+  }
 
   // The fused execution when the composite is a depthwise stage then a pointwise stage, or why not.
   std::string try_fuse(std::span<const reference::StageWeights> weights) {
@@ -101,6 +113,7 @@ struct CompositePlan::Impl {
     ConstTensorView current = input;
     for (size_t i = 0; i < composite.stages.size(); ++i) {
       const Stage& stage = composite.stages[i];
+      if (stage.is_shuffle() && shuffle_fused(i)) continue;  // the next stage reads through it
       const Shape shape = stage.is_shuffle() ? current.shape() : convkit::output_shape(stage.conv, current.shape());
       float* destination = output;
       if (i + 1 < composite.stages.size()) {
@@ -109,6 +122,8 @@ struct CompositePlan::Impl {
       }
       if (stage.is_shuffle())
         cpu::channel_shuffle(current, stage.shuffle_groups, composite.stages[0].conv.layout, destination, threads());
+      else if (shuffled_reads[i])
+        shuffled_reads[i]->run(current, destination, threads());
       else
         plans[i]->run(current, TensorView(destination, shape));
       current = ConstTensorView(destination, shape);
@@ -128,11 +143,14 @@ CompositePlan::CompositePlan(const Composite& composite, std::span<const referen
   impl_->not_fused = impl_->try_fuse(weights);
   if (impl_->fused) return;
   size_t next_weight = 0;
-  for (const Stage& stage : composite.stages) {
+  for (size_t i = 0; i < composite.stages.size(); ++i) {
+    const Stage& stage = composite.stages[i];
     auto& plan = impl_->plans.emplace_back();
+    auto& shuffled_read = impl_->shuffled_reads.emplace_back();
     if (stage.is_shuffle()) continue;
     const reference::StageWeights& w = weights[next_weight++];
     plan.emplace(stage.conv, w.weight, w.bias, PlanOptions{.threads = options.threads});
+    if (options.fuse) shuffled_read = impl_->shuffled_read(i, w);
   }
 }
 
@@ -167,18 +185,25 @@ void CompositePlan::run(ConstTensorView input, TensorView output) const {
     impl_->fused->run(x, y, impl_->threads());
   else
     impl_->run_staged(x, y);
-  if (!output.is_contiguous()) copy_into(staged_output.view(), output);
+  if (!output.is_contiguous()) copy_elements(staged_output.view(), output);
 }
 
 const Composite& CompositePlan::composite() const { return impl_->composite; }
 
-bool CompositePlan::fused() const { return impl_->fused != nullptr; }
+bool CompositePlan::fused() const {
+  return impl_->fused != nullptr ||
+         std::any_of(impl_->shuffled_reads.begin(), impl_->shuffled_reads.end(), [](const auto& r) { return r != nullptr; });
+}
 
 std::string CompositePlan::algorithm() const {
   if (impl_->fused) return impl_->fused->name();
   std::string names;
-  for (const std::optional<ConvPlan>& plan : impl_->plans)
-    names += (names.empty() ? "" : " > ") + (plan ? plan->algorithm() : std::string("shuffle"));
+  for (size_t i = 0; i < impl_->plans.size(); ++i) {
+    const std::optional<ConvPlan>& plan = impl_->plans[i];
+    if (impl_->shuffle_fused(i)) continue;
+    names += (names.empty() ? "" : " > ") + (impl_->shuffled_reads[i] ? "shuffled." + impl_->shuffled_reads[i]->name()
+                                             : plan ? plan->algorithm() : std::string("shuffle"));
+  }
   return names;
 }
 
@@ -191,6 +216,11 @@ std::string CompositePlan::explain() const {
     if (impl.fused) {
       text += i == 0 ? "fused with " + impl.composite.stages[1].name + ": " + impl.fused->details()
                      : "fused with " + impl.composite.stages[0].name + " (see above)";
+    } else if (stage.is_shuffle() && impl.shuffle_fused(i)) {
+      text += "channel shuffle of " + std::to_string(stage.shuffle_groups) + " groups, fused into " +
+              impl.composite.stages[i + 1].name + "'s input read (no copy)";
+    } else if (impl.shuffled_reads[i]) {
+      text += impl.shuffled_reads[i]->name() + " reading its input through the shuffle (channel runs)";
     } else if (stage.is_shuffle()) {
       text += "channel shuffle of " + std::to_string(stage.shuffle_groups) +
               " groups, a copy (not fused: " + impl.not_fused + ")";
