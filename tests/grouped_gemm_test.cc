@@ -79,6 +79,8 @@ TEST(GroupedGemmConvolution, ShuffleNetLayerMatchesReference) {
   }
 }
 
+std::string algorithm_of(const ConvSpec& spec) { return ConvPlan(spec, Tensor(weight_shape(spec))).algorithm(); }
+
 TEST(GroupedGemmConvolution, PlanChoosesItForManyChannelsPerGroup) {
   const ConvSpec shufflenet{.rank = 2, .in_channels = 240, .out_channels = 240, .kernel = {1, 1}, .groups = 3,
                             .layout = Layout::channels_last};
@@ -88,6 +90,26 @@ TEST(GroupedGemmConvolution, PlanChoosesItForManyChannelsPerGroup) {
   first.layout = Layout::channels_first;
   EXPECT_NE(ConvPlan(first, Tensor(weight_shape(first))).explain().find("grouped_gemm: declined: channels_first"),
             std::string::npos);
+  // ResNeXt 3x3 layers: 4 and 8 channels per group stay with `grouped`, 16 go here, as do 8 with stride 2.
+  ConvSpec resnext{.rank = 2, .in_channels = 512, .out_channels = 512, .kernel = {3, 3},
+                   .padding = Padding::symmetric({1, 1}), .groups = 32, .layout = Layout::channels_last};
+  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_igemm.", 0), 0u);
+  resnext.in_channels = resnext.out_channels = 256;
+  EXPECT_EQ(algorithm_of(resnext).rfind("grouped.", 0), 0u);
+  resnext.stride = {2, 2};
+  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_igemm.", 0), 0u);
+}
+
+TEST(GroupedGemmConvolution, PlanTakesSpatialForFewChannelsPerGroupInChannelsFirst) {
+  ConvSpec resnext{.rank = 2, .in_channels = 128, .out_channels = 128, .kernel = {3, 3},
+                   .padding = Padding::symmetric({1, 1}), .groups = 32, .layout = Layout::channels_first};
+  EXPECT_EQ(algorithm_of(resnext).rfind("spatial.", 0), 0u);
+  ConvSpec strided = resnext;
+  strided.stride = {2, 2};
+  EXPECT_EQ(algorithm_of(strided).rfind("gemm.", 0), 0u);
+  ConvSpec wide = resnext;
+  wide.groups = 8;  // 16 channels per group
+  EXPECT_EQ(algorithm_of(wide).rfind("spatial.", 0), std::string::npos);
 }
 
 }  // namespace
