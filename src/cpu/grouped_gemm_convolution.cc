@@ -155,8 +155,9 @@ struct GroupedGemmConvolution::Call {
 
   int64_t block_pixels() const { return block_tiles * conv.kernel_.mr; }
 
-  // rows[(t * taps + tap) * MR + r]: group 0's row of output pixel p0 + t * MR + r at `tap`, for the `count`
-  // pixels from p0 (the zero row in the zero padding and past the end). Group g's rows are g * Cin/g floats on.
+  // rows[(tile * taps + tap) * MR + r]: group 0's row of output pixel p0 + tile * MR + r at `tap`, for the
+  // `count` pixels from p0 (the zero row in the zero padding and past the end). Group g's rows are g * Cin/g
+  // floats further (the zero row is Cin floats long for that).
   void point_rows(const float* x_n, int64_t p0, int64_t count, const float** rows) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t mr = conv.kernel_.mr, taps = conv.taps_, cin = conv.spec_.in_channels;
@@ -166,7 +167,7 @@ struct GroupedGemmConvolution::Call {
       const int64_t* sw = &source[2][static_cast<size_t>(tap % ks[2] * out[2])];
       // (od, oh, ow) of pixel p0 + i, stepped along (no divisions per pixel: they were 5% of a 1x1 layer).
       int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
-      for (int64_t t = 0; t < count; t += mr)  // tile t / MR's rows start at t * taps (count is a multiple of MR)
+      for (int64_t t = 0; t < count; t += mr)  // t = tile * MR (count is a multiple of MR)
         for (int64_t r = 0; r < mr; ++r) {
           const int64_t id = p0 + t + r < out_pixels ? sd[od] : -1, ih = sh[oh], iw = sw[ow];
           const bool zero = id < 0 || ih < 0 || iw < 0;
