@@ -60,7 +60,7 @@ std::string SpatialConvolution::cannot(const ConvSpec& spec) {
 // 2.2-4.8x on a 4 -> 8 3x3 layer (the corner of the rule); not measured beyond it.
 // Grouped channels_first layers with up to 8 input and output channels per group (ResNeXt's 32 groups of
 // 4 or 8) have the same short reductions, once per group. Measured single-thread, AVX-512, against gemm:
-// 1.27x (4 -> 4 per group, 3x3 on 56x56), 1.22x (8 -> 8, 28x28), 1.3x (1D, 8 -> 8, k=3); slower with
+// 1.3x (4 -> 4 per group, 3x3 on 56x56), 1.0-1.2x (8 -> 8, 28x28), 1.3x (1D, 8 -> 8, k=3); slower with
 // stride 2 (0.67x, 8 -> 8) and in 3D (0.95x, 4 -> 4, 3x3x3); channels_last inputs are staged pixel by
 // pixel (ResNeXt 4 -> 4: 0.35x the grouped algorithm).
 std::string SpatialConvolution::prefers_not(const ConvSpec& spec) {
