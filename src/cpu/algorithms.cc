@@ -4,6 +4,7 @@
 #include "fft_convolution.h"
 #include "gemm_convolution.h"
 #include "grouped_convolution.h"
+#include "grouped_gemm_convolution.h"
 #include "reference_algorithm.h"
 #include "spatial_convolution.h"
 #include "transposed_convolution.h"
@@ -17,6 +18,8 @@ std::span<const AlgorithmEntry> algorithms() {
       {"depthwise", &DepthwiseConvolution::cannot, &DepthwiseConvolution::prefers_not, &create<DepthwiseConvolution>},
       {"grouped", &GroupedConvolution::cannot, &GroupedConvolution::prefers_not, &create<GroupedConvolution>},
       {"spatial", &SpatialConvolution::cannot, &SpatialConvolution::prefers_not, &create<SpatialConvolution>},
+      {"grouped_gemm", &GroupedGemmConvolution::cannot, &GroupedGemmConvolution::prefers_not,
+       &create<GroupedGemmConvolution>},
       {"winograd", &WinogradConvolution::cannot, &WinogradConvolution::prefers_not, &create<WinogradConvolution>},
       {"gemm", &GemmConvolution::cannot, &always, &create<GemmConvolution>},
       {"transposed", &TransposedConvolution::cannot, &always, &create<TransposedConvolution>},

@@ -2,9 +2,11 @@
 //
 // Lanes are output channels. An output channel's group reads only Cin/g = C input channels, so the input
 // is first "expanded": per input column, C vectors, the c-th holding in lane o the input channel c of
-// lane o's group (a permute of the input vector, or a broadcast when one group fills the vector). The
-// main loop is then a plain FMA stream: per kernel tap and c, one weight vector times the expanded input
-// of P neighbouring output pixels.
+// lane o's group (a permute of the input vector, or a broadcast when one group fills the vector), stored
+// as C planes of the row's columns ([c][column][lane]). The main loop is then a plain FMA stream: per
+// kernel tap and c, one weight vector times the expanded input of P neighbouring output pixels. With W
+// stride 1 those are neighbouring vectors of one plane, addressed by constant offsets (no index
+// registers: with a register per pixel, GCC spilled them and the kernel ran ~25% slower).
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,7 @@ struct GroupedExpand {
   int64_t count = 0;            // input floats to load per column (<= lanes)
   bool broadcast = false;       // one group per vector: entry c is input c broadcast
   const int32_t* index = nullptr;  // [c][lane]: the permute of entry c (when not broadcast)
-  float* dst = nullptr;         // [column][c][lane]
+  float* dst = nullptr;         // [c][column][lane]
 };
 
 struct GroupedPixels {
@@ -30,6 +32,7 @@ struct GroupedPixels {
   const int64_t* tap_offsets = nullptr;  // per tap, floats into `expanded`
   int64_t taps = 0;
   int64_t cin_g = 0;
+  int64_t c_step = 0;              // floats between the planes of neighbouring input channels c
   int64_t pixel_step = 0;          // floats between the expanded inputs of neighbouring output pixels
   const float* w = nullptr;        // [tap][c][lane]
   const float* bias = nullptr;     // lanes values, or null
@@ -43,7 +46,8 @@ struct GroupedKernels {
   Isa isa;
   int lanes;
   void (*expand)(const GroupedExpand&);
-  void (*pixels[kGroupedMaxPixels])(const GroupedPixels&);  // [P - 1]: P pixels per pass
+  // [unit][P - 1]: P pixels per pass; unit: pixel_step is one vector (W stride 1), a constant offset.
+  void (*pixels[2][kGroupedMaxPixels])(const GroupedPixels&);
 };
 
 const GroupedKernels& grouped_kernels(Isa isa);

@@ -10,23 +10,25 @@ namespace convkit::cpu {
 template <class V>
 void grouped_expand(const GroupedExpand& e) {
   constexpr int L = V::kLanes;
-  float* dst = e.dst;
+  const int64_t plane = e.columns * L;
   for (int64_t u = 0; u < e.columns; ++u) {
     const float* src = e.sources[u];
+    float* dst = e.dst + u * L;
     if (!src) {
-      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::zero());
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += plane) V::store(dst, V::zero());
     } else if (e.broadcast) {
-      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::set1(src[c]));
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += plane) V::store(dst, V::set1(src[c]));
     } else {
       const typename V::Reg x = e.count == L ? V::load(src) : V::load_partial(src, e.count);
-      for (int64_t c = 0; c < e.cin_g; ++c, dst += L) V::store(dst, V::permute(x, e.index + c * L));
+      for (int64_t c = 0; c < e.cin_g; ++c, dst += plane) V::store(dst, V::permute(x, e.index + c * L));
     }
   }
 }
 
-template <class V, int P>
+template <class V, int P, bool kUnit>
 void grouped_pixels(const GroupedPixels& a) {
   constexpr int L = V::kLanes;
+  const int64_t step = kUnit ? L : a.pixel_step;
   using Reg = typename V::Reg;
   const Reg bias = a.bias ? V::load(a.bias) : V::zero();
   Reg acc[P];
@@ -35,10 +37,10 @@ void grouped_pixels(const GroupedPixels& a) {
   const float* w = a.w;
   for (int64_t t = 0; t < a.taps; ++t) {
     const float* x = a.expanded + a.tap_offsets[t];
-    for (int64_t c = 0; c < a.cin_g; ++c, w += L, x += L) {
+    for (int64_t c = 0; c < a.cin_g; ++c, w += L, x += a.c_step) {
       const Reg wv = V::load(w);
 #pragma GCC unroll 16
-      for (int p = 0; p < P; ++p) acc[p] = V::fma(V::load(x + p * a.pixel_step), wv, acc[p]);
+      for (int p = 0; p < P; ++p) acc[p] = V::fma(V::load(x + p * step), wv, acc[p]);
     }
   }
 #pragma GCC unroll 16
@@ -50,7 +52,9 @@ void grouped_pixels(const GroupedPixels& a) {
 
 template <class V, Isa kIsa, size_t... P>
 constexpr GroupedKernels grouped_kernel_table(std::index_sequence<P...>) {
-  return {kIsa, V::kLanes, &grouped_expand<V>, {&grouped_pixels<V, static_cast<int>(P) + 1>...}};
+  return {kIsa, V::kLanes, &grouped_expand<V>,
+          {{&grouped_pixels<V, static_cast<int>(P) + 1, false>...},
+           {&grouped_pixels<V, static_cast<int>(P) + 1, true>...}}};
 }
 
 template <class V, Isa kIsa>
