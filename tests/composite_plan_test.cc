@@ -254,13 +254,14 @@ TEST(CompositePlan, FusedAndStagedMatchReferenceForEveryKind) {
   for (int count : checked) EXPECT_GE(count, 30);
 }
 
-// ShuffleNet with 2 or 4 groups: the shuffle is not copied, the second convolution reads through it.
+// ShuffleNet with 2 or 4 groups of 16 channels (gemm / grouped_gemm run the second stage): the shuffle is not
+// copied, the second convolution reads through it.
 TEST(CompositePlan, FusesTheShuffleIntoTheNextConvolutionsRead) {
   std::mt19937 rng(kSeed + 5);
   for (int64_t groups : {2, 4})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
-      const Composite composite = shuffled_grouped(pointwise_grouped(2, 8 * groups, 8 * groups, groups, layout),
-                                                   pointwise_grouped(2, 8 * groups, 4 * groups, groups, layout, true));
+      const Composite composite = shuffled_grouped(pointwise_grouped(2, 8 * groups, 16 * groups, groups, layout),
+                                                   pointwise_grouped(2, 16 * groups, 4 * groups, groups, layout, true));
       const StageData data = random_stage_data(composite, rng, /*integers=*/true);
       const auto views = data.views();
       const Tensor input = testing::random_tensor(

@@ -75,12 +75,14 @@ struct CompositePlan::Impl {
   bool shuffle_fused(size_t stage) const { return stage + 1 < shuffled_reads.size() && shuffled_reads[stage + 1]; }
 
   // Stage i's convolution reading channel_shuffle(input, G) through the gemm's channel runs when stage i - 1
-  // is that shuffle and the stage's own plan chose gemm anyway (so the copy is all it saves); else null.
+  // is that shuffle and the stage's own plan chose a GEMM (gemm, or grouped_gemm: the same indirect GEMM with
+  // tiles fitted to the group) -- the copy is what it saves; else null.
   std::unique_ptr<cpu::GemmConvolution> shuffled_read(size_t i, const reference::StageWeights& w) const {
     if (i == 0 || !composite.stages[i - 1].is_shuffle()) return nullptr;
     const int64_t groups = composite.stages[i - 1].shuffle_groups;
     const std::string algorithm = plans[i]->algorithm();
-    if (algorithm.rfind("gemm.", 0) != 0 && algorithm.rfind("igemm.", 0) != 0) return nullptr;
+    if (algorithm.rfind("gemm.", 0) != 0 && algorithm.rfind("igemm.", 0) != 0 && algorithm.rfind("grouped_igemm.", 0) != 0)
+      return nullptr;
     if (!cpu::GemmConvolution::cannot_shuffle(composite.stages[i].conv, groups).empty()) return nullptr;
     const std::optional<Tensor> bias = w.bias ? std::optional(Tensor::copy_of(*w.bias)) : std::nullopt;
     return std::make_unique<cpu::GemmConvolution>(composite.stages[i].conv, w.weight, bias ? bias->data() : nullptr,
