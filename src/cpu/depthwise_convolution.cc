@@ -109,19 +109,19 @@ struct DepthwiseConvolution::Call {
   // channels_last: output columns [interior_begin, interior_end) read every W tap inside the input.
   int64_t interior_begin = 0, interior_end = 0;
   // channels_first: a staged row is stride[2] phases of `phase_length` floats; phase r, element t holds
-  // padded column r + stride[2] * t. `stage_runs` lists how to fill it: runs of consecutive elements
-  // whose sources step by stride[2] through the input row (source -1: zeros).
+  // padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
+  // whose sources step by stride[2] through the input row; the other elements are zeros.
   struct Run {
-    int64_t begin = 0, length = 0, source = -1;
+    int64_t begin = 0, length = 0, source = 0;
   };
   int64_t phase_length = 0, staged_size = 0;
-  std::vector<Run> stage_runs;
-  // The staged rows of one plane are cached by their position (pd, ph) in the padded (D, H) plane, in
-  // slot (pd mod slots_d, ph mod slots_h). The rows one output row reads lie within (k - 1) * dilation + 1
-  // positions per axis, and those of a tile of output rows (row_at) within (tile - 1) * stride more
-  // along H: with that many slots (rounded up to powers of two: a mask, not a division, per row read)
-  // no output row evicts a row it reads, and the rows a tile shares between neighbouring depths stay staged.
-  int64_t slots_d = 1, slots_h = 1, padded_h = 1, row_slots = 1;
+  std::vector<Run> copy_runs;
+  // The staged rows of one plane come in bands: the padded rows [T * kRowTile * sh, + band_rows) that
+  // the output rows of tile T (row_at) read at one padded depth pd, in order, so that the rows a kernel
+  // call reads are a fixed step apart. Bands are cached in slot pd mod slots_d, enough slots for the
+  // depths one output row reads ((kd - 1) * dd + 1, rounded up to a power of two: a mask, not a
+  // division), so the bands neighbouring depths share stay staged.
+  int64_t slots_d = 1, band_rows = 1, band_size = 1, tiles = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
@@ -164,30 +164,38 @@ struct DepthwiseConvolution::Call {
     const int64_t max_shift = (w.kernel - 1) * w.dilation / s;
     phase_length = ceil_div(w.output, lanes) * lanes + max_shift;
     staged_size = ceil_div(s * phase_length, lanes) * lanes;
-    const int64_t span_h = (conv.kernel_size_[1] - 1) * dilation[1] + 1;
     slots_d = std::bit_ceil(static_cast<uint64_t>((conv.kernel_size_[0] - 1) * dilation[0] + 1));
-    slots_h = std::bit_ceil(static_cast<uint64_t>((std::min(kRowTile, out[1]) - 1) * stride[1] + span_h));
-    padded_h = (out[1] - 1) * stride[1] + span_h;
-    row_slots = slots_d * slots_h;
+    band_rows = tile_band_rows(0);
+    band_size = band_rows * staged_size;
+    tiles = ceil_div(out[1], kRowTile);
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
     for (int64_t r = 0; r < s; ++r)
       for (int64_t t = 0; t < phase_length; ++t) {
         const int64_t j = r + s * t;
         const int64_t src =
             j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
-        Run* last = stage_runs.empty() ? nullptr : &stage_runs.back();
-        const bool extends = last && t > 0 && (src < 0 ? last->source < 0
-                                                       : last->source >= 0 && src == last->source + last->length * s);
-        if (extends) ++last->length;
-        else stage_runs.push_back({r * phase_length + t, 1, src});
+        if (src < 0) continue;
+        Run* last = copy_runs.empty() ? nullptr : &copy_runs.back();
+        if (last && t > 0 && last->begin + last->length == r * phase_length + t &&
+            src == last->source + last->length * s)
+          ++last->length;
+        else
+          copy_runs.push_back({r * phase_length + t, 1, src});
       }
     for (int64_t q = 0; q < w.kernel; ++q)
       tap_offset.push_back(q * w.dilation % s * phase_length + q * w.dilation / s);
   }
 
+  // The padded rows the output rows of tile T read at one depth.
+  int64_t tile_band_rows(int64_t tile) const {
+    const int64_t tile_rows = std::min(kRowTile, out[1] - tile * kRowTile);
+    return (tile_rows - 1) * stride[1] + (conv.kernel_size_[1] - 1) * dilation[1] + 1;
+  }
+
   // The output row (od, oh) computed `step`-th. 3D layers go through H in tiles of kRowTile rows, each
   // tile through every depth, so that the input rows shared by neighbouring depths (a few tiles' rows
-  // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order.
+  // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order
+  // (tiles of kRowTile rows too).
   std::array<int64_t, 2> row_at(int64_t step) const {
     if (out[0] == 1) return {0, step};
     const int64_t tile = step / (out[0] * kRowTile), in_tile = step % (out[0] * kRowTile);
@@ -246,88 +254,91 @@ struct DepthwiseConvolution::Call {
       args.y = y_row + interior_begin * args.y_step;
       conv.kernels_->pixels(args);
     }
-    args.pixels = 1;
+    // The border columns, left and right, each pixel listing its taps' inputs (the padding mode's
+    // cells, or a row of zeros), in passes of several pixels like the interior.
+    thread_local std::vector<float> zero_row;
+    const float* zeros = scratch(zero_row, cp);  // only grows, value-initialized
+    const int64_t border_taps = count * kw, most = std::max(interior_begin, out[2] - interior_end);
+    const float** listed = scratch(tap_x, std::max<int64_t>(conv.taps_, most * border_taps));
+    args.taps = border_taps;
     args.x_step = 0;
-    for (int64_t ow = 0; ow < out[2]; ++ow) {
-      if (ow == interior_begin) ow = std::max(ow, interior_end);
-      if (ow >= out[2]) break;
-      args.taps = 0;
-      for (int64_t q = 0; q < kw; ++q) {
-        const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
-        if (iw < 0) continue;
-        for (int64_t r = 0; r < count; ++r) {
-          xs[args.taps] = row_ptr[r] + iw * c;
-          ws[args.taps++] = weights + (row_tap[r] + q) * cp;
-        }
-      }
-      args.y = y_row + ow * args.y_step;
-      conv.kernels_->pixels(args);
+    for (int64_t r = 0; r < count; ++r)
+      for (int64_t q = 0; q < kw; ++q) ws[r * kw + q] = weights + (row_tap[r] + q) * cp;
+    for (const auto [begin, end] : {std::array{int64_t{0}, interior_begin}, std::array{interior_end, out[2]}}) {
+      for (int64_t ow = begin; ow < end; ++ow)
+        for (int64_t r = 0; r < count; ++r)
+          for (int64_t q = 0; q < kw; ++q) {
+            const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
+            listed[(ow - begin) * border_taps + r * kw + q] = iw < 0 ? zeros : row_ptr[r] + iw * c;
+          }
+      args.x = listed;
+      args.pixels = end - begin;
+      args.y = y_row + begin * args.y_step;
+      if (args.pixels > 0) conv.kernels_->pixels(args);
     }
   }
 
   // --- channels_first ---
 
-  // Input row (id, ih) of the plane `x_plane` staged into `dst`.
-  void stage_row(const float* x_plane, int64_t id, int64_t ih, float* dst) const {
-    const float* src = x_plane + (id * in[1] + ih) * in[2];
-    for (const Run& run : stage_runs) {
-      if (run.source < 0) std::fill_n(dst + run.begin, run.length, 0.0f);
-      else conv.kernels_->gather(src + run.source, stride[2], run.length, dst + run.begin);
+  // The band of tile `tile` at padded depth pd, staged into `dst`: the copy runs of each row (input rows
+  // in the zero padding: zeros). The rest of the band stays zero.
+  void stage_band(const float* x_plane, int64_t tile, int64_t pd, float* dst) const {
+    thread_local std::vector<const float*> band_source;
+    const ConvSpec& spec = conv.spec_;
+    const int64_t rows = tile_band_rows(tile), ph0 = tile * kRowTile * stride[1];
+    const float** src = scratch(band_source, rows);
+    const int64_t id = padded_source_index(pd - pad[0], in[0], spec.padding_mode);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t ih = padded_source_index(ph0 + i - pad[1], in[1], spec.padding_mode);
+      src[i] = id < 0 || ih < 0 ? nullptr : x_plane + (id * in[1] + ih) * in[2];
     }
+    for (const Run& run : copy_runs)
+      conv.kernels_->gather(src, rows, run.source, stride[2], run.length, dst + run.begin, staged_size);
   }
 
   // The output rows computed steps [first, last)-th (row_at) of input channel c of image n, for each of
-  // its multiplier output channels.
+  // its multiplier output channels: the rows of one tile and depth per kernel call.
   void channels_first_rows(int64_t n, int64_t c, int64_t first, int64_t last) const {
     thread_local std::vector<float> staged_buffer;
-    thread_local std::vector<int64_t> slot_key, tap_index;
-    thread_local std::vector<const float*> tap_x;
-    thread_local std::vector<float> tap_w;
+    thread_local std::vector<int64_t> band_key;
+    thread_local std::vector<const float*> row_x;
     const int64_t* ks = conv.kernel_size_;
-    const int64_t kw = ks[2];
-    float* staged = scratch(staged_buffer, row_slots * staged_size);
-    int64_t* keys = scratch(slot_key, row_slots);
-    const float** xs = scratch(tap_x, conv.taps_);
-    float* ws = scratch(tap_w, conv.taps_);
-    int64_t* taps = scratch(tap_index, conv.taps_);
-    std::fill_n(keys, row_slots, int64_t{-1});
+    const int64_t kernel_rows = ks[0] * ks[1];
+    float* staged = scratch(staged_buffer, slots_d * band_size);
+    std::fill_n(staged, slots_d * band_size, 0.0f);  // what no copy run writes: zero padding, vector tails
+    int64_t* keys = scratch(band_key, slots_d);
+    const float** xs = scratch(row_x, kernel_rows);
+    std::fill_n(keys, slots_d, int64_t{-1});
     const float* x_plane = x + (n * conv.channels_ + c) * in_pixels;
 
-    for (int64_t step = first; step < last; ++step) {
-      const auto [od, oh] = row_at(step);
-      int64_t count = 0;
-      for (int64_t a = 0; a < ks[0]; ++a)
-        for (int64_t b = 0; b < ks[1]; ++b) {
-          const int64_t id = source[0][static_cast<size_t>(a * out[0] + od)];
-          const int64_t ih = source[1][static_cast<size_t>(b * out[1] + oh)];
-          if (id < 0 || ih < 0) continue;  // a zero row
-          // Padded positions, shifted to start at 0.
-          const int64_t pd = od * stride[0] + a * dilation[0], ph = oh * stride[1] + b * dilation[1];
-          const int64_t s = (pd & (slots_d - 1)) * slots_h + (ph & (slots_h - 1)), key = pd * padded_h + ph;
-          float* staged_row = staged + s * staged_size;
-          if (keys[s] != key) stage_row(x_plane, id, ih, staged_row), keys[s] = key;
-          for (int64_t q = 0; q < kw; ++q) {
-            xs[count] = staged_row + tap_offset[static_cast<size_t>(q)];
-            taps[count++] = (a * ks[1] + b) * kw + q;
-          }
-        }
-      ChannelsFirstRow args;
-      args.x = xs;
-      args.taps = count;
-      args.width = out[2];
+    ChannelsFirstRows args;
+    args.x = xs;
+    args.row_step = stride[1] * staged_size;
+    args.offset = tap_offset.data();
+    args.kernel_rows = kernel_rows;
+    args.kw = ks[2];
+    args.width = out[2];
+    args.y_step = out[2];
+    for (int64_t step = first; step < last;) {
+      const auto [od, oh0] = row_at(step);
+      const int64_t tile = oh0 / kRowTile, rows = std::min({last - step, out[1] - oh0, kRowTile - oh0 % kRowTile});
+      for (int64_t a = 0; a < ks[0]; ++a) {
+        // The band of padded depth pd (shifted to start at 0), staged unless cached.
+        const int64_t pd = od * stride[0] + a * dilation[0], slot_d = pd & (slots_d - 1), key = pd * tiles + tile;
+        float* band = staged + slot_d * band_size;
+        if (keys[slot_d] != key) stage_band(x_plane, tile, pd, band), keys[slot_d] = key;
+        for (int64_t b = 0; b < ks[1]; ++b)
+          xs[a * ks[1] + b] = band + ((oh0 - tile * kRowTile) * stride[1] + b * dilation[1]) * staged_size;
+      }
+      args.rows = rows;
       for (int64_t m = 0; m < conv.multiplier_; ++m) {
         const int64_t o = c * conv.multiplier_ + m;
-        const float* w = conv.weights_.data() + o * conv.taps_;
-        if (count == conv.taps_) {
-          args.w = w;
-        } else {  // some taps read zero rows: their weights left out too
-          for (int64_t i = 0; i < count; ++i) ws[i] = w[taps[i]];
-          args.w = ws;
-        }
+        args.w = conv.weights_.data() + o * conv.taps_;
         args.bias = conv.bias_.size() ? conv.bias_.data()[o] : 0.0f;
-        args.y = y + ((n * conv.spec_.out_channels + o) * out_rows + od * out[1] + oh) * out[2];
-        conv.kernels_->row(args);
+        args.y = y + ((n * conv.spec_.out_channels + o) * out_rows + od * out[1] + oh0) * out[2];
+        conv.kernels_->rows(args);
       }
+      step += rows;
     }
   }
 };
@@ -365,10 +376,14 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
 }
 
 std::size_t DepthwiseConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
-  int64_t per_thread = 2 * taps_ * int64_t{sizeof(float*)};
-  if (spec_.layout == Layout::channels_first) {
-    const Call call(*this, input_shape, nullptr, nullptr);
-    per_thread += call.row_slots * (call.staged_size * int64_t{sizeof(float)} + int64_t{sizeof(int64_t)});
+  constexpr int64_t kPointer = sizeof(float*), kFloat = sizeof(float);
+  const Call call(*this, input_shape, nullptr, nullptr);
+  int64_t per_thread = 0;
+  if (spec_.layout == Layout::channels_first) {  // kernel row pointers, the staged bands and their keys
+    per_thread = kernel_size_[0] * kernel_size_[1] * kPointer + call.slots_d * (call.band_size * kFloat + 8);
+  } else {  // weight pointers, input pointers per border pixel, a zero pixel
+    const int64_t border = std::max(call.interior_begin, call.out[2] - call.interior_end);
+    per_thread = (taps_ + std::max<int64_t>(1, border) * taps_) * kPointer + padded_channels_ * kFloat;
   }
   return static_cast<std::size_t>(per_thread * threads);
 }
