@@ -25,7 +25,8 @@ const DepthwiseKernels& depthwise_kernels(Isa isa) {
 
 namespace {
 
-constexpr int64_t kRowTile = 16;                   // 3D: output rows per H tile (see Call::row_at)
+constexpr int64_t kRowTile = 16;  // output rows per H tile (see Call::row_at)
+constexpr int64_t kRowBlock = 8;  // channels_last: output rows per work item
 
 }  // namespace
 
@@ -106,7 +107,10 @@ struct DepthwiseConvolution::Call {
   // source[axis][q * out + o]: the input index output o reads at kernel tap q of that axis, after the
   // padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
-  // channels_last: output columns [interior_begin, interior_end) read every W tap inside the input.
+  // channels_last: output columns [interior_begin, interior_end) read every W tap inside the input; the
+  // others list their taps' inputs, zero_pixel for the zero padding.
+  std::vector<float> zero_pixel;
+  std::vector<int64_t> border_columns;
   int64_t interior_begin = 0, interior_end = 0;
   // channels_first: a staged row is stride[2] phases of `phase_length` floats; phase r, element t holds
   // padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
@@ -147,16 +151,18 @@ struct DepthwiseConvolution::Call {
     }
     out_rows = out[0] * out[1];
     const AxisGeometry& w = geometry.axes.back();
-    if (spec.layout == Layout::channels_last) interior(w);
+    if (spec.layout == Layout::channels_last) interior(w), zero_pixel.resize(static_cast<size_t>(conv.padded_channels_));
     else plan_staging(w);
   }
 
   // Output column ow reads columns ow * s + q * d - pad for q < k: all inside from ceil(pad / s) to the
-  // last ow with ow * s + (k - 1) * d - pad <= in - 1.
+  // last ow with ow * s + (k - 1) * d - pad <= in - 1. The border columns of both sides run together.
   void interior(const AxisGeometry& w) {
     const int64_t last = w.input - 1 + w.pad_begin - (w.kernel - 1) * w.dilation;
     interior_begin = std::min(ceil_div(w.pad_begin, w.stride), w.output);
     interior_end = std::clamp(last < 0 ? 0 : last / w.stride + 1, interior_begin, w.output);
+    for (int64_t ow = 0; ow < w.output; ++ow)
+      if (ow < interior_begin || ow >= interior_end) border_columns.push_back(ow);
   }
 
   void plan_staging(const AxisGeometry& w) {
@@ -205,15 +211,17 @@ struct DepthwiseConvolution::Call {
 
   // --- channels_last ---
 
-  // Input channels [c_begin, c_end) of the output row computed `step`-th (row_at) of image n: the
-  // interior columns in one run, border columns one at a time.
-  void channels_last_row(int64_t n, int64_t step, int64_t c_begin, int64_t c_end) const {
-    thread_local std::vector<const float*> tap_x, tap_w;
+  // Pointers one output row's kernel calls list: weights and interior inputs per tap, inputs per tap of
+  // each border column.
+  int64_t row_list_size() const { return conv.taps_ * (2 + out[2] - (interior_end - interior_begin)); }
+
+  // The kernel calls (border columns, interior; the channels left to the caller) of the
+  // output row computed `step`-th (row_at) of image n into `calls`, their lists in `lists`; returns how
+  // many.
+  int row_calls(int64_t n, int64_t step, const float** lists, ChannelsLastPixels* calls) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t c = conv.channels_, cp = conv.padded_channels_, kw = ks[2];
     const auto [od, oh] = row_at(step);
-    const float** xs = scratch(tap_x, conv.taps_);
-    const float** ws = scratch(tap_w, conv.taps_);
     // The (D, H) kernel positions whose input row exists (every one, unless the padding is zeros).
     thread_local std::vector<const float*> row_pointers;
     thread_local std::vector<int64_t> row_taps;
@@ -228,54 +236,71 @@ struct DepthwiseConvolution::Call {
         row_ptr[count] = x + ((n * in[0] + id) * in[1] + ih) * in[2] * c;
         row_tap[count++] = (a * ks[1] + b) * kw;
       }
+    const int64_t taps = count * kw;
+    const float** ws = lists;
+    const float** xs = lists + taps;
+    const float** listed = xs + taps;
+    const float* weights = conv.weights_.data();
+    for (int64_t r = 0; r < count; ++r)
+      for (int64_t q = 0; q < kw; ++q) {
+        ws[r * kw + q] = weights + (row_tap[r] + q) * cp;
+        xs[r * kw + q] = row_ptr[r] + (interior_begin * stride[2] + q * dilation[2] - pad[2]) * c;
+      }
 
     ChannelsLastPixels args;
-    args.x = xs;
     args.w = ws;
-    args.channel_begin = c_begin;
-    args.channel_end = c_end;
+    args.taps = taps;
     args.multiplier = conv.multiplier_;
     args.w_multiplier_stride = conv.taps_ * cp;
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
     args.bias_multiplier_stride = cp;
     args.y_step = conv.spec_.out_channels;
     float* y_row = y + (n * out_pixels + (od * out[1] + oh) * out[2]) * args.y_step;
-    const float* weights = conv.weights_.data();
-
-    if (interior_end > interior_begin) {
-      args.taps = 0;
-      for (int64_t r = 0; r < count; ++r)
-        for (int64_t q = 0; q < kw; ++q) {
-          xs[args.taps] = row_ptr[r] + (interior_begin * stride[2] + q * dilation[2] - pad[2]) * c;
-          ws[args.taps++] = weights + (row_tap[r] + q) * cp;
-        }
-      args.pixels = interior_end - interior_begin;
-      args.x_step = stride[2] * c;
-      args.y = y_row + interior_begin * args.y_step;
-      conv.kernels_->pixels(args);
-    }
-    // The border columns, left and right, each pixel listing its taps' inputs (the padding mode's
-    // cells, or a row of zeros), in passes of several pixels like the interior.
-    thread_local std::vector<float> zero_row;
-    const float* zeros = scratch(zero_row, cp);  // only grows, value-initialized
-    const int64_t border_taps = count * kw, most = std::max(interior_begin, out[2] - interior_end);
-    const float** listed = scratch(tap_x, std::max<int64_t>(conv.taps_, most * border_taps));
-    args.taps = border_taps;
-    args.x_step = 0;
-    for (int64_t r = 0; r < count; ++r)
-      for (int64_t q = 0; q < kw; ++q) ws[r * kw + q] = weights + (row_tap[r] + q) * cp;
-    for (const auto [begin, end] : {std::array{int64_t{0}, interior_begin}, std::array{interior_end, out[2]}}) {
-      for (int64_t ow = begin; ow < end; ++ow)
+    int made = 0;
+    // The border columns, left and right in one run, each pixel listing its taps' inputs (the padding
+    // mode's cells, or a zero pixel).
+    if (!border_columns.empty()) {
+      args.x = listed;
+      for (const int64_t ow : border_columns)
         for (int64_t r = 0; r < count; ++r)
           for (int64_t q = 0; q < kw; ++q) {
             const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
-            listed[(ow - begin) * border_taps + r * kw + q] = iw < 0 ? zeros : row_ptr[r] + iw * c;
+            *listed++ = iw < 0 ? zero_pixel.data() : row_ptr[r] + iw * c;
           }
-      args.x = listed;
-      args.pixels = end - begin;
-      args.y = y_row + begin * args.y_step;
-      if (args.pixels > 0) conv.kernels_->pixels(args);
+      args.pixels = static_cast<int64_t>(border_columns.size());
+      args.x_step = 0;
+      args.y = y_row;
+      args.columns = border_columns.data();
+      calls[made++] = args;
     }
+    if (interior_end > interior_begin) {
+      args.x = xs;
+      args.pixels = interior_end - interior_begin;
+      args.x_step = stride[2] * c;
+      args.y = y_row + interior_begin * args.y_step;
+      calls[made++] = args;
+    }
+    return made;
+  }
+
+  // Input channels [c_begin, c_end) of the output rows computed steps [first, last)-th (row_at) of
+  // image n: strips of 2 channel vectors, each through all the rows, so that the input rows
+  // neighbouring output rows share are still in L1 for the strip (kernel rows x width x 128 bytes).
+  void channels_last_rows(int64_t n, int64_t first, int64_t last, int64_t c_begin, int64_t c_end) const {
+    thread_local std::vector<const float*> list_buffer;
+    thread_local std::vector<ChannelsLastPixels> call_buffer;
+    const float** lists = scratch(list_buffer, (last - first) * row_list_size());
+    ChannelsLastPixels* calls = scratch(call_buffer, 2 * (last - first));
+    int64_t count = 0;
+    for (int64_t step = first; step < last; ++step)
+      count += row_calls(n, step, lists + (step - first) * row_list_size(), calls + count);
+    const int64_t strip = 2 * conv.kernels_->lanes;
+    for (int64_t c = c_begin; c < c_end; c += strip)
+      for (int64_t i = 0; i < count; ++i) {
+        calls[i].channel_begin = c;
+        calls[i].channel_end = std::min(c + strip, c_end);
+        conv.kernels_->pixels(calls[i]);
+      }
   }
 
   // --- channels_first ---
@@ -349,16 +374,18 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
   if (batch * spec_.out_channels * call.out_pixels * taps_ < kSerialMacs) threads = 1;
   // Each output is computed by one kernel call in a fixed order, so the result does not depend on `threads`.
   if (spec_.layout == Layout::channels_last) {
-    // Items of (image, output row, chunk of channel vectors): whole rows unless there are fewer than 4
-    // rows per thread.
-    const int64_t rows = batch * call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
-    const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, rows), 1, vectors);
+    // Items of (image, block of up to kRowBlock output rows, chunk of channel vectors): evenly sized
+    // blocks, and chunks when several threads have fewer than 4 blocks each.
+    const int64_t rows = call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
+    const int64_t block_rows = ceil_div(rows, ceil_div(rows, kRowBlock)), blocks = ceil_div(rows, block_rows);
+    const int64_t chunks = threads == 1 ? 1 : std::clamp<int64_t>(ceil_div(4 * threads, batch * blocks), 1, vectors);
     const int64_t chunk = ceil_div(vectors, chunks) * kernels_->lanes;
-    const int64_t items = rows * chunks;
+    const int64_t items = batch * blocks * chunks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t item = 0; item < items; ++item) {
-      const int64_t row = item / chunks, c = item % chunks * chunk;
-      call.channels_last_row(row / call.out_rows, row % call.out_rows, c, std::min(c + chunk, channels_));
+      const int64_t block = item / chunks, c = item % chunks * chunk, first = block % blocks * block_rows;
+      call.channels_last_rows(block / blocks, first, std::min(first + block_rows, rows), c,
+                              std::min(c + chunk, channels_));
     }
     return;
   }
@@ -381,9 +408,9 @@ std::size_t DepthwiseConvolution::workspace_bytes(const Shape& input_shape, int 
   int64_t per_thread = 0;
   if (spec_.layout == Layout::channels_first) {  // kernel row pointers, the staged bands and their keys
     per_thread = kernel_size_[0] * kernel_size_[1] * kPointer + call.slots_d * (call.band_size * kFloat + 8);
-  } else {  // weight pointers, input pointers per border pixel, a zero pixel
-    const int64_t border = std::max(call.interior_begin, call.out[2] - call.interior_end);
-    per_thread = (taps_ + std::max<int64_t>(1, border) * taps_) * kPointer + padded_channels_ * kFloat;
+  } else {  // a block's row lists and calls, kernel row tables
+    per_thread = kRowBlock * (call.row_list_size() * kPointer + 2 * int64_t{sizeof(ChannelsLastPixels)}) +
+                 kernel_size_[0] * kernel_size_[1] * (kPointer + 8);
   }
   return static_cast<std::size_t>(per_thread * threads);
 }

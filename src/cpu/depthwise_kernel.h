@@ -31,9 +31,11 @@ struct ChannelsLastPixels {
   int64_t w_multiplier_stride = 0;
   const float* bias = nullptr;  // bias[m * bias_multiplier_stride + c] (padded like the weights), or null
   int64_t bias_multiplier_stride = 0;
-  // Output of pixel p, input channel c, multiplier m: y[p * y_step + c * multiplier + m].
+  // Output of pixel p, input channel c, multiplier m: y[p * y_step + c * multiplier + m]; listed pixels
+  // (x_step == 0) at y[columns[p] * y_step + c * multiplier + m].
   float* y = nullptr;
   int64_t y_step = 0;
+  const int64_t* columns = nullptr;
 };
 
 struct ChannelsFirstRows {

@@ -8,6 +8,12 @@
 
 namespace convkit::cpu {
 
+// Where pixel p of the run goes.
+template <bool kListed>
+int64_t column(const ChannelsLastPixels& a, int64_t p) {
+  return kListed ? a.columns[p] : p;
+}
+
 // P pixels from pixel p0 x NV vectors of channels from c (n channels: NV full vectors, or with NV = 1
 // the masked tail), multiplier m; kListed: the pixels' inputs listed per pixel and tap (x_step == 0).
 template <class V, int P, int NV, bool kFull, bool kListed>
@@ -23,24 +29,31 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p][v] = init;
   }
+  // Pixel p of a run at base + (p / 4) * step4 + (p % 4) * step: a base register plus step or 2 * step
+  // (scaled indexes) or step3. The empty asm hides the steps' values from the optimizer, which would
+  // otherwise hoist an offset per pixel and vector out of the loop and spill most of them.
+  int64_t step = a.x_step, step3 = 3 * a.x_step, step4 = 4 * a.x_step;
   for (int64_t t = 0; t < a.taps; ++t) {
+    asm("" : "+r"(step), "+r"(step3), "+r"(step4));
     Reg w[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) w[v] = V::load(a.w[t] + w_offset + v * L);
+    const float* base = kListed ? nullptr : a.x[t] + p0 * step + c;
 #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p)
+    for (int p = 0; p < P; ++p) {
+      const float* xp = kListed ? a.x[(p0 + p) * a.taps + t] + c
+                                : (p < 4 ? base : base + step4) + (p % 4 == 3 ? step3 : (p % 4) * step);
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) {
-        const float* xp = (kListed ? a.x[(p0 + p) * a.taps + t] : a.x[t] + (p0 + p) * a.x_step) + c + v * L;
-        acc[p][v] = V::fma(kFull ? V::load(xp) : V::load_partial(xp, n), w[v], acc[p][v]);
-      }
+      for (int v = 0; v < NV; ++v)
+        acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
+    }
   }
   if (a.multiplier == 1) {
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p)
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) {
-        float* y = a.y + (p0 + p) * a.y_step + c + v * L;
+        float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c + v * L;
         if (kFull) V::store(y, acc[p][v]);
         else V::store_partial(y, n, acc[p][v]);
       }
@@ -50,33 +63,34 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
   alignas(64) float lanes[NV * L];
   for (int p = 0; p < P; ++p) {
     for (int v = 0; v < NV; ++v) V::store(lanes + v * L, acc[p][v]);
-    float* y = a.y + (p0 + p) * a.y_step + c * a.multiplier + m;
+    float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c * a.multiplier + m;
     for (int64_t l = 0; l < n; ++l) y[l * a.multiplier] = lanes[l];
   }
 }
 
-// P pixels from p0 x the channels: pairs of vectors (a pixel's two neighbouring cache lines at once),
-// then a single vector, then the masked tail.
-template <class V, int P, bool kListed>
-void channels_last_pixel_block(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
-  constexpr int64_t L = V::kLanes;
-  int64_t c = a.channel_begin;
-  for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_block<V, P, 2, true, kListed>(a, p0, c, 2 * L, m);
-  if (c + L <= a.channel_end) channels_last_block<V, P, 1, true, kListed>(a, p0, c, L, m), c += L;
-  if (c < a.channel_end) channels_last_block<V, P, 1, false, kListed>(a, p0, c, a.channel_end - c, m);
+// The run's pixels x NV vectors of channels from c (n channels), multiplier m, in passes of kPixels
+// pixels (2 * kPixels accumulators and 2 weight vectors fit in the registers), then 4, 2, 1.
+template <class V, int NV, bool kFull, bool kListed>
+void channels_last_strip(const ChannelsLastPixels& a, int64_t c, int64_t n, int64_t m) {
+  constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
+  int64_t p = 0;
+  for (; p + kPixels <= a.pixels; p += kPixels) channels_last_block<V, kPixels, NV, kFull, kListed>(a, p, c, n, m);
+  if (kPixels > 4 && p + 4 <= a.pixels) channels_last_block<V, 4, NV, kFull, kListed>(a, p, c, n, m), p += 4;
+  if (p + 2 <= a.pixels) channels_last_block<V, 2, NV, kFull, kListed>(a, p, c, n, m), p += 2;
+  if (p < a.pixels) channels_last_block<V, 1, NV, kFull, kListed>(a, p, c, n, m);
 }
 
-// The run in passes of kPixels pixels (2 * kPixels accumulators and 2 weight vectors fit in the
-// registers), each pass reading whole input pixels, which keeps the memory accesses sequential.
+// The channels in strips along the run: pairs of vectors (a pixel's two neighbouring cache lines at
+// once), then a single vector, then the masked tail. A strip reads the run's input rows for its
+// channels only (~kernel rows x run x 128 bytes), which stays in L1 while its passes overlap.
 template <class V, bool kListed>
 void channels_last_run(const ChannelsLastPixels& a) {
-  constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
+  constexpr int64_t L = V::kLanes;
   for (int64_t m = 0; m < a.multiplier; ++m) {
-    int64_t p = 0;
-    for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels, kListed>(a, p, m);
-    if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4, kListed>(a, p, m), p += 4;
-    if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2, kListed>(a, p, m), p += 2;
-    if (p < a.pixels) channels_last_pixel_block<V, 1, kListed>(a, p, m);
+    int64_t c = a.channel_begin;
+    for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_strip<V, 2, true, kListed>(a, c, 2 * L, m);
+    if (c + L <= a.channel_end) channels_last_strip<V, 1, true, kListed>(a, c, L, m), c += L;
+    if (c < a.channel_end) channels_last_strip<V, 1, false, kListed>(a, c, a.channel_end - c, m);
   }
 }
 
