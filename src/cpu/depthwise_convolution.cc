@@ -278,14 +278,24 @@ struct DepthwiseConvolution::Call {
       args.pixels = interior_end - interior_begin;
       args.x_step = stride[2] * c;
       args.y = y_row + interior_begin * args.y_step;
+      args.prefetch_rows = stride[1];
+      args.prefetch_step = in[2] * c;
       calls[made++] = args;
     }
     return made;
   }
 
+  // Channels per strip (see channels_last_rows): 2 vectors when an image's input fits in L2 (the strip's
+  // input rows then stay in L1, kernel rows x width x 128 bytes, for the rows that share them); all of
+  // them when it comes from memory, whose prefetchers want it read in order.
+  int64_t channels_last_strip() const {
+    constexpr int64_t kL2Share = int64_t{1} << 20;
+    const int64_t bytes = in_pixels * conv.channels_ * int64_t{sizeof(float)};
+    return bytes <= kL2Share ? 2 * conv.kernels_->lanes : conv.padded_channels_;
+  }
+
   // Input channels [c_begin, c_end) of the output rows computed steps [first, last)-th (row_at) of
-  // image n: strips of 2 channel vectors, each through all the rows, so that the input rows
-  // neighbouring output rows share are still in L1 for the strip (kernel rows x width x 128 bytes).
+  // image n, in strips of channels, each through all the rows.
   void channels_last_rows(int64_t n, int64_t first, int64_t last, int64_t c_begin, int64_t c_end) const {
     thread_local std::vector<const float*> list_buffer;
     thread_local std::vector<ChannelsLastPixels> call_buffer;
@@ -294,7 +304,7 @@ struct DepthwiseConvolution::Call {
     int64_t count = 0;
     for (int64_t step = first; step < last; ++step)
       count += row_calls(n, step, lists + (step - first) * row_list_size(), calls + count);
-    const int64_t strip = 2 * conv.kernels_->lanes;
+    const int64_t strip = channels_last_strip();
     for (int64_t c = c_begin; c < c_end; c += strip)
       for (int64_t i = 0; i < count; ++i) {
         calls[i].channel_begin = c;

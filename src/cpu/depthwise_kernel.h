@@ -36,6 +36,9 @@ struct ChannelsLastPixels {
   float* y = nullptr;
   int64_t y_step = 0;
   const int64_t* columns = nullptr;
+  // Evenly stepping pixels also prefetch (into L2) their channels in the prefetch_rows input rows after
+  // the last tap's, prefetch_step floats apart: the rows the next output row reads first.
+  int64_t prefetch_rows = 0, prefetch_step = 0;
 };
 
 struct ChannelsFirstRows {

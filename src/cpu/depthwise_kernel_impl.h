@@ -48,6 +48,14 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
         acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
     }
   }
+  if (!kListed)
+    for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
+      const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * step + c;
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * step + v * L, 0, 2);
+    }
   if (a.multiplier == 1) {
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p)
