@@ -151,8 +151,12 @@ struct DepthwiseConvolution::Call {
     }
     out_rows = out[0] * out[1];
     const AxisGeometry& w = geometry.axes.back();
-    if (spec.layout == Layout::channels_last) interior(w), zero_pixel.resize(static_cast<size_t>(conv.padded_channels_));
-    else plan_staging(w);
+    if (spec.layout == Layout::channels_last) {
+      interior(w);
+      zero_pixel.resize(static_cast<size_t>(conv.padded_channels_));
+    } else {
+      plan_staging(w);
+    }
   }
 
   // Output column ow reads columns ow * s + q * d - pad for q < k: all inside from ceil(pad / s) to the
@@ -215,9 +219,8 @@ struct DepthwiseConvolution::Call {
   // each border column.
   int64_t row_list_size() const { return conv.taps_ * (2 + out[2] - (interior_end - interior_begin)); }
 
-  // The kernel calls (border columns, interior; the channels left to the caller) of the
-  // output row computed `step`-th (row_at) of image n into `calls`, their lists in `lists`; returns how
-  // many.
+  // The kernel calls (border columns, interior; the channels left to the caller) of the output row
+  // computed `step`-th (row_at) of image n into `calls`, their lists in `lists`; returns how many.
   int row_calls(int64_t n, int64_t step, const float** lists, ChannelsLastPixels* calls) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t c = conv.channels_, cp = conv.padded_channels_, kw = ks[2];
@@ -434,7 +437,8 @@ std::string DepthwiseConvolution::details() const {
   const std::string lanes = std::to_string(kernels_->lanes);
   if (spec_.layout == Layout::channels_last)
     return "direct depthwise " + name() + ": " + lanes + " channels per vector, up to 8 pixels per pass";
-  return "direct depthwise " + name() + ": " + lanes + " output columns per vector, input rows staged padded" +
+  return "direct depthwise " + name() + ": " + lanes +
+         " output columns per vector, up to 8 rows per pass, input rows staged padded" +
          (spec_.stride.empty() || per_axis(spec_.stride, spec_.rank, 1, "stride").back() == 1
               ? ""
               : " and split by the stride");

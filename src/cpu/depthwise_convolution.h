@@ -5,11 +5,13 @@
 //
 //   channels_last:  vectorized along the channels; P = 1..8 output pixels per pass share each weight
 //                   vector (packed at plan time as [multiplier][tap][channel]). Pixels whose taps all
-//                   fall inside the input row step through it with a fixed stride; border pixels list
-//                   the taps they read (the padding mode's cells, or none for zeros).
-//   channels_first: vectorized along the output width; each input row a pass reads is staged once
-//                   (padded by the padding mode and, for a stride s > 1, split into s phases so that the
-//                   columns one tap reads are contiguous) in a small per-thread cache of rows.
+//                   fall inside the input row step through it with a fixed stride; the border pixels of
+//                   both sides run together, listing the taps they read (the padding mode's cells, or a
+//                   zero pixel). Blocks of 8 output rows go through the channels in strips.
+//   channels_first: vectorized along the output width, up to 8 rows per pass sharing each weight; the
+//                   input rows are staged (padded by the padding mode and, for a stride s > 1, split
+//                   into s phases so that the columns one tap reads are contiguous) in bands of rows
+//                   that tiles of 16 output rows read, so the rows one pass reads are a fixed step apart.
 #pragma once
 
 #include <cstddef>

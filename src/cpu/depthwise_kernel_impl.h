@@ -48,7 +48,7 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
         acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
     }
   }
-  if (!kListed)
+  if (!kListed && a.taps > 0)  // (no taps: the row lies in the zero padding)
     for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
       const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * step + c;
 #pragma GCC unroll 8
