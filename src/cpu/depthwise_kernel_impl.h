@@ -76,29 +76,29 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
   }
 }
 
-// The run's pixels x NV vectors of channels from c (n channels), multiplier m, in passes of kPixels
-// pixels (2 * kPixels accumulators and 2 weight vectors fit in the registers), then 4, 2, 1.
-template <class V, int NV, bool kFull, bool kListed>
-void channels_last_strip(const ChannelsLastPixels& a, int64_t c, int64_t n, int64_t m) {
-  constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
-  int64_t p = 0;
-  for (; p + kPixels <= a.pixels; p += kPixels) channels_last_block<V, kPixels, NV, kFull, kListed>(a, p, c, n, m);
-  if (kPixels > 4 && p + 4 <= a.pixels) channels_last_block<V, 4, NV, kFull, kListed>(a, p, c, n, m), p += 4;
-  if (p + 2 <= a.pixels) channels_last_block<V, 2, NV, kFull, kListed>(a, p, c, n, m), p += 2;
-  if (p < a.pixels) channels_last_block<V, 1, NV, kFull, kListed>(a, p, c, n, m);
+// P pixels from p0 x the channels: pairs of vectors (a pixel's two neighbouring cache lines at once),
+// then a single vector, then the masked tail.
+template <class V, int P, bool kListed>
+void channels_last_pixel_block(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
+  constexpr int64_t L = V::kLanes;
+  int64_t c = a.channel_begin;
+  for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_block<V, P, 2, true, kListed>(a, p0, c, 2 * L, m);
+  if (c + L <= a.channel_end) channels_last_block<V, P, 1, true, kListed>(a, p0, c, L, m), c += L;
+  if (c < a.channel_end) channels_last_block<V, P, 1, false, kListed>(a, p0, c, a.channel_end - c, m);
 }
 
-// The channels in strips along the run: pairs of vectors (a pixel's two neighbouring cache lines at
-// once), then a single vector, then the masked tail. A strip reads the run's input rows for its
-// channels only (~kernel rows x run x 128 bytes), which stays in L1 while its passes overlap.
+// The run in passes of kPixels pixels (2 * kPixels accumulators and 2 weight vectors fit in the
+// registers), then 4, 2, 1, each pass reading whole input pixels, which keeps the memory accesses
+// sequential (callers that want a few channels' input rows to stay in L1 pass strips of channels).
 template <class V, bool kListed>
 void channels_last_run(const ChannelsLastPixels& a) {
-  constexpr int64_t L = V::kLanes;
+  constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
   for (int64_t m = 0; m < a.multiplier; ++m) {
-    int64_t c = a.channel_begin;
-    for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_strip<V, 2, true, kListed>(a, c, 2 * L, m);
-    if (c + L <= a.channel_end) channels_last_strip<V, 1, true, kListed>(a, c, L, m), c += L;
-    if (c < a.channel_end) channels_last_strip<V, 1, false, kListed>(a, c, a.channel_end - c, m);
+    int64_t p = 0;
+    for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels, kListed>(a, p, m);
+    if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4, kListed>(a, p, m), p += 4;
+    if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2, kListed>(a, p, m), p += 2;
+    if (p < a.pixels) channels_last_pixel_block<V, 1, kListed>(a, p, m);
   }
 }
 
