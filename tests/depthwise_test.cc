@@ -115,6 +115,44 @@ TEST(DepthwiseConvolution, MatchesReferenceOnLayerShapes) {
     }
 }
 
+// The blocking edges: channels_first rows 1 to 4+ vectors wide (several rows per pass: 8, 4, 2, 1 and
+// remainders), planes taller than a 16-row band, 3D bands across depths; channels_last inputs on both
+// sides of the L2 threshold for channel strips (1 MiB; 65 channels of 64 x 64 are above), border columns of both
+// sides in one listed run (wide padding, stride 2, dilation 2), every padding mode.
+TEST(DepthwiseConvolution, MatchesReferenceAcrossBlockingEdges) {
+  std::mt19937 rng(kSeed + 4);
+  struct Case {
+    int rank;
+    int64_t channels, width, height, kernel, stride, dilation, pad;
+    PaddingMode mode;
+  };
+  for (const Case& k : {Case{2, 3, 5, 37, 3, 1, 1, 1, PaddingMode::zeros},
+                        Case{2, 5, 16, 19, 5, 1, 1, 2, PaddingMode::reflect},
+                        Case{2, 4, 33, 21, 3, 2, 1, 3, PaddingMode::zeros},
+                        Case{2, 2, 50, 17, 3, 1, 2, 2, PaddingMode::replicate},
+                        Case{2, 2, 70, 34, 5, 1, 1, 2, PaddingMode::circular},
+                        Case{3, 3, 9, 18, 3, 1, 1, 1, PaddingMode::zeros},
+                        Case{2, 65, 64, 64, 3, 1, 1, 1, PaddingMode::zeros},
+                        Case{2, 65, 9, 7, 7, 1, 1, 3, PaddingMode::zeros}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      const int64_t c = k.channels;
+      p.spec = {.rank = k.rank, .in_channels = c, .out_channels = c, .kernel = {k.kernel}, .stride = {k.stride},
+                .dilation = {k.dilation}, .padding = Padding::symmetric({k.pad}), .padding_mode = k.mode, .groups = c,
+                .bias = true, .layout = layout};
+      Shape spatial{k.height, k.width};
+      if (k.rank == 3) spatial = Shape{k.height / 2, k.height, k.width};
+      p.input_shape = make_activation_shape(p.spec, 1, c, spatial);
+      const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+      const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+      for (cpu::Isa isa : cpu::supported_isas()) {
+        const Tensor one = run_depthwise(p, data, isa, 1);
+        ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0) << to_string(isa) << ": " << p.describe();
+        ASSERT_TRUE(bit_identical(one, run_depthwise(p, data, isa, 2))) << to_string(isa) << ": " << p.describe();
+      }
+    }
+}
+
 TEST(DepthwiseConvolution, PlansChooseItForDepthwiseSpecsOnly) {
   std::mt19937 rng(kSeed + 3);
   for (Layout layout : {Layout::channels_first, Layout::channels_last}) {

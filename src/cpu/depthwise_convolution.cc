@@ -25,7 +25,8 @@ const DepthwiseKernels& depthwise_kernels(Isa isa) {
 
 namespace {
 
-constexpr int64_t kRowTile = 16;                   // 3D: output rows per H tile (see Call::row_at)
+constexpr int64_t kRowTile = 16;  // output rows per H tile (see Call::row_at)
+constexpr int64_t kRowBlock = 8;  // channels_last: output rows per work item
 
 }  // namespace
 
@@ -102,33 +103,35 @@ struct DepthwiseConvolution::Call {
   float* y;
   int64_t in[kMaxRank] = {1, 1, 1}, out[kMaxRank] = {1, 1, 1};
   int64_t in_pixels = 1, out_pixels = 1, out_rows = 1;
+  // The part of the output written to y: the whole output, or (BlockRunner) the output rows [first_row,
+  // first_row + y_rows) of one image, in natural row order, stored as an output of only those rows
+  // (y_image_pixels = 0: every image writes the same block).
+  bool block = false;
+  int64_t first_row = 0, y_rows = 1, y_image_pixels = 1;
   int64_t stride[kMaxRank] = {1, 1, 1}, dilation[kMaxRank] = {1, 1, 1}, pad[kMaxRank] = {0, 0, 0};
   // source[axis][q * out + o]: the input index output o reads at kernel tap q of that axis, after the
   // padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
-  // channels_last: output columns [interior_begin, interior_end) read every W tap inside the input.
+  // channels_last: output columns [interior_begin, interior_end) read every W tap inside the input; the
+  // others list their taps' inputs, zero_pixel for the zero padding.
+  std::vector<float> zero_pixel;
+  std::vector<int64_t> border_columns;
   int64_t interior_begin = 0, interior_end = 0;
   // channels_first: a staged row is stride[2] phases of `phase_length` floats; phase r, element t holds
-  // padded column r + stride[2] * t. `stage_runs` lists how to fill it: runs of consecutive elements
-  // whose sources step by stride[2] through the input row (source -1: zeros).
+  // padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
+  // whose sources step by stride[2] through the input row; the other elements are zeros.
   struct Run {
-    int64_t begin = 0, length = 0, source = -1;
+    int64_t begin = 0, length = 0, source = 0;
   };
   int64_t phase_length = 0, staged_size = 0;
-  std::vector<Run> stage_runs;
-  // The staged rows of one plane are cached by their position (pd, ph) in the padded (D, H) plane, in
-  // slot (pd mod slots_d, ph mod slots_h). The rows one output row reads lie within (k - 1) * dilation + 1
-  // positions per axis, and those of a tile of output rows (row_at) within (tile - 1) * stride more
-  // along H: with that many slots (rounded up to powers of two: a mask, not a division, per row read)
-  // no output row evicts a row it reads, and the rows a tile shares between neighbouring depths stay staged.
-  int64_t slots_d = 1, slots_h = 1, padded_h = 1, row_slots = 1;
+  std::vector<Run> copy_runs;
+  // The staged rows of one plane come in bands: the padded rows [T * kRowTile * sh, + band_rows) that
+  // the output rows of tile T (row_at) read at one padded depth pd, in order, so that the rows a kernel
+  // call reads are a fixed step apart. Bands are cached in slot pd mod slots_d, enough slots for the
+  // depths one output row reads ((kd - 1) * dd + 1, rounded up to a power of two: a mask, not a
+  // division), so the bands neighbouring depths share stay staged.
+  int64_t slots_d = 1, band_rows = 1, band_size = 1, tiles = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
-  // The part of the output written to y: the whole output, or (BlockRunner) the output rows [first_row,
-  // first_row + y_rows) x columns [first_col, last_col) of one image, in natural row order, stored as an
-  // output with only those pixels (y_image_pixels = 0: every image writes the same block).
-  bool block = false;
-  int64_t first_row = 0, y_rows = 1, first_col = 0, last_col = 1, y_image_pixels = 1;
-  int64_t stage_begin = 0, stage_end = 0;  // channels_first: the elements of each phase that are staged
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
       : conv(c), x(input), y(output) {
@@ -152,18 +155,24 @@ struct DepthwiseConvolution::Call {
       out_pixels *= out[s];
     }
     out_rows = out[0] * out[1];
-    y_rows = out_rows, last_col = out[2], y_image_pixels = out_pixels;
+    y_rows = out_rows, y_image_pixels = out_pixels;
     const AxisGeometry& w = geometry.axes.back();
-    if (spec.layout == Layout::channels_last) interior(w);
-    else plan_staging(w);
+    if (spec.layout == Layout::channels_last) {
+      interior(w);
+      zero_pixel.resize(static_cast<size_t>(conv.padded_channels_));
+    } else {
+      plan_staging(w);
+    }
   }
 
   // Output column ow reads columns ow * s + q * d - pad for q < k: all inside from ceil(pad / s) to the
-  // last ow with ow * s + (k - 1) * d - pad <= in - 1.
+  // last ow with ow * s + (k - 1) * d - pad <= in - 1. The border columns of both sides run together.
   void interior(const AxisGeometry& w) {
     const int64_t last = w.input - 1 + w.pad_begin - (w.kernel - 1) * w.dilation;
     interior_begin = std::min(ceil_div(w.pad_begin, w.stride), w.output);
     interior_end = std::clamp(last < 0 ? 0 : last / w.stride + 1, interior_begin, w.output);
+    for (int64_t ow = 0; ow < w.output; ++ow)
+      if (ow < interior_begin || ow >= interior_end) border_columns.push_back(ow);
   }
 
   void plan_staging(const AxisGeometry& w) {
@@ -171,31 +180,38 @@ struct DepthwiseConvolution::Call {
     const int64_t max_shift = (w.kernel - 1) * w.dilation / s;
     phase_length = ceil_div(w.output, lanes) * lanes + max_shift;
     staged_size = ceil_div(s * phase_length, lanes) * lanes;
-    const int64_t span_h = (conv.kernel_size_[1] - 1) * dilation[1] + 1;
     slots_d = std::bit_ceil(static_cast<uint64_t>((conv.kernel_size_[0] - 1) * dilation[0] + 1));
-    slots_h = std::bit_ceil(static_cast<uint64_t>((std::min(kRowTile, out[1]) - 1) * stride[1] + span_h));
-    padded_h = (out[1] - 1) * stride[1] + span_h;
-    row_slots = slots_d * slots_h;
+    band_rows = tile_band_rows(0);
+    band_size = band_rows * staged_size;
+    tiles = ceil_div(out[1], kRowTile);
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
     for (int64_t r = 0; r < s; ++r)
       for (int64_t t = 0; t < phase_length; ++t) {
         const int64_t j = r + s * t;
         const int64_t src =
             j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
-        Run* last = stage_runs.empty() ? nullptr : &stage_runs.back();
-        const bool extends = last && t > 0 && (src < 0 ? last->source < 0
-                                                       : last->source >= 0 && src == last->source + last->length * s);
-        if (extends) ++last->length;
-        else stage_runs.push_back({r * phase_length + t, 1, src});
+        if (src < 0) continue;
+        Run* last = copy_runs.empty() ? nullptr : &copy_runs.back();
+        if (last && t > 0 && last->begin + last->length == r * phase_length + t &&
+            src == last->source + last->length * s)
+          ++last->length;
+        else
+          copy_runs.push_back({r * phase_length + t, 1, src});
       }
     for (int64_t q = 0; q < w.kernel; ++q)
       tap_offset.push_back(q * w.dilation % s * phase_length + q * w.dilation / s);
-    stage_end = phase_length;
+  }
+
+  // The padded rows the output rows of tile T read at one depth.
+  int64_t tile_band_rows(int64_t tile) const {
+    const int64_t tile_rows = std::min(kRowTile, out[1] - tile * kRowTile);
+    return (tile_rows - 1) * stride[1] + (conv.kernel_size_[1] - 1) * dilation[1] + 1;
   }
 
   // The output row (od, oh) computed `step`-th. 3D layers go through H in tiles of kRowTile rows, each
   // tile through every depth, so that the input rows shared by neighbouring depths (a few tiles' rows
-  // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order.
+  // of 3 planes) are still in L2 when reused, however large the planes; in 2D and 1D this is row order
+  // (tiles of kRowTile rows too).
   std::array<int64_t, 2> row_at(int64_t step) const {
     if (out[0] == 1 || block) return {step / out[1], step % out[1]};
     const int64_t tile = step / (out[0] * kRowTile), in_tile = step % (out[0] * kRowTile);
@@ -205,15 +221,16 @@ struct DepthwiseConvolution::Call {
 
   // --- channels_last ---
 
-  // Input channels [c_begin, c_end) of the output row computed `step`-th (row_at) of image n: the
-  // interior columns in one run, border columns one at a time.
-  void channels_last_row(int64_t n, int64_t step, int64_t c_begin, int64_t c_end) const {
-    thread_local std::vector<const float*> tap_x, tap_w;
+  // Pointers one output row's kernel calls list: weights and interior inputs per tap, inputs per tap of
+  // each border column.
+  int64_t row_list_size() const { return conv.taps_ * (2 + out[2] - (interior_end - interior_begin)); }
+
+  // The kernel calls (border columns, interior; the channels left to the caller) of the output row
+  // computed `step`-th (row_at) of image n into `calls`, their lists in `lists`; returns how many.
+  int row_calls(int64_t n, int64_t step, const float** lists, ChannelsLastPixels* calls) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t c = conv.channels_, cp = conv.padded_channels_, kw = ks[2];
     const auto [od, oh] = row_at(step);
-    const float** xs = scratch(tap_x, conv.taps_);
-    const float** ws = scratch(tap_w, conv.taps_);
     // The (D, H) kernel positions whose input row exists (every one, unless the padding is zeros).
     thread_local std::vector<const float*> row_pointers;
     thread_local std::vector<int64_t> row_taps;
@@ -228,120 +245,144 @@ struct DepthwiseConvolution::Call {
         row_ptr[count] = x + ((n * in[0] + id) * in[1] + ih) * in[2] * c;
         row_tap[count++] = (a * ks[1] + b) * kw;
       }
+    const int64_t taps = count * kw;
+    const float** ws = lists;
+    const float** xs = lists + taps;
+    const float** listed = xs + taps;
+    const float* weights = conv.weights_.data();
+    for (int64_t r = 0; r < count; ++r)
+      for (int64_t q = 0; q < kw; ++q) {
+        ws[r * kw + q] = weights + (row_tap[r] + q) * cp;
+        xs[r * kw + q] = row_ptr[r] + (interior_begin * stride[2] + q * dilation[2] - pad[2]) * c;
+      }
 
     ChannelsLastPixels args;
-    args.x = xs;
     args.w = ws;
-    args.channel_begin = c_begin;
-    args.channel_end = c_end;
+    args.taps = taps;
     args.multiplier = conv.multiplier_;
     args.w_multiplier_stride = conv.taps_ * cp;
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
     args.bias_multiplier_stride = cp;
     args.y_step = conv.spec_.out_channels;
-    float* y_row = y + (n * y_image_pixels + (od * out[1] + oh - first_row) * (last_col - first_col)) * args.y_step;
-    const float* weights = conv.weights_.data();
-    const int64_t inner_begin = std::clamp(interior_begin, first_col, last_col);
-    const int64_t inner_end = std::clamp(interior_end, inner_begin, last_col);
-
-    if (inner_end > inner_begin) {
-      args.taps = 0;
-      for (int64_t r = 0; r < count; ++r)
-        for (int64_t q = 0; q < kw; ++q) {
-          xs[args.taps] = row_ptr[r] + (inner_begin * stride[2] + q * dilation[2] - pad[2]) * c;
-          ws[args.taps++] = weights + (row_tap[r] + q) * cp;
-        }
-      args.pixels = inner_end - inner_begin;
+    float* y_row = y + (n * y_image_pixels + (od * out[1] + oh - first_row) * out[2]) * args.y_step;
+    int made = 0;
+    // The border columns, left and right in one run, each pixel listing its taps' inputs (the padding
+    // mode's cells, or a zero pixel).
+    if (!border_columns.empty()) {
+      args.x = listed;
+      for (const int64_t ow : border_columns)
+        for (int64_t r = 0; r < count; ++r)
+          for (int64_t q = 0; q < kw; ++q) {
+            const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
+            *listed++ = iw < 0 ? zero_pixel.data() : row_ptr[r] + iw * c;
+          }
+      args.pixels = static_cast<int64_t>(border_columns.size());
+      args.x_step = 0;
+      args.y = y_row;
+      args.columns = border_columns.data();
+      calls[made++] = args;
+    }
+    if (interior_end > interior_begin) {
+      args.x = xs;
+      args.pixels = interior_end - interior_begin;
       args.x_step = stride[2] * c;
-      args.y = y_row + (inner_begin - first_col) * args.y_step;
-      conv.kernels_->pixels(args);
+      args.y = y_row + interior_begin * args.y_step;
+      args.prefetch_rows = stride[1];
+      args.prefetch_step = in[2] * c;
+      calls[made++] = args;
     }
-    args.pixels = 1;
-    args.x_step = 0;
-    for (int64_t ow = first_col; ow < last_col; ++ow) {
-      if (ow == inner_begin) ow = std::max(ow, inner_end);
-      if (ow >= last_col) break;
-      args.taps = 0;
-      for (int64_t q = 0; q < kw; ++q) {
-        const int64_t iw = source[2][static_cast<size_t>(q * out[2] + ow)];
-        if (iw < 0) continue;
-        for (int64_t r = 0; r < count; ++r) {
-          xs[args.taps] = row_ptr[r] + iw * c;
-          ws[args.taps++] = weights + (row_tap[r] + q) * cp;
-        }
+    return made;
+  }
+
+  // Channels per strip (see channels_last_rows): 2 vectors when an image's input fits in L2 (the strip's
+  // input rows then stay in L1, kernel rows x width x 128 bytes, for the rows that share them); all of
+  // them when it comes from memory, whose prefetchers want it read in order.
+  int64_t channels_last_strip() const {
+    constexpr int64_t kL2Share = int64_t{1} << 20;
+    const int64_t bytes = in_pixels * conv.channels_ * int64_t{sizeof(float)};
+    return bytes <= kL2Share ? 2 * conv.kernels_->lanes : conv.padded_channels_;
+  }
+
+  // Input channels [c_begin, c_end) of the output rows computed steps [first, last)-th (row_at) of
+  // image n, in strips of channels, each through all the rows.
+  void channels_last_rows(int64_t n, int64_t first, int64_t last, int64_t c_begin, int64_t c_end) const {
+    thread_local std::vector<const float*> list_buffer;
+    thread_local std::vector<ChannelsLastPixels> call_buffer;
+    const float** lists = scratch(list_buffer, (last - first) * row_list_size());
+    ChannelsLastPixels* calls = scratch(call_buffer, 2 * (last - first));
+    int64_t count = 0;
+    for (int64_t step = first; step < last; ++step)
+      count += row_calls(n, step, lists + (step - first) * row_list_size(), calls + count);
+    const int64_t strip = channels_last_strip();
+    for (int64_t c = c_begin; c < c_end; c += strip)
+      for (int64_t i = 0; i < count; ++i) {
+        calls[i].channel_begin = c;
+        calls[i].channel_end = std::min(c + strip, c_end);
+        conv.kernels_->pixels(calls[i]);
       }
-      args.y = y_row + (ow - first_col) * args.y_step;
-      conv.kernels_->pixels(args);
-    }
   }
 
   // --- channels_first ---
 
-  // Input row (id, ih) of the plane `x_plane` staged into `dst`.
-  void stage_row(const float* x_plane, int64_t id, int64_t ih, float* dst) const {
-    const float* src = x_plane + (id * in[1] + ih) * in[2];
-    for (const Run& run : stage_runs) {  // runs lie within one phase
-      const int64_t t = run.begin % phase_length;
-      const int64_t lo = std::max(t, stage_begin), hi = std::min(t + run.length, stage_end);
-      if (lo >= hi) continue;
-      if (run.source < 0) std::fill_n(dst + run.begin + lo - t, hi - lo, 0.0f);
-      else conv.kernels_->gather(src + run.source + (lo - t) * stride[2], stride[2], hi - lo, dst + run.begin + lo - t);
+  // The band of tile `tile` at padded depth pd, staged into `dst`: the copy runs of each row (input rows
+  // in the zero padding: zeros). The rest of the band stays zero.
+  void stage_band(const float* x_plane, int64_t tile, int64_t pd, float* dst) const {
+    thread_local std::vector<const float*> band_source;
+    const ConvSpec& spec = conv.spec_;
+    const int64_t rows = tile_band_rows(tile), ph0 = tile * kRowTile * stride[1];
+    const float** src = scratch(band_source, rows);
+    const int64_t id = padded_source_index(pd - pad[0], in[0], spec.padding_mode);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t ih = padded_source_index(ph0 + i - pad[1], in[1], spec.padding_mode);
+      src[i] = id < 0 || ih < 0 ? nullptr : x_plane + (id * in[1] + ih) * in[2];
     }
+    for (const Run& run : copy_runs)
+      conv.kernels_->gather(src, rows, run.source, stride[2], run.length, dst + run.begin, staged_size);
   }
 
   // The output rows computed steps [first, last)-th (row_at) of input channel c of image n, for each of
-  // its multiplier output channels.
+  // its multiplier output channels: the rows of one tile and depth per kernel call.
   void channels_first_rows(int64_t n, int64_t c, int64_t first, int64_t last) const {
     thread_local std::vector<float> staged_buffer;
-    thread_local std::vector<int64_t> slot_key, tap_index;
-    thread_local std::vector<const float*> tap_x;
-    thread_local std::vector<float> tap_w;
+    thread_local std::vector<int64_t> band_key;
+    thread_local std::vector<const float*> row_x;
     const int64_t* ks = conv.kernel_size_;
-    const int64_t kw = ks[2];
-    float* staged = scratch(staged_buffer, row_slots * staged_size);
-    int64_t* keys = scratch(slot_key, row_slots);
-    const float** xs = scratch(tap_x, conv.taps_);
-    float* ws = scratch(tap_w, conv.taps_);
-    int64_t* taps = scratch(tap_index, conv.taps_);
-    std::fill_n(keys, row_slots, int64_t{-1});
+    const int64_t kernel_rows = ks[0] * ks[1];
+    float* staged = scratch(staged_buffer, slots_d * band_size);
+    std::fill_n(staged, slots_d * band_size, 0.0f);  // what no copy run writes: zero padding, vector tails
+    int64_t* keys = scratch(band_key, slots_d);
+    const float** xs = scratch(row_x, kernel_rows);
+    std::fill_n(keys, slots_d, int64_t{-1});
     const float* x_plane = x + (n * conv.channels_ + c) * in_pixels;
 
-    for (int64_t step = first; step < last; ++step) {
-      const auto [od, oh] = row_at(step);
-      int64_t count = 0;
-      for (int64_t a = 0; a < ks[0]; ++a)
-        for (int64_t b = 0; b < ks[1]; ++b) {
-          const int64_t id = source[0][static_cast<size_t>(a * out[0] + od)];
-          const int64_t ih = source[1][static_cast<size_t>(b * out[1] + oh)];
-          if (id < 0 || ih < 0) continue;  // a zero row
-          // Padded positions, shifted to start at 0.
-          const int64_t pd = od * stride[0] + a * dilation[0], ph = oh * stride[1] + b * dilation[1];
-          const int64_t s = (pd & (slots_d - 1)) * slots_h + (ph & (slots_h - 1)), key = pd * padded_h + ph;
-          float* staged_row = staged + s * staged_size;
-          if (keys[s] != key) stage_row(x_plane, id, ih, staged_row), keys[s] = key;
-          for (int64_t q = 0; q < kw; ++q) {
-            xs[count] = staged_row + tap_offset[static_cast<size_t>(q)] + first_col;
-            taps[count++] = (a * ks[1] + b) * kw + q;
-          }
-        }
-      ChannelsFirstRow args;
-      args.x = xs;
-      args.taps = count;
-      args.width = last_col - first_col;
+    ChannelsFirstRows args;
+    args.x = xs;
+    args.row_step = stride[1] * staged_size;
+    args.offset = tap_offset.data();
+    args.kernel_rows = kernel_rows;
+    args.kw = ks[2];
+    args.width = out[2];
+    args.y_step = out[2];
+    for (int64_t step = first; step < last;) {
+      const auto [od, oh0] = row_at(step);
+      const int64_t tile = oh0 / kRowTile, rows = std::min({last - step, out[1] - oh0, kRowTile - oh0 % kRowTile});
+      for (int64_t a = 0; a < ks[0]; ++a) {
+        // The band of padded depth pd (shifted to start at 0), staged unless cached.
+        const int64_t pd = od * stride[0] + a * dilation[0], slot_d = pd & (slots_d - 1), key = pd * tiles + tile;
+        float* band = staged + slot_d * band_size;
+        if (keys[slot_d] != key) stage_band(x_plane, tile, pd, band), keys[slot_d] = key;
+        for (int64_t b = 0; b < ks[1]; ++b)
+          xs[a * ks[1] + b] = band + ((oh0 - tile * kRowTile) * stride[1] + b * dilation[1]) * staged_size;
+      }
+      args.rows = rows;
       for (int64_t m = 0; m < conv.multiplier_; ++m) {
         const int64_t o = c * conv.multiplier_ + m;
-        const float* w = conv.weights_.data() + o * conv.taps_;
-        if (count == conv.taps_) {
-          args.w = w;
-        } else {  // some taps read zero rows: their weights left out too
-          for (int64_t i = 0; i < count; ++i) ws[i] = w[taps[i]];
-          args.w = ws;
-        }
+        args.w = conv.weights_.data() + o * conv.taps_;
         args.bias = conv.bias_.size() ? conv.bias_.data()[o] : 0.0f;
-        args.y = y + n * y_image_pixels * conv.spec_.out_channels +
-                 (o * y_rows + od * out[1] + oh - first_row) * (last_col - first_col);
-        conv.kernels_->row(args);
+        args.y = y + n * y_image_pixels * conv.spec_.out_channels + (o * y_rows + od * out[1] + oh0 - first_row) * out[2];
+        conv.kernels_->rows(args);
       }
+      step += rows;
     }
   }
 };
@@ -352,16 +393,18 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
   if (batch * spec_.out_channels * call.out_pixels * taps_ < kSerialMacs) threads = 1;
   // Each output is computed by one kernel call in a fixed order, so the result does not depend on `threads`.
   if (spec_.layout == Layout::channels_last) {
-    // Items of (image, output row, chunk of channel vectors): whole rows unless there are fewer than 4
-    // rows per thread.
-    const int64_t rows = batch * call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
-    const int64_t chunks = std::clamp<int64_t>(ceil_div(4 * threads, rows), 1, vectors);
+    // Items of (image, block of up to kRowBlock output rows, chunk of channel vectors): evenly sized
+    // blocks, and chunks when several threads have fewer than 4 blocks each.
+    const int64_t rows = call.out_rows, vectors = ceil_div(channels_, kernels_->lanes);
+    const int64_t block_rows = ceil_div(rows, ceil_div(rows, kRowBlock)), blocks = ceil_div(rows, block_rows);
+    const int64_t chunks = threads == 1 ? 1 : std::clamp<int64_t>(ceil_div(4 * threads, batch * blocks), 1, vectors);
     const int64_t chunk = ceil_div(vectors, chunks) * kernels_->lanes;
-    const int64_t items = rows * chunks;
+    const int64_t items = batch * blocks * chunks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t item = 0; item < items; ++item) {
-      const int64_t row = item / chunks, c = item % chunks * chunk;
-      call.channels_last_row(row / call.out_rows, row % call.out_rows, c, std::min(c + chunk, channels_));
+      const int64_t block = item / chunks, c = item % chunks * chunk, first = block % blocks * block_rows;
+      call.channels_last_rows(block / blocks, first, std::min(first + block_rows, rows), c,
+                              std::min(c + chunk, channels_));
     }
     return;
   }
@@ -387,26 +430,26 @@ DepthwiseConvolution::BlockRunner::BlockRunner(const DepthwiseConvolution& conv,
 DepthwiseConvolution::BlockRunner::~BlockRunner() = default;
 
 void DepthwiseConvolution::BlockRunner::run(const float* input, int64_t image, int64_t first_row, int64_t last_row,
-                                            int64_t first_col, int64_t last_col, float* block) {
+                                            float* block) {
   Call& call = *call_;
   call.x = input, call.y = block;
-  call.first_row = first_row, call.y_rows = last_row - first_row, call.first_col = first_col, call.last_col = last_col;
+  call.first_row = first_row, call.y_rows = last_row - first_row;
   const DepthwiseConvolution& conv = call.conv;
-  if (conv.spec_.layout == Layout::channels_last) {
-    for (int64_t row = first_row; row < last_row; ++row) call.channels_last_row(image, row, 0, conv.channels_);
-    return;
-  }
-  // Output column j of a tap reads staged element j + shift (shift <= the last tap's offset in its phase).
-  const int64_t max_shift = call.tap_offset.back() % call.phase_length;
-  call.stage_begin = first_col, call.stage_end = std::min(call.phase_length, last_col + max_shift);
-  for (int64_t c = 0; c < conv.channels_; ++c) call.channels_first_rows(image, c, first_row, last_row);
+  if (conv.spec_.layout == Layout::channels_last)
+    call.channels_last_rows(image, first_row, last_row, 0, conv.channels_);
+  else
+    for (int64_t c = 0; c < conv.channels_; ++c) call.channels_first_rows(image, c, first_row, last_row);
 }
 
 std::size_t DepthwiseConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
-  int64_t per_thread = 2 * taps_ * int64_t{sizeof(float*)};
-  if (spec_.layout == Layout::channels_first) {
-    const Call call(*this, input_shape, nullptr, nullptr);
-    per_thread += call.row_slots * (call.staged_size * int64_t{sizeof(float)} + int64_t{sizeof(int64_t)});
+  constexpr int64_t kPointer = sizeof(float*), kFloat = sizeof(float);
+  const Call call(*this, input_shape, nullptr, nullptr);
+  int64_t per_thread = 0;
+  if (spec_.layout == Layout::channels_first) {  // kernel row pointers, the staged bands and their keys
+    per_thread = kernel_size_[0] * kernel_size_[1] * kPointer + call.slots_d * (call.band_size * kFloat + 8);
+  } else {  // a block's row lists and calls, kernel row tables
+    per_thread = kRowBlock * (call.row_list_size() * kPointer + 2 * int64_t{sizeof(ChannelsLastPixels)}) +
+                 kernel_size_[0] * kernel_size_[1] * (kPointer + 8);
   }
   return static_cast<std::size_t>(per_thread * threads);
 }
@@ -420,7 +463,8 @@ std::string DepthwiseConvolution::details() const {
   const std::string lanes = std::to_string(kernels_->lanes);
   if (spec_.layout == Layout::channels_last)
     return "direct depthwise " + name() + ": " + lanes + " channels per vector, up to 8 pixels per pass";
-  return "direct depthwise " + name() + ": " + lanes + " output columns per vector, input rows staged padded" +
+  return "direct depthwise " + name() + ": " + lanes +
+         " output columns per vector, up to 8 rows per pass, input rows staged padded" +
          (spec_.stride.empty() || per_axis(spec_.stride, spec_.rank, 1, "stride").back() == 1
               ? ""
               : " and split by the stride");

@@ -5,11 +5,13 @@
 //
 //   channels_last:  vectorized along the channels; P = 1..8 output pixels per pass share each weight
 //                   vector (packed at plan time as [multiplier][tap][channel]). Pixels whose taps all
-//                   fall inside the input row step through it with a fixed stride; border pixels list
-//                   the taps they read (the padding mode's cells, or none for zeros).
-//   channels_first: vectorized along the output width; each input row a pass reads is staged once
-//                   (padded by the padding mode and, for a stride s > 1, split into s phases so that the
-//                   columns one tap reads are contiguous) in a small per-thread cache of rows.
+//                   fall inside the input row step through it with a fixed stride; the border pixels of
+//                   both sides run together, listing the taps they read (the padding mode's cells, or a
+//                   zero pixel). Blocks of 8 output rows go through the channels in strips.
+//   channels_first: vectorized along the output width, up to 8 rows per pass sharing each weight; the
+//                   input rows are staged (padded by the padding mode and, for a stride s > 1, split
+//                   into s phases so that the columns one tap reads are contiguous) in bands of rows
+//                   that tiles of 16 output rows read, so the rows one pass reads are a fixed step apart.
 #pragma once
 
 #include <cstddef>
@@ -53,19 +55,16 @@ class DepthwiseConvolution final : public Algorithm {
    public:
     BlockRunner(const DepthwiseConvolution& conv, const Shape& input_shape);
     ~BlockRunner();
-    // Output rows [first_row, last_row) (row = od * out_h + oh) x columns [first_col, last_col) of image
-    // `image` of the contiguous `input`, written to `block` as an output of only those pixels:
-    // channels_last [pixel][channel], channels_first [channel][pixel], pixel = (row - first_row) *
-    // (last_col - first_col) + col - first_col. first_col must be a multiple of 64 (whole vectors).
-    void run(const float* input, int64_t image, int64_t first_row, int64_t last_row, int64_t first_col,
-             int64_t last_col, float* block);
+    // Output rows [first_row, last_row) (row = od * out_h + oh) of image `image` of the contiguous `input`,
+    // written to `block` as an output of only those rows: channels_last [pixel][channel], channels_first
+    // [channel][pixel], pixel = (row - first_row) * out_w + column.
+    void run(const float* input, int64_t image, int64_t first_row, int64_t last_row, float* block);
 
    private:
     std::unique_ptr<Call> call_;
   };
 
  private:
-
   ConvSpec spec_;
   const DepthwiseKernels* kernels_ = nullptr;
   int64_t channels_ = 1, multiplier_ = 1;

@@ -1,12 +1,12 @@
 // The per-ISA inner loops of the direct depthwise convolution (depthwise_convolution.h drives them).
 //
 //   channels_last:  a run of output pixels x a range of channels, vectorized along the channels, 8 pixels per
-//                   pass; the caller lists the kernel taps the pixels read (taps in the zero padding left
-//                   out) as input pointers, the pixels `x_step` floats apart.
-//   channels_first: one output row of one channel, vectorized along the output width; the caller lists
-//                   per tap a row whose element j is the input that output column j reads (a staged
-//                   copy of the input row: padded and, for strides > 1, deinterleaved), which `gather`
-//                   makes.
+//                   pass; the caller lists the kernel taps the pixels read as input pointers, the pixels
+//                   `x_step` floats apart (or, for the border pixels, a list of pointers per pixel).
+//   channels_first: consecutive output rows of one channel, vectorized along the output width; the caller
+//                   lists per kernel row a staged input row whose element offset[q] + j is the input that
+//                   output column j of the first row reads at W tap q (padded and, for strides > 1,
+//                   deinterleaved, by `gather`), the next output rows reading `row_step` floats further.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +19,9 @@ namespace convkit::cpu {
 
 struct ChannelsLastPixels {
   int64_t pixels = 0;
-  // Tap t: the input of pixel p, channel c is x[t][p * x_step + c]; its packed weights
-  // for multiplier m, channel c are w[t][m * w_multiplier_stride + c] (padded to whole vectors).
+  // Tap t: the input of pixel p, channel c is x[t][p * x_step + c], or with x_step == 0 (border pixels,
+  // whose taps do not step evenly) x[p * taps + t][c]; its packed weights for multiplier m, channel c
+  // are w[t][m * w_multiplier_stride + c] (padded to whole vectors).
   const float* const* x = nullptr;
   const float* const* w = nullptr;
   int64_t taps = 0;
@@ -30,29 +31,41 @@ struct ChannelsLastPixels {
   int64_t w_multiplier_stride = 0;
   const float* bias = nullptr;  // bias[m * bias_multiplier_stride + c] (padded like the weights), or null
   int64_t bias_multiplier_stride = 0;
-  // Output of pixel p, input channel c, multiplier m: y[p * y_step + c * multiplier + m].
+  // Output of pixel p, input channel c, multiplier m: y[p * y_step + c * multiplier + m]; listed pixels
+  // (x_step == 0) at y[columns[p] * y_step + c * multiplier + m].
   float* y = nullptr;
   int64_t y_step = 0;
+  const int64_t* columns = nullptr;
+  // Evenly stepping pixels also prefetch (into L2) their channels in the prefetch_rows input rows after
+  // the last tap's, prefetch_step floats apart: the rows the next output row reads first.
+  int64_t prefetch_rows = 0, prefetch_step = 0;
 };
 
-struct ChannelsFirstRow {
-  // Output column j = bias + sum over taps t of w[t] * x[t][j]; x[t] readable up to the width rounded
-  // up to whole vectors.
+struct ChannelsFirstRows {
+  // Output row r < rows, column j = bias + sum over kernel rows k < kernel_rows and W taps q < kw of
+  // w[k * kw + q] * x[k][r * row_step + offset[q] + j]; each row readable up to offset[q] + the width
+  // rounded up to whole vectors. The rows share the weights: several rows per pass give the FMAs
+  // independent accumulators when a row is only one or two vectors wide.
   const float* const* x = nullptr;
+  int64_t row_step = 0;
+  const int64_t* offset = nullptr;
   const float* w = nullptr;
-  int64_t taps = 0;
+  int64_t kernel_rows = 0, kw = 0;
+  int64_t rows = 1;
   int64_t width = 0;
   float bias = 0.0f;
-  float* y = nullptr;
+  float* y = nullptr;  // output row r at y + r * y_step
+  int64_t y_step = 0;
 };
 
 struct DepthwiseKernels {
   Isa isa;
   int lanes;
   void (*pixels)(const ChannelsLastPixels&);
-  void (*row)(const ChannelsFirstRow&);
-  // dst[i] = src[i * step] for i < n.
-  void (*gather)(const float* src, int64_t step, int64_t n, float* dst);
+  void (*rows)(const ChannelsFirstRows&);
+  // Row r < rows: dst[r * dst_step + i] = src[r][offset + i * step] for i < n, or 0 when src[r] is null.
+  void (*gather)(const float* const* src, int64_t rows, int64_t offset, int64_t step, int64_t n, float* dst,
+                 int64_t dst_step);
 };
 
 const DepthwiseKernels& depthwise_kernels(Isa isa);

@@ -2,13 +2,21 @@
 // ISA by depthwise_<isa>.cc. Only include it from those files: each is compiled with its own flags.
 #pragma once
 
+#include <algorithm>
+
 #include "depthwise_kernel.h"
 
 namespace convkit::cpu {
 
+// Where pixel p of the run goes.
+template <bool kListed>
+int64_t column(const ChannelsLastPixels& a, int64_t p) {
+  return kListed ? a.columns[p] : p;
+}
+
 // P pixels from pixel p0 x NV vectors of channels from c (n channels: NV full vectors, or with NV = 1
-// the masked tail), multiplier m.
-template <class V, int P, int NV, bool kFull>
+// the masked tail), multiplier m; kListed: the pixels' inputs listed per pixel and tap (x_step == 0).
+template <class V, int P, int NV, bool kFull, bool kListed>
 void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int64_t n, int64_t m) {
   using Reg = typename V::Reg;
   constexpr int64_t L = V::kLanes;
@@ -21,25 +29,39 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p][v] = init;
   }
+  // Pixel p of a run at base + (p / 4) * step4 + (p % 4) * step: a base register plus step or 2 * step
+  // (scaled indexes) or step3. The empty asm hides the steps' values from the optimizer, which would
+  // otherwise hoist an offset per pixel and vector out of the loop and spill most of them.
+  int64_t step = a.x_step, step3 = 3 * a.x_step, step4 = 4 * a.x_step;
   for (int64_t t = 0; t < a.taps; ++t) {
-    const float* x = a.x[t] + p0 * a.x_step + c;
+    asm("" : "+r"(step), "+r"(step3), "+r"(step4));
     Reg w[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) w[v] = V::load(a.w[t] + w_offset + v * L);
+    const float* base = kListed ? nullptr : a.x[t] + p0 * step + c;
 #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p)
+    for (int p = 0; p < P; ++p) {
+      const float* xp = kListed ? a.x[(p0 + p) * a.taps + t] + c
+                                : (p < 4 ? base : base + step4) + (p % 4 == 3 ? step3 : (p % 4) * step);
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) {
-        const float* xp = x + p * a.x_step + v * L;
-        acc[p][v] = V::fma(kFull ? V::load(xp) : V::load_partial(xp, n), w[v], acc[p][v]);
-      }
+      for (int v = 0; v < NV; ++v)
+        acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
+    }
   }
+  if (!kListed && a.taps > 0)  // (no taps: the row lies in the zero padding)
+    for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
+      const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * step + c;
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * step + v * L, 0, 2);
+    }
   if (a.multiplier == 1) {
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p)
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) {
-        float* y = a.y + (p0 + p) * a.y_step + c + v * L;
+        float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c + v * L;
         if (kFull) V::store(y, acc[p][v]);
         else V::store_partial(y, n, acc[p][v]);
       }
@@ -49,76 +71,119 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
   alignas(64) float lanes[NV * L];
   for (int p = 0; p < P; ++p) {
     for (int v = 0; v < NV; ++v) V::store(lanes + v * L, acc[p][v]);
-    float* y = a.y + (p0 + p) * a.y_step + c * a.multiplier + m;
+    float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c * a.multiplier + m;
     for (int64_t l = 0; l < n; ++l) y[l * a.multiplier] = lanes[l];
   }
 }
 
 // P pixels from p0 x the channels: pairs of vectors (a pixel's two neighbouring cache lines at once),
 // then a single vector, then the masked tail.
-template <class V, int P>
+template <class V, int P, bool kListed>
 void channels_last_pixel_block(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
   constexpr int64_t L = V::kLanes;
   int64_t c = a.channel_begin;
-  for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_block<V, P, 2, true>(a, p0, c, 2 * L, m);
-  if (c + L <= a.channel_end) channels_last_block<V, P, 1, true>(a, p0, c, L, m), c += L;
-  if (c < a.channel_end) channels_last_block<V, P, 1, false>(a, p0, c, a.channel_end - c, m);
+  for (; c + 2 * L <= a.channel_end; c += 2 * L) channels_last_block<V, P, 2, true, kListed>(a, p0, c, 2 * L, m);
+  if (c + L <= a.channel_end) channels_last_block<V, P, 1, true, kListed>(a, p0, c, L, m), c += L;
+  if (c < a.channel_end) channels_last_block<V, P, 1, false, kListed>(a, p0, c, a.channel_end - c, m);
 }
 
 // The run in passes of kPixels pixels (2 * kPixels accumulators and 2 weight vectors fit in the
-// registers), each pass reading whole input pixels, which keeps the memory accesses sequential.
-template <class V>
-void channels_last_pixels(const ChannelsLastPixels& a) {
+// registers), then 4, 2, 1, each pass reading whole input pixels, which keeps the memory accesses
+// sequential (callers that want a few channels' input rows to stay in L1 pass strips of channels).
+template <class V, bool kListed>
+void channels_last_run(const ChannelsLastPixels& a) {
   constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
   for (int64_t m = 0; m < a.multiplier; ++m) {
     int64_t p = 0;
-    for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels>(a, p, m);
-    if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4>(a, p, m), p += 4;
-    if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2>(a, p, m), p += 2;
-    if (p < a.pixels) channels_last_pixel_block<V, 1>(a, p, m);
+    for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels, kListed>(a, p, m);
+    if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4, kListed>(a, p, m), p += 4;
+    if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2, kListed>(a, p, m), p += 2;
+    if (p < a.pixels) channels_last_pixel_block<V, 1, kListed>(a, p, m);
   }
 }
 
-// kBlock vectors of the output row from column j (the last block may be partial: `n` columns).
-template <class V, int kBlock>
-void channels_first_block(const ChannelsFirstRow& a, int64_t j, int64_t n) {
+template <class V>
+void channels_last_pixels(const ChannelsLastPixels& a) {
+  if (a.x_step == 0) channels_last_run<V, true>(a);
+  else channels_last_run<V, false>(a);
+}
+
+// Accumulators the channels_first kernel keeps: FMA latency x throughput independent sums, leaving
+// registers for the weight and the loads.
+template <class V>
+constexpr int kRowAccumulators = V::kRegisters >= 32 ? 16 : 8;
+
+// R rows from row r0 x B vectors from column j (the last vector may be partial: `n` columns in all).
+template <class V, int R, int B>
+void channels_first_block(const ChannelsFirstRows& a, int64_t r0, int64_t j, int64_t n) {
   using Reg = typename V::Reg;
   constexpr int64_t L = V::kLanes;
-  Reg acc[kBlock];
+  static_assert(R * B <= kRowAccumulators<V>);
+  Reg acc[R][B];
 #pragma GCC unroll 8
-  for (int b = 0; b < kBlock; ++b) acc[b] = V::set1(a.bias);
-  for (int64_t t = 0; t < a.taps; ++t) {
-    const float* x = a.x[t] + j;
-    const Reg w = V::set1(a.w[t]);
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) acc[r][b] = V::set1(a.bias);
+  for (int64_t k = 0; k < a.kernel_rows; ++k) {
+    const float* x = a.x[k] + r0 * a.row_step + j;
+    for (int64_t q = 0; q < a.kw; ++q) {
+      const Reg w = V::set1(a.w[k * a.kw + q]);
+      const float* xq = x + a.offset[q];
 #pragma GCC unroll 8
-    for (int b = 0; b < kBlock; ++b) acc[b] = V::fma(V::load(x + b * L), w, acc[b]);
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int b = 0; b < B; ++b) acc[r][b] = V::fma(V::load(xq + r * a.row_step + b * L), w, acc[r][b]);
+    }
   }
 #pragma GCC unroll 8
-  for (int b = 0; b < kBlock; ++b) {
-    const int64_t left = n - b * L;
-    if (left >= L) V::store(a.y + j + b * L, acc[b]);
-    else if (left > 0) V::store_partial(a.y + j + b * L, left, acc[b]);
-  }
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) {
+      float* y = a.y + (r0 + r) * a.y_step + j + b * L;
+      const int64_t left = n - b * L;
+      if (left >= L) V::store(y, acc[r][b]);
+      else V::store_partial(y, left, acc[r][b]);
+    }
 }
 
-// Blocks of 4 vectors; the last 1 to 4 vectors (partial or not) in one block.
-template <class V>
-void channels_first_row(const ChannelsFirstRow& a) {
+// R rows from r0 in blocks of 4 vectors; the last 1 to 4 vectors (partial or not) in one block. Blocks
+// wider than the row are never taken (the caller picks R so that R x the blocks a row has fit).
+template <class V, int R>
+void channels_first_pass(const ChannelsFirstRows& a, int64_t r0) {
   constexpr int64_t L = V::kLanes;
+  constexpr int kMaxBlock = std::min(4, kRowAccumulators<V> / R);
   int64_t j = 0;
-  for (; a.width - j > 4 * L; j += 4 * L) channels_first_block<V, 4>(a, j, 4 * L);
+  if constexpr (kMaxBlock == 4)
+    for (; a.width - j > 4 * L; j += 4 * L) channels_first_block<V, R, 4>(a, r0, j, 4 * L);
   switch ((a.width - j + L - 1) / L) {
-    case 4: channels_first_block<V, 4>(a, j, a.width - j); break;
-    case 3: channels_first_block<V, 3>(a, j, a.width - j); break;
-    case 2: channels_first_block<V, 2>(a, j, a.width - j); break;
-    default: channels_first_block<V, 1>(a, j, a.width - j);
+    case 4: if constexpr (kMaxBlock >= 4) channels_first_block<V, R, 4>(a, r0, j, a.width - j); break;
+    case 3: if constexpr (kMaxBlock >= 3) channels_first_block<V, R, 3>(a, r0, j, a.width - j); break;
+    case 2: if constexpr (kMaxBlock >= 2) channels_first_block<V, R, 2>(a, r0, j, a.width - j); break;
+    default: channels_first_block<V, R, 1>(a, r0, j, a.width - j);
   }
 }
 
-// Strided copies for staging rows: vector copies (step 1), vector deinterleaving (step 2, while the
-// two source vectors stay inside the n * step floats read), otherwise one float at a time.
+// The rows in passes of as many rows as the accumulators allow for the row's width (4 rows of 4 vectors,
+// or 8 rows of 2 vectors on AVX-512), then halves of that for the rows left.
 template <class V>
-void gather(const float* src, int64_t step, int64_t n, float* dst) {
+void channels_first_rows(const ChannelsFirstRows& a) {
+  constexpr int64_t L = V::kLanes;
+  const int64_t vectors = std::min<int64_t>(4, (a.width + L - 1) / L);
+  const int64_t most = std::min<int64_t>(8, kRowAccumulators<V> / vectors);
+  int64_t r = 0;
+  while (r < a.rows) {
+    const int64_t left = std::min(most, a.rows - r);
+    if (left >= 8) channels_first_pass<V, 8>(a, r), r += 8;
+    else if (left >= 4) channels_first_pass<V, 4>(a, r), r += 4;
+    else if (left >= 2) channels_first_pass<V, 2>(a, r), r += 2;
+    else channels_first_pass<V, 1>(a, r), r += 1;
+  }
+}
+
+// Strided copies of rows for staging them: vector copies (step 1), vector deinterleaving (step 2, while
+// the two source vectors stay inside the n * step floats read), otherwise one float at a time.
+template <class V>
+void gather_row(const float* src, int64_t step, int64_t n, float* dst) {
   constexpr int64_t L = V::kLanes;
   int64_t i = 0;
   if (step == 1) {
@@ -131,9 +196,18 @@ void gather(const float* src, int64_t step, int64_t n, float* dst) {
   for (; i < n; ++i) dst[i] = src[i * step];
 }
 
+template <class V>
+void gather(const float* const* src, int64_t rows, int64_t offset, int64_t step, int64_t n, float* dst,
+            int64_t dst_step) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (src[r]) gather_row<V>(src[r] + offset, step, n, dst + r * dst_step);
+    else std::fill_n(dst + r * dst_step, n, 0.0f);
+  }
+}
+
 template <class V, Isa kIsa>
 constexpr DepthwiseKernels depthwise_kernel_table() {
-  return {kIsa, V::kLanes, &channels_last_pixels<V>, &channels_first_row<V>, &gather<V>};
+  return {kIsa, V::kLanes, &channels_last_pixels<V>, &channels_first_rows<V>, &gather<V>};
 }
 
 }  // namespace convkit::cpu

@@ -11,34 +11,26 @@
 namespace convkit::cpu {
 namespace {
 
-constexpr int64_t kColumnGrain = 64;  // column blocks start at whole vectors (DepthwiseConvolution::BlockRunner)
-
 bool all_equal(const std::vector<int64_t>& values, int64_t value) {
   return std::all_of(values.begin(), values.end(), [value](int64_t v) { return v == value; });
 }
 
-// How the output of one image is cut: blocks of `rows` whole rows, or of `cols` columns of one row.
+// How the output of one image is cut: `row_blocks` blocks of (at most) `rows` whole rows.
 struct Blocking {
-  int64_t rows = 1, cols = 1, row_blocks = 1, col_blocks = 1;
+  int64_t rows = 1, row_blocks = 1;
 };
 
 // Blocks of at most kBlockBytes of intermediate, but at least kMinBlockPixels: the pointwise GEMM reads
 // all its weights once per block (and pads the last tile of MR pixels), which only amortizes over a few
 // hundred pixels (e.g. Xception's 728 x 728 weights: 76-pixel blocks made it 13% slower than one GEMM).
-// The blocks of an image are then made even, so that they spread evenly over threads.
+// The blocks of an image are then made even, so that they spread evenly over threads. A row wider than
+// the budget is a block of its own (a 1D signal is one row: fused in name only, the two stages in turn).
 Blocking blocking(int64_t out_rows, int64_t width, int64_t mid_channels) {
   const int64_t budget =
       std::max(FusedSeparable::kMinBlockPixels, FusedSeparable::kBlockBytes / (mid_channels * int64_t{sizeof(float)}));
   Blocking b;
-  if (width <= budget) {
-    b.row_blocks = ceil_div(out_rows, std::min(out_rows, budget / width));
-    b.rows = ceil_div(out_rows, b.row_blocks);
-    b.cols = width;
-  } else {
-    b.col_blocks = ceil_div(width, budget);
-    b.cols = ceil_div(ceil_div(width, b.col_blocks), kColumnGrain) * kColumnGrain;
-    b.col_blocks = ceil_div(width, b.cols);
-  }
+  b.row_blocks = ceil_div(out_rows, std::clamp<int64_t>(budget / width, 1, out_rows));
+  b.rows = ceil_div(out_rows, b.row_blocks);
   return b;
 }
 
@@ -83,10 +75,9 @@ std::array<int64_t, 2> FusedSeparable::output_rows_and_width(const Shape& input_
   return {rows, spatial.back()};
 }
 
-std::array<int64_t, 2> FusedSeparable::blocks(const Shape& input_shape) const {
+int64_t FusedSeparable::row_blocks(const Shape& input_shape) const {
   const auto [out_rows, width] = output_rows_and_width(input_shape);
-  const Blocking b = blocking(out_rows, width, pointwise_spec_.in_channels);
-  return {b.row_blocks, b.col_blocks};
+  return blocking(out_rows, width, pointwise_spec_.in_channels).row_blocks;
 }
 
 void FusedSeparable::run(ConstTensorView input, float* output, int threads) const {
@@ -97,8 +88,8 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   const int64_t out_rows = rows_and_width[0], width = rows_and_width[1];  // (Clang 14: no bindings in OpenMP regions)
   const int64_t out_pixels = out_rows * width;
   const Blocking b = blocking(out_rows, width, mid);
-  const int64_t items = batch * b.row_blocks * b.col_blocks;
-  const int64_t block_floats = b.rows * b.cols * mid + pointwise_.slack_floats();
+  const int64_t items = batch * b.row_blocks;
+  const int64_t block_floats = b.rows * width * mid + pointwise_.slack_floats();
   const int64_t taps = depthwise_.taps();
   if (batch * out_pixels * mid * (taps + cout) < kSerialMacs) threads = 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -108,13 +99,11 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
     DepthwiseConvolution::BlockRunner runner(depthwise_, input.shape());
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < items; ++item) {
-      const int64_t n = item / (b.row_blocks * b.col_blocks), rest = item % (b.row_blocks * b.col_blocks);
-      const int64_t first_row = rest / b.col_blocks * b.rows, first_col = rest % b.col_blocks * b.cols;
-      const int64_t last_row = std::min(first_row + b.rows, out_rows), last_col = std::min(first_col + b.cols, width);
-      runner.run(input.data(), n, first_row, last_row, first_col, last_col, block);
-      // The block's pixels are consecutive in the output image: whole rows, or part of one row.
-      const int64_t first_pixel = first_row * width + first_col;
-      const int64_t pixels = (last_row - first_row) * (last_col - first_col);
+      const int64_t n = item / b.row_blocks, first_row = item % b.row_blocks * b.rows;
+      const int64_t last_row = std::min(first_row + b.rows, out_rows);
+      runner.run(input.data(), n, first_row, last_row, block);
+      // The block's pixels are consecutive in the output image: whole rows.
+      const int64_t first_pixel = first_row * width, pixels = (last_row - first_row) * width;
       if (channels_last)
         pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
       else
@@ -126,7 +115,7 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
 std::string FusedSeparable::name() const { return "fused." + depthwise_.name() + "+" + pointwise_.kernel().name(); }
 
 std::string FusedSeparable::details() const {
-  return "fused " + name() + ": per thread, blocks of whole output rows (or of columns of one row) whose " +
+  return "fused " + name() + ": per thread, blocks of whole output rows whose " +
          std::to_string(pointwise_spec_.in_channels) + "-channel depthwise output fits in " +
          std::to_string(kBlockBytes >> 10) + " KiB feed the pointwise micro-kernel from cache";
 }

@@ -1,8 +1,7 @@
 // Fused depthwise separable convolution: a depthwise stage followed by a pointwise (1x1) stage without a
 // round trip of the intermediate through memory. The output is cut into blocks of whole output rows (the
-// outermost spatial axes: rows of a 2D image, (depth, row) pairs of a volume), or, when one row's
-// intermediate is larger than the budget (1D signals, very wide rows), into column ranges of one row. For
-// each block, a thread computes the depthwise output of every mid channel into its own buffer of at most
+// outermost spatial axes: rows of a 2D image, (depth, row) pairs of a volume), at least one row per block
+// (a 1D signal is one row: its two stages simply run in turn, with no cache benefit). For each block, a thread computes the depthwise output of every mid channel into its own buffer of at most
 // kBlockBytes (it stays in L2) with the depthwise kernels, then the pointwise GEMM micro-kernels read it
 // from there and write the final output. The blocks depend on the shapes only, and each output is
 // computed by one thread, so the result does not depend on the thread count.
@@ -41,8 +40,8 @@ class FusedSeparable {
   void run(ConstTensorView input, float* output, int threads) const;
   std::string name() const;     // e.g. "fused.depthwise.avx512.channels+gemm.avx512.6x64"
   std::string details() const;  // one line for explain()
-  // How one image's output is cut for `input_shape`: {row blocks, column blocks}.
-  std::array<int64_t, 2> blocks(const Shape& input_shape) const;
+  // How many blocks of rows one image's output is cut into for `input_shape`.
+  int64_t row_blocks(const Shape& input_shape) const;
 
  private:
   std::array<int64_t, 2> output_rows_and_width(const Shape& input_shape) const;
