@@ -143,11 +143,7 @@ struct DepthwiseConvolution::Call {
       in[s] = g.input;
       out[s] = g.output;
       stride[s] = g.stride, dilation[s] = g.dilation, pad[s] = g.pad_begin;
-      source[s].resize(static_cast<size_t>(g.kernel * g.output));
-      for (int64_t q = 0; q < g.kernel; ++q)
-        for (int64_t o = 0; o < g.output; ++o)
-          source[s][static_cast<size_t>(q * g.output + o)] =
-              padded_source_index(o * g.stride + q * g.dilation - g.pad_begin, g.input, spec.padding_mode);
+      source[s] = tap_sources(g, spec.padding_mode);
     }
     for (size_t s = 0; s < kMaxRank; ++s) {
       if (source[s].empty()) source[s] = {0};  // a size-1 axis below the spec's rank

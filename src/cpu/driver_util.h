@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "convkit/shape.h"
+
 namespace convkit::cpu {
 
 // Spatial axes are handled as (D, H, W); a rank-`rank` spec's axis `axis` sits in slot 3 - rank + axis
@@ -23,6 +25,17 @@ template <class T>
 T* scratch(std::vector<T>& buffer, int64_t count) {
   if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
   return buffer.data();
+}
+
+// The tap table of one axis: entry q * output + o is the input index output o reads at kernel tap q, after
+// the padding mode (-1: a zero of the zero padding).
+inline std::vector<int64_t> tap_sources(const AxisGeometry& g, PaddingMode mode) {
+  std::vector<int64_t> sources(static_cast<size_t>(g.kernel * g.output));
+  for (int64_t q = 0; q < g.kernel; ++q)
+    for (int64_t o = 0; o < g.output; ++o)
+      sources[static_cast<size_t>(q * g.output + o)] =
+          padded_source_index(o * g.stride + q * g.dilation - g.pad_begin, g.input, mode);
+  return sources;
 }
 
 }  // namespace convkit::cpu

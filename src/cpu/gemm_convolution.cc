@@ -1,5 +1,6 @@
 #include "gemm_convolution.h"
 #include "driver_util.h"
+#include "weight_panels.h"
 
 #include <algorithm>
 #include <array>
@@ -51,7 +52,7 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = best_tile_kernel(isa, channels_last, channels_last, cout_g_);
+  kernel_ = best_tile_kernel(tile_kernels(isa), channels_last, channels_last, cout_g_);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
@@ -61,40 +62,8 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_g_, panel_width_);
 
-  // Element strides of the weight along (output channel, input channel, D, H, W), per layout:
-  // channels_first (Cout, Cin/g, k...), channels_last (k..., Cin/g, Cout).
-  const auto& st = weight.strides();
-  const size_t r = static_cast<size_t>(spec.rank);
-  const int64_t o_stride = channels_last ? st[r + 1] : st[0];
-  const int64_t c_stride = channels_last ? st[r] : st[1];
-  std::array<int64_t, kMaxRank> q_stride{0, 0, 0};
-  for (int axis = 0; axis < spec.rank; ++axis)
-    q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis) + (channels_last ? 0 : 2)];
-
-  // Panels [group][panel][k = (tap * runs + j) * run_length + i][lane], zero beyond Cout/g; with flip the
-  // taps are reversed. Element i of run j is the group's channel i * runs + j (the shuffled order).
-  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * k_ * panel_width_));
-  float* out = weights_.data();
-  for (int64_t g = 0; g < groups_; ++g)
-    for (int64_t p = 0; p < panels_; ++p)
-      for (int64_t tap = 0; tap < taps_; ++tap) {
-        const int64_t q[3] = {tap / (kernel_size_[1] * kernel_size_[2]), tap / kernel_size_[2] % kernel_size_[1],
-                              tap % kernel_size_[2]};
-        int64_t tap_offset = 0;
-        for (size_t a = 0; a < kMaxRank; ++a)
-          tap_offset += (spec.flip ? kernel_size_[a] - 1 - q[a] : q[a]) * q_stride[a];
-        for (int64_t run_i = 0; run_i < cin_g_; ++run_i)
-          for (int64_t lane = 0, c = run_i % run_length_ * runs_ + run_i / run_length_; lane < panel_width_; ++lane) {
-            const int64_t o = p * panel_width_ + lane;
-            *out++ = o < cout_g_ ? weight.data()[(g * cout_g_ + o) * o_stride + c * c_stride + tap_offset] : 0.0f;
-          }
-      }
-  if (bias) {
-    bias_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * panel_width_));
-    for (int64_t g = 0; g < groups_; ++g)
-      for (int64_t o = 0; o < panels_ * panel_width_; ++o)
-        bias_.data()[g * panels_ * panel_width_ + o] = o < cout_g_ ? bias[g * cout_g_ + o] : 0.0f;
-  }
+  weights_ = pack_weight_panels(spec, weight, panel_width_, runs_);
+  if (bias) bias_ = pack_bias_panels(spec, bias, panel_width_);
   if (kernel_.indirect) {
     zeros_ = AlignedBuffer(static_cast<size_t>(row_length_));
     std::fill_n(zeros_.data(), row_length_, 0.0f);
@@ -147,11 +116,7 @@ struct GemmConvolution::Call {
         }
         continue;
       }
-      source[s].resize(static_cast<size_t>(g.kernel * g.output));
-      for (int64_t q = 0; q < g.kernel; ++q)
-        for (int64_t o = 0; o < g.output; ++o)
-          source[s][static_cast<size_t>(q * g.output + o)] =
-              padded_source_index(o * g.stride + q * g.dilation - g.pad_begin, g.input, spec.padding_mode);
+      source[s] = tap_sources(g, spec.padding_mode);
     }
     for (size_t s = 0; s < kMaxRank; ++s) {
       if (source[s].empty()) source[s] = {0};  // a size-1 axis below the spec's rank

@@ -1,5 +1,6 @@
 #include "grouped_gemm_convolution.h"
 #include "driver_util.h"
+#include "weight_panels.h"
 
 #include <algorithm>
 #include <array>
@@ -27,21 +28,6 @@ namespace {
 // Input floats of all groups one pixel block reads per tap: a block stays in L1 (48 KiB) while every
 // group's panels pass over it.
 constexpr int64_t kBlockFloats = 8192;
-
-// The igemm kernel whose width pads Cout/g least; on ties the larger register tile.
-TileKernel choose_kernel(Isa isa, int64_t cout_g) {
-  const TileKernel* best = nullptr;
-  int64_t best_padded = 0;
-  for (const TileKernel& k : grouped_gemm_kernels(isa)) {
-    if (!k.indirect) continue;
-    const int64_t padded = ceil_div(cout_g, k.nr) * k.nr;
-    if (!best || padded < best_padded || (padded == best_padded && k.mr * k.nr > best->mr * best->nr)) {
-      best = &k;
-      best_padded = padded;
-    }
-  }
-  return *best;
-}
 
 }  // namespace
 
@@ -72,38 +58,12 @@ GroupedGemmConvolution::GroupedGemmConvolution(const ConvSpec& spec, ConstTensor
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = choose_kernel(isa, cout_g_);
+  kernel_ = best_tile_kernel(grouped_gemm_kernels(isa), /*indirect=*/true, /*channels_in_columns=*/true, cout_g_);
   const int64_t nr = kernel_.nr;
   panels_ = ceil_div(cout_g_, nr);
 
-  // Panels [group][panel][k = tap * Cin/g + c][lane] from channels_last weights (k..., Cin/g, Cout);
-  // flip reverses the taps.
-  const auto& st = weight.strides();
-  const size_t r = static_cast<size_t>(spec.rank);
-  std::array<int64_t, kMaxRank> q_stride{0, 0, 0};
-  for (int axis = 0; axis < spec.rank; ++axis) q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis)];
-  weights_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * k_ * nr));
-  float* out = weights_.data();
-  for (int64_t g = 0; g < groups_; ++g)
-    for (int64_t p = 0; p < panels_; ++p)
-      for (int64_t tap = 0; tap < taps_; ++tap) {
-        const int64_t q[3] = {tap / (kernel_size_[1] * kernel_size_[2]), tap / kernel_size_[2] % kernel_size_[1],
-                              tap % kernel_size_[2]};
-        int64_t tap_offset = 0;
-        for (size_t a = 0; a < kMaxRank; ++a)
-          tap_offset += (spec.flip ? kernel_size_[a] - 1 - q[a] : q[a]) * q_stride[a];
-        for (int64_t c = 0; c < cin_g_; ++c)
-          for (int64_t lane = 0; lane < nr; ++lane) {
-            const int64_t o = p * nr + lane;
-            *out++ = o < cout_g_ ? weight.data()[tap_offset + c * st[r] + (g * cout_g_ + o) * st[r + 1]] : 0.0f;
-          }
-      }
-  if (bias) {
-    bias_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * nr));
-    for (int64_t g = 0; g < groups_; ++g)
-      for (int64_t o = 0; o < panels_ * nr; ++o)
-        bias_.data()[g * panels_ * nr + o] = o < cout_g_ ? bias[g * cout_g_ + o] : 0.0f;
-  }
+  weights_ = pack_weight_panels(spec, weight, nr);
+  if (bias) bias_ = pack_bias_panels(spec, bias, nr);
   zeros_ = AlignedBuffer(static_cast<size_t>(spec.in_channels));  // group g reads it from g * Cin/g on
   std::fill_n(zeros_.data(), spec.in_channels, 0.0f);
 }
@@ -134,10 +94,7 @@ struct GroupedGemmConvolution::Call {
       const size_t s = slot(spec.rank, axis);
       in[s] = g.input;
       out[s] = g.output;
-      for (int64_t q = 0; q < g.kernel; ++q)
-        for (int64_t o = 0; o < g.output; ++o)
-          source[s].push_back(
-              padded_source_index(o * g.stride + q * g.dilation - g.pad_begin, g.input, spec.padding_mode));
+      source[s] = tap_sources(g, spec.padding_mode);
     }
     for (size_t s = 0; s < kMaxRank; ++s) {
       if (source[s].empty()) source[s] = {0};

@@ -65,8 +65,9 @@ struct TileKernel {
 // that ISA's flags).
 std::span<const TileKernel> tile_kernels(Isa isa);
 
-// The kernel of `isa` (igemm or gemm per `indirect`) whose panel width -- NR when output channels are the
-// vector operand (channels_last), else MR -- pads `channels` output channels least; on ties the larger tile.
-TileKernel best_tile_kernel(Isa isa, bool indirect, bool channels_in_columns, int64_t channels);
+// The kernel among `kernels` (igemm or gemm per `indirect`) whose panel width -- NR when output channels are
+// the vector operand (channels_last), else MR -- pads `channels` output channels least; on ties the larger tile.
+TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, bool channels_in_columns,
+                            int64_t channels);
 
 }  // namespace convkit::cpu

@@ -17,13 +17,14 @@ std::span<const TileKernel> tile_kernels(Isa isa) {
   return {};
 }
 
-TileKernel best_tile_kernel(Isa isa, bool indirect, bool channels_in_columns, int64_t channels) {
+TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, bool channels_in_columns,
+                            int64_t channels) {
   const TileKernel* best = nullptr;
   auto padded = [&](const TileKernel& k) {
     const int64_t width = channels_in_columns ? k.nr : k.mr;
     return (channels + width - 1) / width * width;
   };
-  for (const TileKernel& k : tile_kernels(isa))
+  for (const TileKernel& k : kernels)
     if (k.indirect == indirect &&
         (!best || padded(k) < padded(*best) || (padded(k) == padded(*best) && k.mr * k.nr > best->mr * best->nr)))
       best = &k;

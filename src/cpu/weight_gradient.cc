@@ -23,7 +23,7 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
   // channels_first, packed for channels_last.
-  kernel_ = best_tile_kernel(isa, spec.layout == Layout::channels_first, true, direct_g_);
+  kernel_ = best_tile_kernel(tile_kernels(isa), spec.layout == Layout::channels_first, true, direct_g_);
 }
 
 std::string WeightGradient::name() const {
