@@ -5,7 +5,6 @@
 // GEMM runs on every ISA this CPU has.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <limits>
 #include <random>
 
@@ -13,17 +12,12 @@
 #include "../src/cpu/weight_gradient.h"
 #include "convkit/backward.h"
 #include "convkit/backward_plan.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
 
 using testing::kSeed;
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
 
 // A random problem (every option); half the time with channel counts that reach full tiles and several
 // panels, and larger images.
@@ -77,7 +71,7 @@ TEST(BackwardDataPlan, MatchesReferenceExactlyOnIntegerData) {
     ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
         << "trial " << trial << " seed " << kSeed << ": " << p.describe() << " via "
         << BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape);
-    ASSERT_TRUE(bit_identical(one, run_data_plan(p, data.weight, dy, 2)))
+    ASSERT_TRUE(testing::bit_identical(one, run_data_plan(p, data.weight, dy, 2)))
         << "1 and 2 threads differ, trial " << trial << ": " << p.describe();
   }
 }
@@ -98,7 +92,7 @@ TEST(BackwardWeightsGemm, MatchesReferenceExactlyOnIntegerDataOnEveryIsa) {
         ASSERT_EQ(testing::max_abs_difference(*one.bias, expected_bias), 0.0) << p.describe();
       }
       const WeightGradients two = run_weight_gemm(p, data.input, dy, isa, 2);
-      ASSERT_TRUE(bit_identical(one.weight, two.weight)) << "1 and 2 threads differ: " << p.describe();
+      ASSERT_TRUE(testing::bit_identical(one.weight, two.weight)) << "1 and 2 threads differ: " << p.describe();
     }
   }
 }
@@ -149,10 +143,10 @@ TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
         const testing::ProblemData data = testing::random_data(p, rng, integers);
         const Tensor dy = random_grad_output(p, rng, integers);
         const Tensor dx = run_data_plan(p, data.weight, dy, 1);
-        ASSERT_TRUE(bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
+        ASSERT_TRUE(testing::bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
         for (cpu::Isa isa : cpu::supported_isas()) {
           const WeightGradients one = run_weight_gemm(p, data.input, dy, isa, 1);
-          ASSERT_TRUE(bit_identical(one.weight, run_weight_gemm(p, data.input, dy, isa, 2).weight))
+          ASSERT_TRUE(testing::bit_identical(one.weight, run_weight_gemm(p, data.input, dy, isa, 2).weight))
               << to_string(isa) << ": " << p.describe();
           if (integers) {
             ASSERT_EQ(testing::max_abs_difference(one.weight,

@@ -5,14 +5,12 @@
 // whatever the summation order, so those comparisons are exact.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <limits>
 #include <random>
 
 #include "../src/cpu/depthwise_convolution.h"
 #include "../src/cpu/isa.h"
 #include "convkit/conv.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -35,20 +33,6 @@ testing::Problem random_depthwise_problem(std::mt19937& rng) {
   return p;
 }
 
-// Runs `problem` through a DepthwiseConvolution on `isa` with `threads` threads into a NaN-filled output.
-Tensor run_depthwise(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
-  const cpu::DepthwiseConvolution conv(problem.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr,
-                                       isa);
-  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
-
 TEST(DepthwiseConvolution, MatchesReferenceExactlyOnIntegerData) {
   std::mt19937 rng(kSeed);
   for (int trial = 0; trial < 600; ++trial) {
@@ -56,13 +40,8 @@ TEST(DepthwiseConvolution, MatchesReferenceExactlyOnIntegerData) {
     ASSERT_EQ(cpu::DepthwiseConvolution::cannot(problem.spec), "") << problem.describe();
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const Tensor one = run_depthwise(problem, data, isa, 1);
-      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
-          << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": " << problem.describe();
-      ASSERT_TRUE(bit_identical(one, run_depthwise(problem, data, isa, 2)))
-          << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
-    }
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(problem, data, expected, 0.0))
+        << "trial " << trial;
   }
 }
 
@@ -75,9 +54,8 @@ TEST(DepthwiseConvolution, MatchesReferenceOnRealData) {
     // Each output is a sum of at most K = taps (+ bias) products of values in [-1, 1): float rounding
     // stays below K * 2^-24 * (sum of |terms|) <= K^2 * 6e-8.
     const double k = static_cast<double>(data.weight.numel() / problem.spec.out_channels) + 1.0;
-    for (cpu::Isa isa : cpu::supported_isas())
-      ASSERT_LE(testing::max_abs_difference(run_depthwise(problem, data, isa, 2), expected), 1e-6 + k * k * 6e-8)
-          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(problem, data, expected, 1e-6 + k * k * 6e-8))
+        << "trial " << trial;
   }
 }
 
@@ -107,11 +85,7 @@ TEST(DepthwiseConvolution, MatchesReferenceOnLayerShapes) {
       p.input_shape = make_activation_shape(p.spec, l.batch, c, Shape(static_cast<size_t>(l.rank), l.spatial));
       const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
-      for (cpu::Isa isa : cpu::supported_isas()) {
-        const Tensor two = run_depthwise(p, data, isa, 2);
-        ASSERT_EQ(testing::max_abs_difference(two, expected), 0.0) << to_string(isa) << ": " << p.describe();
-        ASSERT_TRUE(bit_identical(two, run_depthwise(p, data, isa, 1))) << to_string(isa) << ": " << p.describe();
-      }
+      ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(p, data, expected, 0.0, 2, 1));
     }
 }
 
@@ -145,11 +119,7 @@ TEST(DepthwiseConvolution, MatchesReferenceAcrossBlockingEdges) {
       p.input_shape = make_activation_shape(p.spec, 1, c, spatial);
       const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
-      for (cpu::Isa isa : cpu::supported_isas()) {
-        const Tensor one = run_depthwise(p, data, isa, 1);
-        ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0) << to_string(isa) << ": " << p.describe();
-        ASSERT_TRUE(bit_identical(one, run_depthwise(p, data, isa, 2))) << to_string(isa) << ": " << p.describe();
-      }
+      ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(p, data, expected, 0.0));
     }
 }
 

@@ -5,8 +5,6 @@
 
 #include <cmath>
 #include <complex>
-#include <cstring>
-#include <limits>
 #include <numbers>
 #include <random>
 
@@ -14,7 +12,7 @@
 #include "../src/cpu/fft_convolution.h"
 #include "../src/cpu/isa.h"
 #include "convkit/conv.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -89,13 +87,6 @@ testing::Problem random_fft_problem(std::mt19937& rng) {
   }
 }
 
-Tensor run_fft(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
-  const cpu::FftConvolution conv(problem.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr, isa);
-  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
 // The bound of fft_convolution.h: 5 * 2^-24 * log2(n) * sqrt(n) * max|x| * max_o ||w_o||_2 (+ the bias add).
 double error_bound(const testing::Problem& problem, const testing::ProblemData& data, int64_t n) {
   const Tensor w = data.weight;
@@ -127,13 +118,13 @@ TEST(FftConvolution, MatchesReferenceWithinTheDocumentedBound) {
     for (cpu::Isa isa : cpu::supported_isas()) {
       const cpu::FftConvolution conv(problem.spec, data.weight.view(), nullptr, isa);
       const double bound = error_bound(problem, data, conv.transform_size());
-      const Tensor one = run_fft(problem, data, isa, 1);
+      const Tensor one = testing::run_algorithm<cpu::FftConvolution>(problem, data, isa, 1);
       const double error = testing::max_abs_difference(one, expected);
       ASSERT_LE(error, bound) << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": "
                               << problem.describe();
       worst_ratio = std::max(worst_ratio, error / bound);
-      const Tensor two = run_fft(problem, data, isa, 2);
-      ASSERT_EQ(std::memcmp(one.data(), two.data(), static_cast<size_t>(one.numel()) * sizeof(float)), 0)
+      const Tensor two = testing::run_algorithm<cpu::FftConvolution>(problem, data, isa, 2);
+      ASSERT_TRUE(testing::bit_identical(one, two))
           << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
     }
   }
@@ -153,10 +144,10 @@ TEST(FftConvolution, LongKernelLayer) {
     const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
     for (cpu::Isa isa : cpu::supported_isas()) {
       const cpu::FftConvolution conv(p.spec, data.weight.view(), nullptr, isa);
-      const Tensor two = run_fft(p, data, isa, 2);
+      const Tensor two = testing::run_algorithm<cpu::FftConvolution>(p, data, isa, 2);
       EXPECT_LE(testing::max_abs_difference(two, expected), error_bound(p, data, conv.transform_size()))
           << to_string(isa) << ": " << p.describe();
-      EXPECT_EQ(std::memcmp(two.data(), run_fft(p, data, isa, 1).data(), static_cast<size_t>(two.numel()) * 4), 0);
+      EXPECT_TRUE(testing::bit_identical(two, testing::run_algorithm<cpu::FftConvolution>(p, data, isa, 1)));
     }
   }
 }

@@ -2,15 +2,13 @@
 // randomized grouped channels_last specs, on every ISA, 1 and 2 threads; and the plan's choice.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <limits>
 #include <random>
 
 #include "../src/cpu/grouped_gemm_convolution.h"
 #include "convkit/conv.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -35,18 +33,6 @@ testing::Problem random_grouped_problem(std::mt19937& rng) {
   return p;
 }
 
-Tensor run_grouped_gemm(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
-  const cpu::GroupedGemmConvolution conv(problem.spec, data.weight.view(),
-                                         data.bias.numel() ? data.bias.data() : nullptr, isa);
-  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
-
 TEST(GroupedGemmConvolution, MatchesReferenceExactlyOnIntegerData) {
   std::mt19937 rng(testing::kSeed);
   for (int trial = 0; trial < 200; ++trial) {
@@ -54,13 +40,8 @@ TEST(GroupedGemmConvolution, MatchesReferenceExactlyOnIntegerData) {
     ASSERT_EQ(cpu::GroupedGemmConvolution::cannot(problem.spec), "") << problem.describe();
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const Tensor one = run_grouped_gemm(problem, data, isa, 1);
-      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
-          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
-      ASSERT_TRUE(bit_identical(one, run_grouped_gemm(problem, data, isa, 2)))
-          << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
-    }
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::GroupedGemmConvolution>(problem, data, expected, 0.0))
+        << "trial " << trial;
   }
 }
 
@@ -72,11 +53,7 @@ TEST(GroupedGemmConvolution, ShuffleNetLayerMatchesReference) {
   const testing::Problem problem{spec, Shape{2, 13, 29, 240}};
   const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
   const Tensor expected = reference::convolution(spec, data.input, data.weight, data.bias_view());
-  for (cpu::Isa isa : cpu::supported_isas()) {
-    const Tensor one = run_grouped_gemm(problem, data, isa, 1);
-    ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0) << to_string(isa);
-    ASSERT_TRUE(bit_identical(one, run_grouped_gemm(problem, data, isa, 2))) << to_string(isa);
-  }
+  ASSERT_TRUE(testing::matches_on_every_isa<cpu::GroupedGemmConvolution>(problem, data, expected, 0.0));
 }
 
 std::string algorithm_of(const ConvSpec& spec) { return ConvPlan(spec, Tensor(weight_shape(spec))).algorithm(); }

@@ -4,14 +4,12 @@
 // summation order, so those comparisons are exact.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <limits>
 #include <random>
 
 #include "../src/cpu/isa.h"
 #include "../src/cpu/spatial_convolution.h"
 #include "convkit/conv.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -56,32 +54,14 @@ testing::Problem random_spatial_problem(std::mt19937& rng) {
   return p;
 }
 
-Tensor run_spatial(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
-  const cpu::SpatialConvolution conv(problem.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr,
-                                     isa);
-  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
-
 TEST(SpatialConvolution, MatchesReferenceExactlyOnIntegerData) {
   std::mt19937 rng(kSeed);
   for (int trial = 0; trial < 400; ++trial) {
     const testing::Problem problem = random_spatial_problem(rng);
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const Tensor one = run_spatial(problem, data, isa, 1);
-      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
-          << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": " << problem.describe();
-      ASSERT_TRUE(bit_identical(one, run_spatial(problem, data, isa, 2)))
-          << "1 and 2 threads differ, trial " << trial << ": " << problem.describe();
-    }
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::SpatialConvolution>(problem, data, expected, 0.0))
+        << "trial " << trial;
   }
 }
 
@@ -93,9 +73,8 @@ TEST(SpatialConvolution, MatchesReferenceOnRealData) {
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
     // A sum of K = taps * Cin/g products of values in [-1, 1): float rounding below K^2 * 6e-8.
     const double k = static_cast<double>(data.weight.numel() / problem.spec.out_channels);
-    for (cpu::Isa isa : cpu::supported_isas())
-      ASSERT_LE(testing::max_abs_difference(run_spatial(problem, data, isa, 2), expected), 1e-6 + k * k * 6e-8)
-          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::SpatialConvolution>(problem, data, expected, 1e-6 + k * k * 6e-8))
+        << "trial " << trial;
   }
 }
 
@@ -124,11 +103,7 @@ TEST(SpatialConvolution, MatchesReferenceOnLayerShapes) {
       p.input_shape = make_activation_shape(p.spec, l.batch, l.cin, Shape(static_cast<size_t>(l.rank), l.spatial));
       const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
-      for (cpu::Isa isa : cpu::supported_isas()) {
-        const Tensor two = run_spatial(p, data, isa, 2);
-        ASSERT_EQ(testing::max_abs_difference(two, expected), 0.0) << to_string(isa) << ": " << p.describe();
-        ASSERT_TRUE(bit_identical(two, run_spatial(p, data, isa, 1))) << to_string(isa) << ": " << p.describe();
-      }
+      ASSERT_TRUE(testing::matches_on_every_isa<cpu::SpatialConvolution>(p, data, expected, 0.0, 2, 1));
     }
 }
 

@@ -6,14 +6,12 @@
 // summation order, so those comparisons are exact.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <limits>
 #include <random>
 
 #include "../src/cpu/isa.h"
 #include "../src/cpu/transposed_convolution.h"
 #include "convkit/conv.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -77,20 +75,6 @@ testing::Problem random_transposed_problem(std::mt19937& rng) {
   }
 }
 
-// Runs `problem` through a TransposedConvolution on `isa` with `threads` threads into a NaN-filled output.
-Tensor run_transposed(const testing::Problem& problem, const testing::ProblemData& data, cpu::Isa isa, int threads) {
-  const cpu::TransposedConvolution conv(problem.spec, data.weight.view(),
-                                        data.bias.numel() ? data.bias.data() : nullptr, isa);
-  Tensor out(output_shape(problem.spec, problem.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
-
 TEST(TransposedConvolution, MatchesReferenceExactlyOnIntegerData) {
   std::mt19937 rng(kSeed);
   int kernel_shorter_than_stride = 0;
@@ -100,13 +84,8 @@ TEST(TransposedConvolution, MatchesReferenceExactlyOnIntegerData) {
       kernel_shorter_than_stride += problem.spec.kernel[a] < problem.spec.stride[a];
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const Tensor one = run_transposed(problem, data, isa, 1);
-      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
-          << "trial " << trial << " seed " << kSeed << " isa " << to_string(isa) << ": " << problem.describe();
-      ASSERT_TRUE(bit_identical(one, run_transposed(problem, data, isa, 2)))
-          << "1 and 2 threads differ, trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
-    }
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(problem, data, expected, 0.0))
+        << "trial " << trial;
   }
   EXPECT_GT(kernel_shorter_than_stride, 50);  // phases reached by no tap were exercised
 }
@@ -120,9 +99,8 @@ TEST(TransposedConvolution, MatchesReferenceOnRealData) {
     // Each output is a sum of at most K = taps * Cin/g products of values in [-1, 1) (plus the bias):
     // float rounding stays below (K + 1)^2 * 6e-8.
     const double k = static_cast<double>(data.weight.numel() / problem.spec.out_channels) + 1.0;
-    for (cpu::Isa isa : cpu::supported_isas())
-      ASSERT_LE(testing::max_abs_difference(run_transposed(problem, data, isa, 2), expected), 1e-6 + k * k * 6e-8)
-          << "trial " << trial << " isa " << to_string(isa) << ": " << problem.describe();
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(problem, data, expected, 1e-6 + k * k * 6e-8))
+        << "trial " << trial;
   }
 }
 
@@ -145,9 +123,7 @@ TEST(TransposedConvolution, MatchesReferenceOnLayerShapes) {
       p.input_shape = make_activation_shape(p.spec, 2, l.cin, Shape(static_cast<size_t>(l.rank), l.spatial));
       const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
-      for (cpu::Isa isa : cpu::supported_isas())
-        ASSERT_EQ(testing::max_abs_difference(run_transposed(p, data, isa, 2), expected), 0.0)
-            << to_string(isa) << ": " << p.describe();
+      ASSERT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(p, data, expected, 0.0, 2, 1));
     }
 }
 

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 
@@ -15,7 +14,7 @@
 #include "../src/cpu/winograd_matrices.h"
 #include "../src/cpu/winograd_transform.h"
 #include "convkit/conv.h"
-#include "test_support.h"
+#include "algorithm_support.h"
 
 namespace convkit {
 namespace {
@@ -123,16 +122,6 @@ testing::Problem random_winograd_problem(std::mt19937& rng, int64_t max_channels
   }
 }
 
-// tile: the output tile size m, 0 for the algorithm's choice.
-Tensor run_winograd(const testing::Problem& p, const testing::ProblemData& data, cpu::Isa isa, int threads,
-                    int tile = 0) {
-  const cpu::WinogradConvolution conv(p.spec, data.weight.view(), data.bias.numel() ? data.bias.data() : nullptr, isa,
-                                      tile);
-  Tensor out(output_shape(p.spec, p.input_shape), std::numeric_limits<float>::quiet_NaN());
-  conv.run(data.input.view(), out.data(), threads);
-  return out;
-}
-
 Tensor absolute(const Tensor& t) {
   Tensor a = Tensor::copy_of(t.view());
   for (int64_t i = 0; i < a.numel(); ++i) a[i] = std::fabs(a[i]);
@@ -164,10 +153,6 @@ double worst_relative_error(const Expected& e, const Tensor& got) {
   return worst;
 }
 
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)) == 0;
-}
-
 // Every tile size the plan may pick (per spec: 2D m = 2, 4; 1D m = 2, 4, 6) within its bound.
 TEST(WinogradConvolution, RandomSpecsWithinTheBound) {
   std::mt19937 rng(kSeed + 1);
@@ -178,7 +163,8 @@ TEST(WinogradConvolution, RandomSpecsWithinTheBound) {
     const Expected expected = expected_of(p, data);
     const int m = p.spec.rank >= 2 ? 2 + 2 * (trial % 2) : 2 + 2 * (trial % 3);  // 2D F(6x6) is never used
     for (cpu::Isa isa : cpu::supported_isas()) {
-      const double error = worst_relative_error(expected, run_winograd(p, data, isa, 2, m));
+      const double error =
+          worst_relative_error(expected, testing::run_algorithm<cpu::WinogradConvolution>(p, data, isa, 2, m));
       ASSERT_LE(error, kRelativeBound) << "trial " << trial << " seed " << kSeed + 1 << " isa " << to_string(isa)
                                      << " m " << m << ": " << p.describe();
     }
@@ -214,9 +200,10 @@ TEST(WinogradConvolution, LayerShapesAndThreadsBitIdentical) {
       const testing::ProblemData data = testing::random_data(p, rng);
       const Expected expected = expected_of(p, data);
       for (cpu::Isa isa : cpu::supported_isas()) {
-        const Tensor one = run_winograd(p, data, isa, 1);
+        const Tensor one = testing::run_algorithm<cpu::WinogradConvolution>(p, data, isa, 1);
         EXPECT_LE(worst_relative_error(expected, one), kRelativeBound) << to_string(isa) << ": " << p.describe();
-        EXPECT_TRUE(bit_identical(one, run_winograd(p, data, isa, 2))) << to_string(isa) << ": " << p.describe();
+        EXPECT_TRUE(testing::bit_identical(one, testing::run_algorithm<cpu::WinogradConvolution>(p, data, isa, 2)))
+            << to_string(isa) << ": " << p.describe();
       }
     }
 }
