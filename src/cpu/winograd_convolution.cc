@@ -5,6 +5,7 @@
 #include <array>
 #include <vector>
 
+#include "cache_size.h"
 #include "convkit/shape.h"
 #include "tile_kernel.h"
 #include "winograd_matrices.h"
@@ -12,7 +13,6 @@
 namespace convkit::cpu {
 namespace {
 
-constexpr int64_t kBlockBytes = int64_t{1} << 20;  // V + M of one block: half of this machine's 2 MiB L2
 constexpr int64_t kMinBlockTiles = 16;
 constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
 constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
@@ -201,10 +201,14 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
   t.tiles_w = ceil_div(ceil_div(t.w.output, t.phases_w), m);
   t.macs = input_shape[0] * spec_.out_channels * t.d.output * t.h.output * t.w.output * cin_g_ * taps_ *
            (transform_.rank == 2 ? 9 : 3);
-  // Each block streams all of U; when U outgrows the block's V + M, larger blocks stream it fewer times
-  // (measured: ResNet-50 res4 F(2x2), 4 MiB of U: 49 tiles in one block 1.1-1.3x faster than 2 blocks;
-  // C3D conv3a F(4x4), 14 MiB of U: 42 ms against 54-63 ms with V + M capped at 1-4 MiB).
-  const int64_t block_bytes = std::max(kBlockBytes, static_cast<int64_t>(weights_.bytes()) / groups_);
+  // V + M of one block: half of L2, or when U (which each block streams whole) is larger, half of U, so
+  // that larger blocks stream it fewer times. Measured: on Sapphire Rapids (2 MiB L2), ResNet-50 res4
+  // F(2x2), 4 MiB of U: 49 tiles in one block 1.1-1.3x faster than 2 blocks; C3D conv3a F(4x4), 14 MiB
+  // of U: 42 ms against 54-63 ms with V + M capped at 1-4 MiB. On Zen 5 (1 MiB L2), V + M at half of L2
+  // rather than 1 MiB: ResNet-50 res2 and VGG-16 conv1_2 F(4x4) 1.05-1.15x; at half of U rather than
+  // all of it: DeepLab ASPP F(2x2) (4 MiB of U, 324 tiles) 1.15-1.3x at 1 thread, and 1.25x at 2 (6
+  // blocks, each thread on whole blocks, instead of 3 split by output channels); C3D even.
+  const int64_t block_bytes = std::max(l2_cache_bytes() / 2, static_cast<int64_t>(weights_.bytes()) / groups_ / 2);
   const int64_t budget =
       std::max(kMinBlockTiles, block_bytes / (int64_t{sizeof(float)} * positions * (cin_g_ + cout_pad_)));
   // 3D: a block takes at least 4 halos of output slices (V transforms at most 1.25x the slices they
