@@ -136,7 +136,8 @@ TEST(GemmConvolution, MatchesReferenceOnRealData) {
 }
 
 // The layer shapes of the benchmark suite's dense layers, scaled down: full tiles, many panels,
-// the 1x1 path that reads the input in place, and batch > 1.
+// the 1x1 path that reads the input in place, batch > 1, and stride-2 rows wide enough for the
+// packing's even-lane vectors and their tails.
 TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
   std::mt19937 rng(kSeed + 2);
   struct Layer {
@@ -147,7 +148,8 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
                          Layer{2, 3, 64, 7, 2, 3, 1, 1, 33, 1}, Layer{2, 128, 128, 3, 2, 1, 1, 1, 15, 2},
                          Layer{2, 32, 32, 3, 1, 6, 6, 1, 16, 1}, Layer{1, 30, 10, 5, 1, 0, 1, 1, 64, 3},
                          Layer{1, 1, 32, 80, 4, 0, 1, 1, 400, 1}, Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1},
-                         Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1}, Layer{2, 48, 48, 1, 1, 0, 1, 3, 14, 2}})
+                         Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1}, Layer{2, 48, 48, 1, 1, 0, 1, 3, 14, 2},
+                         Layer{2, 3, 16, 7, 2, 3, 1, 1, 101, 1}, Layer{1, 4, 8, 5, 2, 1, 1, 1, 333, 2}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       testing::Problem p;
       p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},
