@@ -71,8 +71,8 @@ void tile(const TileArgs& t) {
 }
 
 // Segment copies with full vectors and one partial (masked) vector per segment; strided stretches
-// (step > 1) through gathers, or for step 2 mostly through even-lane shuffles (a stride-2 layer packs
-// every input float kh * kw / 4 times: gathers were half of the ResNet-50 stem's time).
+// (step > 2) through gathers, step 2 through even-lane shuffles (a stride-2 layer packs every input
+// float kh * kw / 4 times: gathers took half of the ResNet-50 stem's time).
 constexpr int64_t kMaxGatherStep = (int64_t{1} << 31) / 64;
 
 template <class V>
@@ -89,10 +89,17 @@ void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, co
       } else if (step > kMaxGatherStep) {  // gather indices are 32-bit
         const float* from = src + s->source;
         for (; j < s->length; ++j) d[j] = from[j * step];
+      } else if (step == 2) {  // the even lanes of two vectors; the last vector reads only the floats it spans
+        const float* from = src + s->source;
+        for (; j + L < s->length; j += L) V::store(d + j, V::even(V::load(from + 2 * j), V::load(from + 2 * j + L)));
+        if (j < s->length) {
+          const int64_t span = 2 * (s->length - j) - 1;  // 1 .. 2L - 1 floats
+          const auto low = V::load_partial(from + 2 * j, std::min(span, L));
+          const auto high = span > L ? V::load_partial(from + 2 * j + L, span - L) : V::zero();
+          V::store_partial(d + j, s->length - j, V::even(low, high));
+        }
       } else if (step > 1) {
         const float* from = src + s->source;
-        if (step == 2)  // the even lanes of two vectors while both stay inside the stretch's span: no gather
-          for (; j + L < s->length; j += L) V::store(d + j, V::even(V::load(from + 2 * j), V::load(from + 2 * j + L)));
         for (; j + L <= s->length; j += L) V::store(d + j, V::load_strided(from + j * step, step, L));
         if (j < s->length) V::store_partial(d + j, s->length - j, V::load_strided(from + j * step, step, s->length - j));
       } else {
