@@ -34,7 +34,7 @@ struct TileArgs {
   int64_t c_row_stride = 0;
   int rows = 0;
   int cols = 0;
-  // Added in the output write: MR values (one per row) and/or NR values (one per column), or null.
+  // The sums start from these (bias): MR values (one per row) and/or NR values (one per column), or null.
   const float* row_bias = nullptr;
   const float* col_bias = nullptr;
 };

@@ -16,11 +16,17 @@ template <class V, int MR, int NV, bool kIndirect>
 void tile(const TileArgs& t) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
+  // The accumulators start at the bias, so the output write is only stores.
   Reg acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
+  Reg col_bias[NV];
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  for (int j = 0; j < NV; ++j) col_bias[j] = t.col_bias ? V::load(t.col_bias + j * L) : V::zero();
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + i) : V::zero();
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = t.row_bias ? V::add(row_bias, col_bias[j]) : col_bias[j];
+  }
 
   // One step of the reduction: NV vectors of B times MR broadcasts of A.
   auto step = [&acc](const float* b, auto a_of_row) {
@@ -37,8 +43,11 @@ void tile(const TileArgs& t) {
 
   // Start fetching the output lines now: the first write to an output line is a read from memory, which
   // would otherwise stall the stores at the end of the tile (it matters for short reductions, e.g. 1x1).
-  for (int i = 0; i < t.rows; ++i)
-    for (int j = 0; j < t.cols; j += 16) __builtin_prefetch(t.c + i * t.c_row_stride + j, 1, 3);
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV * L; j += 16)
+      if (i < t.rows) __builtin_prefetch(t.c + i * t.c_row_stride + j, 1, 3);
 
   const float* b = t.b;
   if constexpr (kIndirect) {
@@ -60,10 +69,7 @@ void tile(const TileArgs& t) {
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) {
-      Reg v = acc[i][j];
-      if (t.row_bias) v = V::add(v, V::broadcast(t.row_bias + i));
-      if (t.col_bias) v = V::add(v, V::load(t.col_bias + j * L));
-      V::store(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L], v);
+      V::store(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L], acc[i][j]);
     }
   }
   if (!full)
