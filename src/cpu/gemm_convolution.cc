@@ -231,6 +231,19 @@ struct GemmConvolution::Call {
     }
   }
 
+  // A merged row of border column ow partly outside the input row x_row: a copy at `patch` of the kw
+  // cells (or zeros) the padding mode reads; adds its floats to `used`.
+  const float* border_row(const float* x_row, int64_t ow, float* patch, int64_t& used) const {
+    const int64_t kw = conv.kernel_size_[2], cin = conv.spec_.in_channels;
+    for (int64_t q = 0; q < kw; ++q) {
+      const int64_t iw = padded_source_index(ow * w_axis.stride + q - w_axis.pad_begin, w_axis.input, padding_mode);
+      if (iw < 0) std::fill_n(patch + q * cin, cin, 0.0f);
+      else std::copy_n(x_row + iw * cin, cin, patch + q * cin);
+    }
+    used += kw * cin;
+    return patch;
+  }
+
   // channels_last igemm: the row pointers of the MR pixels from p0, [row tap][pixel]. A row is Cin/g
   // floats (one tap) or, merged along W, kw * Cin floats; rows wholly in the zero padding point at
   // zeros, merged rows partly outside the input at a copy in `patches` of the cells the padding mode
@@ -249,30 +262,30 @@ struct GemmConvolution::Call {
       return 0;
     }
     const int64_t* ks = conv.kernel_size_;
-    const int64_t kw = ks[2], cin = conv.spec_.in_channels;
+    const int64_t cin = conv.spec_.in_channels;
+    const int64_t pixels = std::min(mr, out_pixels - p0);  // the rest of the tile reads zeros
     int64_t used = 0;
     for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
       const int64_t* sd = &source[0][static_cast<size_t>(row_tap / ks[1] * out[0])];
       const int64_t* sh = &source[1][static_cast<size_t>(row_tap % ks[1] * out[1])];
+      const float** tap_rows = rows + row_tap * mr;
+      std::fill(tap_rows + pixels, tap_rows + mr, conv.zeros_.data());
       int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
-      for (int64_t i = 0; i < mr; ++i) {
-        const int64_t id = sd[od], ih = sh[oh];
-        const float*& row = rows[row_tap * mr + i];
-        if (p0 + i >= out_pixels || id < 0 || ih < 0) {
-          row = conv.zeros_.data();
-        } else if (const int64_t first = w_first[static_cast<size_t>(ow)]; first >= 0) {
-          row = x_g + ((id * in[1] + ih) * in[2] + first) * cin;
-        } else {  // a border pixel: copy the kw cells (or zeros) the padding mode reads
-          float* patch = patches + used;
-          for (int64_t q = 0; q < kw; ++q) {
-            const int64_t iw = padded_source_index(ow * w_axis.stride + q - w_axis.pad_begin, w_axis.input, padding_mode);
-            if (iw < 0) std::fill_n(patch + q * cin, cin, 0.0f);
-            else std::copy_n(x_g + ((id * in[1] + ih) * in[2] + iw) * cin, cin, patch + q * cin);
+      // Output row by output row: the pixels of one row read one input row.
+      for (int64_t i = 0; i < pixels;) {
+        const int64_t n = std::min(pixels - i, out[2] - ow), id = sd[od], ih = sh[oh];
+        if (id < 0 || ih < 0) {
+          std::fill_n(tap_rows + i, n, conv.zeros_.data());
+        } else {
+          const float* x_row = x_g + (id * in[1] + ih) * in[2] * cin;
+          for (int64_t j = 0; j < n; ++j) {
+            const int64_t first = w_first[static_cast<size_t>(ow + j)];
+            tap_rows[i + j] = first >= 0 ? x_row + first * cin : border_row(x_row, ow + j, patches + used, used);
           }
-          row = patch;
-          used += kw * cin;
         }
-        if (++ow == out[2]) {
+        i += n;
+        ow += n;
+        if (ow == out[2]) {
           ow = 0;
           if (++oh == out[1]) oh = 0, od = std::min(od + 1, out[0] - 1);
         }
