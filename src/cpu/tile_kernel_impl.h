@@ -86,9 +86,30 @@ void tile_columns(const TileArgs& t) {
   tile<V, MR, NV, kIndirect>(t);
 }
 
-// Segment copies with full vectors and one partial (masked) vector per segment; strided stretches
-// (step > 2) through gathers, step 2 through even-lane shuffles (a stride-2 layer packs every input
-// float kh * kw / 4 times: gathers took half of the ResNet-50 stem's time).
+// d[j] = from[j * S] for j < n (S = 2 or 4), through the even lanes of vector pairs (twice for S = 4)
+// instead of gathers; each vector's loads cover only the floats up to the last one it needs (masked
+// loads at the end of the stretch), so nothing past from[(n - 1) * S] is read.
+template <class V, int S>
+void decimate_stretch(const float* from, int64_t n, float* d) {
+  static_assert(S == 2 || S == 4);
+  constexpr int64_t L = V::kLanes;
+  for (int64_t j = 0; j < n; j += L, from += S * L) {
+    const int64_t span = std::min(S * L, S * (n - j - 1) + 1);  // the floats this vector's elements span
+    typename V::Reg v[S];
+    for (int k = 0; k < S; ++k) {
+      const int64_t count = std::clamp<int64_t>(span - k * L, 0, L);
+      v[k] = count == L ? V::load(from + k * L) : count > 0 ? V::load_partial(from + k * L, count) : V::zero();
+    }
+    typename V::Reg every = V::even(v[0], v[1]);
+    if constexpr (S == 4) every = V::even(every, V::even(v[2], v[3]));
+    if (n - j >= L) V::store(d + j, every);
+    else V::store_partial(d + j, n - j, every);
+  }
+}
+
+// Segment copies with full vectors and one partial (masked) vector per segment; stretches of stride 2
+// and 4 through even-lane shuffles (a stride-2 layer packs every input float kh * kw / 4 times: gathers
+// took half of the ResNet-50 stem's time), larger strides through gathers.
 constexpr int64_t kMaxGatherStep = (int64_t{1} << 31) / 64;
 
 template <class V>
@@ -105,15 +126,10 @@ void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, co
       } else if (step > kMaxGatherStep) {  // gather indices are 32-bit
         const float* from = src + s->source;
         for (; j < s->length; ++j) d[j] = from[j * step];
-      } else if (step == 2) {  // the even lanes of two vectors; the last vector reads only the floats it spans
-        const float* from = src + s->source;
-        for (; j + L < s->length; j += L) V::store(d + j, V::even(V::load(from + 2 * j), V::load(from + 2 * j + L)));
-        if (j < s->length) {
-          const int64_t span = 2 * (s->length - j) - 1;  // 1 .. 2L - 1 floats
-          const auto low = V::load_partial(from + 2 * j, std::min(span, L));
-          const auto high = span > L ? V::load_partial(from + 2 * j + L, span - L) : V::zero();
-          V::store_partial(d + j, s->length - j, V::even(low, high));
-        }
+      } else if (step == 2) {
+        decimate_stretch<V, 2>(src + s->source, s->length, d);
+      } else if (step == 4) {
+        decimate_stretch<V, 4>(src + s->source, s->length, d);
       } else if (step > 1) {
         const float* from = src + s->source;
         for (; j + L <= s->length; j += L) V::store(d + j, V::load_strided(from + j * step, step, L));
