@@ -76,7 +76,8 @@ struct GemmConvolution::Call {
   const float* x;
   float* y;
   int64_t in[kMaxRank] = {1, 1, 1}, out[kMaxRank] = {1, 1, 1};
-  int64_t in_pixels = 1, out_pixels = 1;
+  int64_t in_pixels = 1, out_pixels = 1;  // per image
+  int64_t batch_pixels = 1;               // channels_last: the output pixels of all images, one sequence
   int64_t step_w = 1;  // the stride along W: input pixels between neighbouring output pixels of a row
   bool identity = true;                      // output pixel p reads input pixel p, and only it
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
@@ -123,8 +124,29 @@ struct GemmConvolution::Call {
       in_pixels *= in[s];
       out_pixels *= out[s];
     }
+    batch_pixels = input.dim(0) * out_pixels;
     w_axis = geometry.axes[static_cast<size_t>(spec.rank - 1)];
     padding_mode = spec.padding_mode;
+  }
+
+  // channels_last: output pixel p of the batch's pixel sequence as (image, od, oh, ow), stepped along W.
+  // Images lie one after another in both tensors, so tiles run across them (a 116-pixel signal in
+  // 14-pixel tiles would otherwise leave a 4-pixel tile per image).
+  struct Position {
+    int64_t n, od, oh, ow;
+  };
+  Position position_of(int64_t p) const {
+    return {p / out_pixels, p / (out[1] * out[2]) % out[0], p / out[2] % out[1], p % out[2]};
+  }
+  // Moves `by` <= out[2] - ow pixels along W, into the next row, plane or image at the row's end.
+  void advance(Position& q, int64_t by) const {
+    if ((q.ow += by) < out[2]) return;
+    q.ow = 0;
+    if (++q.oh < out[1]) return;
+    q.oh = 0;
+    if (++q.od < out[0]) return;
+    q.od = 0;
+    ++q.n;
   }
 
   // The output columns of W kernel tap q cut into runs: inside the input, column ow reads
@@ -201,21 +223,19 @@ struct GemmConvolution::Call {
     }
   }
 
-  // The input pixel (or -1 for a zero) that each of `count` output pixels from p0 reads at `tap`;
-  // pixels past the end read zeros.
+  // channels_last: the input pixel of the batch (or -1 for a zero) that each of `count` output pixels
+  // from p0 (position_of) reads at `tap`; pixels past the batch's end read zeros.
   void pixel_sources(int64_t tap, int64_t p0, int64_t count, int64_t* src) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t* sd = &source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0])];
     const int64_t* sh = &source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1])];
     const int64_t* sw = &source[2][static_cast<size_t>(tap % ks[2] * out[2])];
-    int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t id = sd[od], ih = sh[oh], iw = sw[ow];
-      src[i] = (p0 + i >= out_pixels || id < 0 || ih < 0 || iw < 0) ? -1 : (id * in[1] + ih) * in[2] + iw;
-      if (++ow == out[2]) {
-        ow = 0;
-        if (++oh == out[1]) oh = 0, od = std::min(od + 1, out[0] - 1);
-      }
+    const int64_t pixels = std::min(count, batch_pixels - p0);
+    std::fill(src + pixels, src + count, -1);
+    Position q = position_of(p0);
+    for (int64_t i = 0; i < pixels; ++i, advance(q, 1)) {
+      const int64_t id = sd[q.od], ih = sh[q.oh], iw = sw[q.ow];
+      src[i] = id < 0 || ih < 0 || iw < 0 ? -1 : q.n * in_pixels + (id * in[1] + ih) * in[2] + iw;
     }
   }
 
@@ -263,31 +283,26 @@ struct GemmConvolution::Call {
     }
     const int64_t* ks = conv.kernel_size_;
     const int64_t cin = conv.spec_.in_channels;
-    const int64_t pixels = std::min(mr, out_pixels - p0);  // the rest of the tile reads zeros
+    const int64_t pixels = std::min(mr, batch_pixels - p0);  // the rest of the tile reads zeros
     int64_t used = 0;
     for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
       const int64_t* sd = &source[0][static_cast<size_t>(row_tap / ks[1] * out[0])];
       const int64_t* sh = &source[1][static_cast<size_t>(row_tap % ks[1] * out[1])];
       const float** tap_rows = rows + row_tap * mr;
       std::fill(tap_rows + pixels, tap_rows + mr, conv.zeros_.data());
-      int64_t ow = p0 % out[2], oh = p0 / out[2] % out[1], od = p0 / (out[1] * out[2]);
       // Output row by output row: the pixels of one row read one input row.
-      for (int64_t i = 0; i < pixels;) {
-        const int64_t n = std::min(pixels - i, out[2] - ow), id = sd[od], ih = sh[oh];
+      Position q = position_of(p0);
+      for (int64_t i = 0, n; i < pixels; i += n, advance(q, n)) {
+        n = std::min(pixels - i, out[2] - q.ow);
+        const int64_t id = sd[q.od], ih = sh[q.oh];
         if (id < 0 || ih < 0) {
           std::fill_n(tap_rows + i, n, conv.zeros_.data());
-        } else {
-          const float* x_row = x_g + (id * in[1] + ih) * in[2] * cin;
-          for (int64_t j = 0; j < n; ++j) {
-            const int64_t first = w_first[static_cast<size_t>(ow + j)];
-            tap_rows[i + j] = first >= 0 ? x_row + first * cin : border_row(x_row, ow + j, patches + used, used);
-          }
+          continue;
         }
-        i += n;
-        ow += n;
-        if (ow == out[2]) {
-          ow = 0;
-          if (++oh == out[1]) oh = 0, od = std::min(od + 1, out[0] - 1);
+        const float* x_row = x_g + (q.n * in_pixels + (id * in[1] + ih) * in[2]) * cin;
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t first = w_first[static_cast<size_t>(q.ow + j)];
+          tap_rows[i + j] = first >= 0 ? x_row + first * cin : border_row(x_row, q.ow + j, patches + used, used);
         }
       }
     }
@@ -327,13 +342,13 @@ struct GemmConvolution::Call {
     }
   }
 
-  void channels_last_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
+  // Pixel tiles [first, first + count) of the batch's pixel sequence, group g.
+  void channels_last_block(int64_t g, int64_t first, int64_t count) const {
     thread_local std::vector<const float*> row_pointers;
     thread_local std::vector<float> patch_buffer;
     const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
     const int64_t cout = conv.spec_.out_channels;
-    const float* x_g = x + n * conv.spec_.in_channels * in_pixels + g * conv.group_stride_;
-    float* y_n = y + n * cout * out_pixels;
+    const float* x_g = x + g * conv.group_stride_;
     const int64_t tile_rows = conv.row_taps_ * mr;
     const float** rows = scratch(row_pointers, count * tile_rows);
     float* patches = scratch(patch_buffer, count * tile_rows * conv.row_length_);
@@ -352,8 +367,8 @@ struct GemmConvolution::Call {
       for (int64_t s = 0; s < count; ++s) {
         const int64_t p0 = (first + s) * mr;
         args.a_rows = rows + s * tile_rows;
-        args.c = y_n + p0 * cout + g * conv.cout_g_ + panel * nr;
-        args.rows = static_cast<int>(std::min(mr, out_pixels - p0));
+        args.c = y + p0 * cout + g * conv.cout_g_ + panel * nr;
+        args.rows = static_cast<int>(std::min(mr, batch_pixels - p0));
         conv.kernel_.run(args);
       }
     }
@@ -364,21 +379,23 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
   const Call call(*this, input, output);
   const bool channels_last = spec_.layout == Layout::channels_last;
   const int64_t batch = input.dim(0);
-  const int64_t tile_pixels = channels_last ? kernel_.mr : kernel_.nr;
-  const int64_t tiles = ceil_div(call.out_pixels, tile_pixels);
+  // channels_last tiles run across images (one pixel sequence); channels_first tiles per image.
+  const int64_t images = channels_last ? 1 : batch;
+  const int64_t tiles =
+      channels_last ? ceil_div(call.batch_pixels, kernel_.mr) : ceil_div(call.out_pixels, kernel_.nr);
   if (batch * spec_.out_channels * call.out_pixels * k_ < kSerialMacs) threads = 1;
   // Blocks of tiles are the unit of work; at least 4 per thread when the layer allows it. Each output
   // element is computed by one tile in one fixed order, so the result does not depend on `threads`.
-  const int64_t block_tiles = std::clamp<int64_t>(batch * groups_ * tiles / (4 * threads), 1,
+  const int64_t block_tiles = std::clamp<int64_t>(images * groups_ * tiles / (4 * threads), 1,
                                                   channels_last ? kMaxBlockTiles : 1);
   const int64_t blocks = ceil_div(tiles, block_tiles);
-  const int64_t items = batch * groups_ * blocks;
+  const int64_t items = images * groups_ * blocks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t n = item / (groups_ * blocks), g = item / blocks % groups_;
     const int64_t first = item % blocks * block_tiles;
     const int64_t count = std::min(block_tiles, tiles - first);
-    if (channels_last) call.channels_last_block(n, g, first, count);
+    if (channels_last) call.channels_last_block(g, first, count);
     else call.channels_first_block(n, g, first, count);
   }
 }
