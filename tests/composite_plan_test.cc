@@ -61,13 +61,16 @@ bool bit_identical(const Tensor& a, const Tensor& b) {
                                               [](float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; });
 }
 
+// The fused blocks' budget in the tests: fixed, so that the same shapes are cut into blocks on every machine.
+constexpr int64_t kTestBlockBytes = int64_t{256} << 10;
+
 // Runs the fused algorithm directly on `isa` (the plan always takes the best ISA).
 Tensor run_fused(const Composite& composite, const StageData& data, const Tensor& input, cpu::Isa isa, int threads) {
   const ConvSpec& dw = composite.stages[0].conv;
   const ConvSpec& pw = composite.stages[1].conv;
   const cpu::FusedSeparable fused(dw, data.weights[0].view(), data.biases[0].numel() ? data.biases[0].data() : nullptr,
                                   pw, data.weights[1].view(), data.biases[1].numel() ? data.biases[1].data() : nullptr,
-                                  isa);
+                                  isa, kTestBlockBytes);
   Tensor output(output_shape(pw, output_shape(dw, input.shape())), std::numeric_limits<float>::quiet_NaN());
   fused.run(input.view(), output.data(), threads);
   return output;
@@ -103,7 +106,7 @@ TEST(FusedSeparable, MatchesReferenceOnRandomSeparableLayers) {
   EXPECT_EQ(seen.size(), 6u);  // every rank in both layouts
 }
 
-// Shapes large enough to cut into several blocks (FusedSeparable::kBlockBytes, kMinBlockPixels): blocks
+// Shapes large enough to cut into several blocks (kTestBlockBytes, kMinBlockPixels): blocks
 // of rows (2D, 3D; a 2D row wider than the budget is a block of its own; a 1D signal is one block), with
 // strides, dilations and padding modes at the cuts.
 TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
@@ -139,7 +142,7 @@ TEST(FusedSeparable, MatchesReferenceAcrossBlocks) {
       const cpu::FusedSeparable fused(composite.stages[0].conv, Tensor(weight_shape(composite.stages[0].conv)).view(),
                                       nullptr, composite.stages[1].conv,
                                       Tensor(weight_shape(composite.stages[1].conv)).view(), nullptr,
-                                      cpu::supported_isas().back());
+                                      cpu::supported_isas().back(), kTestBlockBytes);
       EXPECT_EQ(fused.row_blocks(input_shape) > 1, c.rank > 1) << what;  // a 1D signal is one row
       expect_fused_exact(composite, input_shape, rng, what);
     }

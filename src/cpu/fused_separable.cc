@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cache_size.h"
 #include "convkit/shape.h"
 #include "driver_util.h"
 
@@ -20,14 +21,14 @@ struct Blocking {
   int64_t rows = 1, row_blocks = 1;
 };
 
-// Blocks of at most kBlockBytes of intermediate, but at least kMinBlockPixels: the pointwise GEMM reads
+// Blocks of at most block_bytes of intermediate, but at least kMinBlockPixels: the pointwise GEMM reads
 // all its weights once per block (and pads the last tile of MR pixels), which only amortizes over a few
 // hundred pixels (e.g. Xception's 728 x 728 weights: 76-pixel blocks made it 13% slower than one GEMM).
 // The blocks of an image are then made even, so that they spread evenly over threads. A row wider than
 // the budget is a block of its own (a 1D signal is one row: fused in name only, the two stages in turn).
-Blocking blocking(int64_t out_rows, int64_t width, int64_t mid_channels) {
+Blocking blocking(int64_t out_rows, int64_t width, int64_t mid_channels, int64_t block_bytes) {
   const int64_t budget =
-      std::max(FusedSeparable::kMinBlockPixels, FusedSeparable::kBlockBytes / (mid_channels * int64_t{sizeof(float)}));
+      std::max(FusedSeparable::kMinBlockPixels, block_bytes / (mid_channels * int64_t{sizeof(float)}));
   Blocking b;
   b.row_blocks = ceil_div(out_rows, std::clamp<int64_t>(budget / width, 1, out_rows));
   b.rows = ceil_div(out_rows, b.row_blocks);
@@ -62,8 +63,9 @@ std::string FusedSeparable::prefers_not(const ConvSpec& depthwise) {
 
 FusedSeparable::FusedSeparable(const ConvSpec& depthwise, ConstTensorView depthwise_weight, const float* depthwise_bias,
                                const ConvSpec& pointwise, ConstTensorView pointwise_weight, const float* pointwise_bias,
-                               Isa isa)
+                               Isa isa, int64_t block_bytes)
     : pointwise_spec_(pointwise),
+      block_bytes_(block_bytes > 0 ? block_bytes : l2_cache_bytes() / 2),
       depthwise_(depthwise, depthwise_weight, depthwise_bias, isa),
       pointwise_(pointwise, pointwise_weight, pointwise_bias, isa) {}
 
@@ -77,7 +79,7 @@ std::array<int64_t, 2> FusedSeparable::output_rows_and_width(const Shape& input_
 
 int64_t FusedSeparable::row_blocks(const Shape& input_shape) const {
   const auto [out_rows, width] = output_rows_and_width(input_shape);
-  return blocking(out_rows, width, pointwise_spec_.in_channels).row_blocks;
+  return blocking(out_rows, width, pointwise_spec_.in_channels, block_bytes_).row_blocks;
 }
 
 void FusedSeparable::run(ConstTensorView input, float* output, int threads) const {
@@ -87,7 +89,7 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   const std::array<int64_t, 2> rows_and_width = output_rows_and_width(input.shape());
   const int64_t out_rows = rows_and_width[0], width = rows_and_width[1];  // (Clang 14: no bindings in OpenMP regions)
   const int64_t out_pixels = out_rows * width;
-  const Blocking b = blocking(out_rows, width, mid);
+  const Blocking b = blocking(out_rows, width, mid, block_bytes_);
   const int64_t items = batch * b.row_blocks;
   const int64_t block_floats = b.rows * width * mid + pointwise_.slack_floats();
   const int64_t taps = depthwise_.taps();
@@ -117,7 +119,7 @@ std::string FusedSeparable::name() const { return "fused." + depthwise_.name() +
 std::string FusedSeparable::details() const {
   return "fused " + name() + ": per thread, blocks of whole output rows whose " +
          std::to_string(pointwise_spec_.in_channels) + "-channel depthwise output fits in " +
-         std::to_string(kBlockBytes >> 10) + " KiB feed the pointwise micro-kernel from cache";
+         std::to_string(block_bytes_ >> 10) + " KiB feed the pointwise micro-kernel from cache";
 }
 
 }  // namespace convkit::cpu
