@@ -2,6 +2,7 @@
 // (exit status 2, a one-line message naming the problem, no output file left behind).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 
 #include "cli_test_support.h"
@@ -167,6 +168,46 @@ TEST_F(CliConv, BadInputsFailCleanly) {
   npy::write(dir_.file("w.npy"), Tensor({8, 4, 3, 3}));
   const auto missing_dir = run_cli("conv " + inputs() + " --output " + dir_.file("no/such/dir/y.npy"));
   EXPECT_EQ(missing_dir.status, 2) << missing_dir.output;
+}
+
+// Sizes near the int64 limit on the option path (issue 17, x (1,1,8,8), w (1,1,3,3)): each is exit
+// status 2 with a message naming the argument and no output file; none is a wrapped-around (negative
+// or small) size, a crash or an allocation of the wrapped size.
+TEST_F(CliConv, SizesNearTheInt64LimitAreErrors) {
+  npy::write(dir_.file("x.npy"), Tensor({1, 1, 8, 8}, 1.0f));
+  npy::write(dir_.file("w.npy"), Tensor({1, 1, 3, 3}, 1.0f));
+  const auto expect_size_error = [&](const std::string& options, const std::string& fragment) {
+    expect_failure(inputs() + " " + options, fragment);
+    const std::string output = run_cli("conv " + inputs() + " " + options + " --output " + dir_.file("y.npy")).output;
+    for (size_t at = output.find('-'); at != std::string::npos; at = output.find('-', at + 1))
+      EXPECT_FALSE(at + 1 < output.size() && std::isdigit(static_cast<unsigned char>(output[at + 1])))
+          << "a negative number in: " << output;
+  };
+  expect_size_error("--dilation 9223372036854775807", "dilation=9223372036854775807 with kernel=3");
+  expect_size_error("--dilation 4611686018427387904", "dilation=4611686018427387904 with kernel=3");
+  expect_size_error("--dilation 2305843009213693952", "spans 4611686018427387905 cells");
+  expect_size_error("--padding 9223372036854775807", "padding begin=9223372036854775807");
+  expect_size_error("--padding 1099511627776", "conv: output: shape [1, 1, 2199023255558, 2199023255558]");
+  expect_size_error("--transposed --padding valid --output-shape 4611686018427387904",
+                    "output_shape=[4611686018427387904, 4611686018427387904] is unreachable");
+  expect_size_error("--transposed --groups 4611686018427387904", "groups=4611686018427387904");
+  expect_size_error("--transposed --stride 9223372036854775807", "stride=9223372036854775807 with input size 8");
+  expect_size_error("--transposed --dilation 4611686018427387904", "dilation=4611686018427387904 with kernel=3");
+  npy::write(dir_.file("w.npy"), Tensor({1, 2, 3, 3}, 1.0f));  // 2 output channels per group
+  expect_size_error("--transposed --groups 4611686018427387904",
+                    "--groups=4611686018427387904 times the 2 output channels per group");
+}
+
+// ONNX's backend test test_convtranspose_output_shape through the CLI: output_shape [10, 8] is one cell
+// beyond the 9x7 span on each axis (see transposed_test.cc for the whole expected tensor).
+TEST_F(CliConv, OnnxOutputShapeBeyondTheSpan) {
+  Tensor x({1, 1, 3, 3});
+  for (int64_t i = 0; i < 9; ++i) x[i] = static_cast<float>(i);
+  const Tensor y = conv(x, Tensor({1, 2, 3, 3}, 1.0f), "--transposed --stride 3,2 --output-shape 10,8");
+  ASSERT_EQ(y.shape(), (Shape{1, 2, 10, 8}));
+  EXPECT_EQ(y.at({0, 1, 3, 2}), 7.0f);   // ONNX's y[0][1][3][2]
+  EXPECT_EQ(y.at({0, 0, 8, 4}), 15.0f);  // ONNX's y[0][0][8][4]
+  for (int64_t w = 0; w < 8; ++w) EXPECT_EQ(y.at({0, 0, 9, w}), 0.0f);  // the row beyond the span
 }
 
 TEST_F(CliConv, VersionAndHelp) {

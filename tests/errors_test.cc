@@ -2,24 +2,12 @@
 // and what was expected.
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "test_support.h"
 
 namespace convkit {
 namespace {
 
-// Runs `action`, expects a convkit::Error, and checks the message contains every fragment.
-void expect_error(const std::function<void()>& action, std::initializer_list<std::string> fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "no convkit::Error thrown";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& fragment : fragments)
-      EXPECT_NE(message.find(fragment), std::string::npos) << "message: " << message << "\nmissing: " << fragment;
-  }
-}
+using testing::expect_error;
 
 ConvSpec conv2d(int64_t in = 4, int64_t out = 8, int64_t kernel = 3) {
   return {.rank = 2, .in_channels = in, .out_channels = out, .kernel = {kernel, kernel}};
@@ -140,11 +128,12 @@ TEST(Errors, OutputShapeUnreachable) {
   ConvSpec spec = conv2d(4, 8, 2);
   spec.transposed = true;
   spec.stride = {2};
-  spec.output_shape = {9, 8};  // 4 inputs, k=2, s=2 reach 8 at most without output_padding
+  spec.output_shape = {10, 8};  // 4 inputs, k=2, s=2 span 8 cells; output_shape may add stride - 1 = 1
   expect_error([&] { resolve_geometry(spec, std::vector<int64_t>{4, 4}); },
-               {"output_shape=[9, 8]", "unreachable on axis H", "reaches at most 8", "output_padding"});
+               {"output_shape=[10, 8]", "unreachable on axis H", "reaches 8 cells", "at most stride - 1 = 1",
+                "so at most 9", "output_padding"});
   spec.output_padding = {1, 0};
-  EXPECT_EQ(resolve_geometry(spec, std::vector<int64_t>{4, 4}).output_spatial(), (Shape{9, 8}));
+  EXPECT_EQ(resolve_geometry(spec, std::vector<int64_t>{4, 4}).output_spatial(), (Shape{10, 8}));
   spec.output_shape = {9};
   expect_error([&] { validate(spec); }, {"output_shape=[9]", "expected 2 spatial sizes"});
   ConvSpec forward = conv2d();

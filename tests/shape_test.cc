@@ -104,6 +104,39 @@ TEST(Shape, TransposedOutputShapeFollowsOnnx) {
   EXPECT_EQ(g.output, 8);
 }
 
+TEST(Shape, TransposedOutputShapeBeyondTheSpan) {
+  // The span is 2*4 + 3 = 11 cells; ONNX, ONNX Runtime and PyTorch (output_size) accept up to
+  // stride - 1 = 1 more: total = -1, the extra cell at the end whatever the auto_pad kind.
+  for (const Padding& padding : {Padding{}, Padding::same(), Padding::same_lower(), Padding::valid()}) {
+    ConvSpec spec = conv1d(3, 2, 1, padding);
+    spec.transposed = true;
+    spec.output_shape = {12};
+    const AxisGeometry g = axis0(spec, {5});
+    EXPECT_EQ(g.output, 12);
+    EXPECT_EQ(g.pad_begin, 0);
+    EXPECT_EQ(g.pad_end, -1);
+    spec.output_shape = {13};
+    try {
+      axis0(spec, {5});
+      ADD_FAILURE() << "output_shape=[13] accepted with " << to_string(padding.kind);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("reaches 11 cells"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("at most stride - 1 = 1"), std::string::npos) << e.what();
+    }
+  }
+  // output_padding counts in the span: with output_padding 1 the span is 12, so 13 is reachable.
+  ConvSpec spec = conv1d(3, 2);
+  spec.transposed = true;
+  spec.output_padding = {1};
+  spec.output_shape = {13};
+  EXPECT_EQ(axis0(spec, {5}).output, 13);
+  // Stride 1 allows nothing beyond the span.
+  spec = conv1d(3);
+  spec.transposed = true;
+  spec.output_shape = {8};
+  EXPECT_THROW(axis0(spec, {5}), Error);
+}
+
 TEST(Shape, WeightShapesPerLayout) {
   ConvSpec spec{.rank = 2, .in_channels = 6, .out_channels = 4, .kernel = {3, 5}, .groups = 2};
   EXPECT_EQ(weight_shape(spec), (Shape{4, 3, 3, 5}));  // (Cout, Cin/g, kH, kW)

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <random>
 #include <string>
@@ -17,6 +19,18 @@ namespace convkit::testing {
 
 // The seed every randomized test starts from; printed by failing tests so a case can be replayed.
 inline constexpr uint32_t kSeed = 20261121;
+
+// Runs `action`, expects a convkit::Error, and checks the message contains every fragment.
+inline void expect_error(const std::function<void()>& action, std::initializer_list<std::string> fragments) {
+  try {
+    action();
+    ADD_FAILURE() << "no convkit::Error thrown";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& fragment : fragments)
+      EXPECT_NE(message.find(fragment), std::string::npos) << "message: " << message << "\nmissing: " << fragment;
+  }
+}
 
 // Uniform values in [-1, 1), or small integers in [-3, 3] when `integers` (exact float sums).
 inline Tensor random_tensor(Shape shape, std::mt19937& rng, bool integers = false) {

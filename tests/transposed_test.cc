@@ -51,15 +51,17 @@ testing::Problem random_transposed_problem(std::mt19937& rng) {
       case 0: s.padding = Padding::valid(); break;
       case 1: s.padding = Padding::same(); break;
       case 2: s.padding = Padding::same_lower(); break;
-      case 3:  // ONNX output_shape: up to 3 cells below the largest reachable size (or above it with VALID)
-        if (pick(0, 1)) s.padding = Padding::valid();
+      case 3: {  // ONNX output_shape under any auto_pad: from 3 cells below the span to stride - 1 beyond it
+        const Padding kinds[] = {Padding{}, Padding::valid(), Padding::same(), Padding::same_lower()};
+        s.padding = kinds[pick(0, 3)];
         for (int a = 0; a < s.rank; ++a) {
           const auto i = static_cast<size_t>(a);
-          const int64_t reach = transposed_output_size(spatial[i], s.kernel[i], s.stride[i], s.dilation[i], 0, 0,
-                                                       s.output_padding[i]);
-          s.output_shape.push_back(std::max<int64_t>(1, reach - pick(0, 3)));
+          const int64_t span = transposed_output_size(spatial[i], s.kernel[i], s.stride[i], s.dilation[i], 0, 0,
+                                                      s.output_padding[i]);
+          s.output_shape.push_back(std::max<int64_t>(1, pick(span - 3, span + s.stride[i] - 1)));
         }
         break;
+      }
       default:  // explicit asymmetric pads, possibly cropping more than the kernel reaches
         for (int a = 0; a < s.rank; ++a) {
           s.padding.begin.push_back(pick(0, 4));
@@ -77,17 +79,21 @@ testing::Problem random_transposed_problem(std::mt19937& rng) {
 
 TEST(TransposedConvolution, MatchesReferenceExactlyOnIntegerData) {
   std::mt19937 rng(kSeed);
-  int kernel_shorter_than_stride = 0;
+  int kernel_shorter_than_stride = 0, output_shape_beyond_span = 0;
   for (int trial = 0; trial < 500; ++trial) {
     const testing::Problem problem = random_transposed_problem(rng);
     for (size_t a = 0; a < problem.spec.kernel.size(); ++a)
       kernel_shorter_than_stride += problem.spec.kernel[a] < problem.spec.stride[a];
+    if (!problem.spec.output_shape.empty())
+      for (const AxisGeometry& g : resolve_geometry(problem.spec, input_spatial_of(problem.spec, problem.input_shape)).axes)
+        output_shape_beyond_span += g.pad_end < 0;
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
     ASSERT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(problem, data, expected, 0.0))
         << "trial " << trial;
   }
   EXPECT_GT(kernel_shorter_than_stride, 50);  // phases reached by no tap were exercised
+  EXPECT_GT(output_shape_beyond_span, 20);    // output_shape cells past the span (pad_end < 0) too
 }
 
 TEST(TransposedConvolution, MatchesReferenceOnRealData) {
@@ -140,6 +146,72 @@ TEST(TransposedConvolution, PhasesWithoutTapsHoldTheBias) {
     conv.run(x.view(), y.data(), 1);
     EXPECT_EQ(y.values(), (std::vector<float>{11, 12, 10, 15, 20, 23, 24, 20, 35, 40})) << to_string(isa);
   }
+}
+
+// ONNX's backend test test_convtranspose_output_shape (onnx/backend/test/case/node/convtranspose.py,
+// export_convtranspose_attributes): a 3x3 input with strides [3, 2] spans 9x7 cells, and output_shape
+// [10, 8] asks for one more on each axis, which holds what output_padding would (here 0: no tap
+// reaches it). Its expected output, in both layouts, from the reference, every ISA's fast kernel and a
+// plan; with a bias the extra cells hold the bias alone.
+TEST(TransposedConvolution, OnnxOutputShapeBeyondTheSpan) {
+  const std::vector<float> onnx_channel = {
+      0, 0, 1,  1, 3, 2,  2, 0,  //
+      0, 0, 1,  1, 3, 2,  2, 0,  //
+      0, 0, 1,  1, 3, 2,  2, 0,  //
+      3, 3, 7,  4, 9, 5,  5, 0,  //
+      3, 3, 7,  4, 9, 5,  5, 0,  //
+      3, 3, 7,  4, 9, 5,  5, 0,  //
+      6, 6, 13, 7, 15, 8, 8, 0,  //
+      6, 6, 13, 7, 15, 8, 8, 0,  //
+      6, 6, 13, 7, 15, 8, 8, 0,  //
+      0, 0, 0,  0, 0, 0,  0, 0};
+  for (Layout layout : {Layout::channels_first, Layout::channels_last})
+    for (bool bias : {false, true}) {
+      testing::Problem p;
+      p.spec = {.rank = 2, .in_channels = 1, .out_channels = 2, .kernel = {3, 3}, .stride = {3, 2}, .bias = bias,
+                .transposed = true, .output_shape = {10, 8}, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, 1, 1, Shape{3, 3});
+      testing::ProblemData data{Tensor(p.input_shape), Tensor(weight_shape(p.spec), 1.0f), {}};
+      for (int64_t i = 0; i < 9; ++i) data.input[i] = static_cast<float>(i);  // np.arange(9): one channel
+      if (bias) data.bias = Tensor(Shape{2}, std::vector<float>{10, 20});
+      Tensor expected_nchw(Shape{1, 2, 10, 8});
+      for (int64_t c = 0; c < 2; ++c)
+        for (int64_t i = 0; i < 80; ++i)
+          expected_nchw[c * 80 + i] = onnx_channel[static_cast<size_t>(i)] + (bias ? data.bias[c] : 0.0f);
+      const int to_nhwc[] = {0, 2, 3, 1};
+      const Tensor expected = layout == Layout::channels_first ? expected_nchw
+                                                               : Tensor::copy_of(expected_nchw.view().permuted(to_nhwc));
+      ASSERT_EQ(output_shape(p.spec, p.input_shape), expected.shape());
+      EXPECT_EQ(reference::convolution(p.spec, data.input, data.weight, data.bias_view()).values(), expected.values());
+      EXPECT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(p, data, expected, 0.0));
+      const ConvPlan plan(p.spec, data.weight, data.bias_view());
+      EXPECT_EQ(plan.run(data.input).values(), expected.values()) << plan.algorithm();
+    }
+}
+
+// The cells of an output_shape beyond the span are the output_padding cells: output_shape = span + e
+// (e < stride) gives exactly the result of output_padding = e, on every rank, layout and auto_pad kind.
+TEST(TransposedConvolution, OutputShapeBeyondTheSpanIsOutputPadding) {
+  std::mt19937 rng(kSeed + 4);
+  for (int rank = 1; rank <= 3; ++rank)
+    for (Layout layout : {Layout::channels_first, Layout::channels_last})
+      for (const Padding& padding : {Padding{}, Padding::valid(), Padding::same(), Padding::same_lower()}) {
+        testing::Problem p;
+        p.spec = {.rank = rank, .in_channels = 3, .out_channels = 4, .kernel = {2}, .stride = {3}, .dilation = {2},
+                  .padding = padding, .bias = true, .transposed = true, .layout = layout};
+        const Shape spatial(static_cast<size_t>(rank), 3);
+        p.input_shape = make_activation_shape(p.spec, 2, 3, spatial);
+        const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+        ConvSpec padded = p.spec;  // the span (3 - 1) * 3 + 3 = 9, plus 2 cells
+        padded.padding = {};
+        padded.output_padding = {2};
+        p.spec.output_shape = Shape(static_cast<size_t>(rank), 11);
+        const Tensor expected = reference::convolution(padded, data.input, data.weight, data.bias_view());
+        EXPECT_EQ(reference::convolution(p.spec, data.input, data.weight, data.bias_view()).values(),
+                  expected.values())
+            << p.describe();
+        EXPECT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(p, data, expected, 0.0));
+      }
 }
 
 TEST(TransposedConvolution, PlansChooseItAndExplainTheDecomposition) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "convkit/spec.h"
@@ -13,17 +14,22 @@
 
 namespace convkit {
 
-// One spatial axis of a convolution with every rule resolved to numbers.
+// The cells a dilated kernel spans, (k - 1) * dilation + 1; an Error naming dilation and kernel (and
+// `axis` when given) when that exceeds int64.
+int64_t dilated_kernel_size(int64_t kernel, int64_t dilation, std::string_view axis = {});
+
+// One spatial axis of a convolution with every rule resolved to numbers. resolve_geometry() checks that
+// every size of it, and every sum and product of them the formulas below form, fits in int64.
 struct AxisGeometry {
   int64_t input = 0;
   int64_t kernel = 1;
   int64_t stride = 1;
   int64_t dilation = 1;
   int64_t pad_begin = 0;
-  int64_t pad_end = 0;
+  int64_t pad_end = 0;  // transposed: negative for extra cells at the end ('same' or output_shape)
   int64_t output_padding = 0;  // transposed only
   int64_t output = 0;
-  int64_t dilated_kernel() const { return (kernel - 1) * dilation + 1; }
+  int64_t dilated_kernel() const { return dilated_kernel_size(kernel, dilation); }
 };
 
 // The resolved geometry of every spatial axis, in (D, H, W) order.
@@ -37,10 +43,12 @@ struct ConvGeometry {
 
 // Convolution output size, PyTorch ConvUtils.h conv_output_size / ONNX Conv:
 //   out = floor((in + pad_begin + pad_end - ((k - 1) * dilation + 1)) / stride) + 1
+// An Error when the padded input or the dilated kernel exceeds int64.
 int64_t conv_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
                          int64_t pad_end);
 // Transposed convolution output size, PyTorch ConvTranspose / ONNX ConvTranspose:
 //   out = (in - 1) * stride - pad_begin - pad_end + (k - 1) * dilation + 1 + output_padding
+// An Error when a step exceeds int64.
 int64_t transposed_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t dilation,
                                int64_t pad_begin, int64_t pad_end, int64_t output_padding);
 

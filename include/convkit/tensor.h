@@ -3,10 +3,12 @@
 // which is how the reference engine reads channels_last data and flipped kernels without copying.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -14,8 +16,14 @@ namespace convkit {
 
 using Shape = std::vector<int64_t>;
 
+// The product of the extents; an Error when it exceeds int64.
 int64_t element_count(std::span<const int64_t> shape);
-// Row-major (C order) strides for `shape`.
+// The most floats one tensor may hold: its size in bytes must fit in ptrdiff_t (2^61 - 1 floats).
+inline constexpr int64_t kMaxTensorElements = PTRDIFF_MAX / static_cast<int64_t>(sizeof(float));
+// The element count of a float tensor of `shape` about to be created, checked before anything is
+// allocated: an Error starting with `what` when an extent is negative or the count exceeds kMaxTensorElements.
+int64_t tensor_element_count(std::span<const int64_t> shape, std::string_view what);
+// Row-major (C order) strides for `shape`; an Error when one exceeds int64.
 Shape contiguous_strides(std::span<const int64_t> shape);
 std::string to_string(std::span<const int64_t> shape);
 // Advances a multi-index over `shape` in row-major order (last axis fastest); false after the last one.

@@ -1,5 +1,6 @@
 #include "convkit/composite.h"
 
+#include "convkit/checked.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
 
@@ -67,7 +68,9 @@ void add_depthwise_axes(Composite& composite, const ConvSpec& layer, int first_a
 Composite depthwise_separable(const ConvSpec& layer, int64_t depth_multiplier) {
   check_layer(layer, "depthwise_separable");
   if (depth_multiplier < 1) fail("depthwise_separable: depth_multiplier=", depth_multiplier, " must be >= 1");
-  const int64_t mid = layer.in_channels * depth_multiplier;
+  const int64_t mid = checked_mul(layer.in_channels, depth_multiplier, "depthwise_separable: depth_multiplier=",
+                                  depth_multiplier, " times in_channels=", layer.in_channels,
+                                  " makes more than 2^63 - 1 channels");
   ConvSpec depthwise = layer;
   depthwise.out_channels = mid;
   depthwise.groups = layer.in_channels;

@@ -1,5 +1,6 @@
 #include "convkit/cost.h"
 
+#include "convkit/checked.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
 
@@ -12,14 +13,18 @@ LayerCost conv_cost(const ConvSpec& spec, std::span<const int64_t> input_shape) 
   const int64_t taps = element_count(per_axis(spec.kernel, spec.rank, 1, "kernel"));
   cost.weights = element_count(weight_shape(spec));
   cost.biases = spec.bias ? spec.out_channels : 0;
+  checked_add(cost.weights, cost.biases, describe(spec), ": the parameter count exceeds int64 (2^63 - 1)");
   const Shape in_spatial = input_spatial_of(spec, input_shape);
   const int64_t batch = input_shape[0];
-  if (spec.transposed) {  // every input cell scatters into Cout/g outputs through every tap
-    cost.macs = batch * element_count(in_spatial) * spec.in_channels * (spec.out_channels / spec.groups) * taps;
-  } else {  // every output cell gathers Cin/g channels through every tap
-    const Shape out_spatial = resolve_geometry(spec, in_spatial).output_spatial();
-    cost.macs = batch * element_count(out_spatial) * spec.out_channels * (spec.in_channels / spec.groups) * taps;
-  }
+  // Transposed: every input cell scatters into Cout/g outputs through every tap; otherwise every
+  // output cell gathers Cin/g channels through every tap.
+  const Shape& cells = spec.transposed ? in_spatial : resolve_geometry(spec, in_spatial).output_spatial();
+  const int64_t scattered = spec.transposed ? spec.in_channels : spec.out_channels;
+  const int64_t per_group = spec.transposed ? spec.out_channels / spec.groups : spec.in_channels / spec.groups;
+  Checked c;
+  cost.macs = c.mul(c.mul(c.mul(c.mul(batch, element_count(cells)), scattered), per_group), taps);
+  if (c.overflowed)
+    fail(describe(spec), ": the MAC count for input ", input_shape, " exceeds int64 (2^63 - 1)");
   return cost;
 }
 
@@ -34,9 +39,16 @@ CompositeCost composite_cost(const Composite& composite, std::span<const int64_t
     } else {
       stage_cost = conv_cost(stage.conv, shape);
     }
-    cost.total.weights += stage_cost.weights;
-    cost.total.biases += stage_cost.biases;
-    cost.total.macs += stage_cost.macs;
+    const auto too_many = [&](const char* count) {
+      fail(composite.kind, ": the total ", count, " of its stages exceeds int64 (2^63 - 1)");
+    };
+    Checked c;
+    cost.total.weights = c.add(cost.total.weights, stage_cost.weights);
+    cost.total.biases = c.add(cost.total.biases, stage_cost.biases);
+    c.add(cost.total.weights, cost.total.biases);  // params()
+    if (c.overflowed) too_many("parameter count");
+    cost.total.macs = c.add(cost.total.macs, stage_cost.macs);
+    if (c.overflowed) too_many("MAC count");
     shape = stage_cost.output_shape;
     cost.stages.push_back(std::move(stage_cost));
   }

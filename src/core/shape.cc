@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "convkit/checked.h"
 #include "convkit/error.h"
 
 namespace convkit {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// ceil(a / b) for a >= 0 and b >= 1, without forming a + b - 1 (which overflows for a huge stride).
+int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
 const char* operation_name(const ConvSpec& spec) { return spec.transposed ? "conv_transpose" : "conv"; }
 
@@ -36,31 +38,54 @@ AxisPads explicit_pads(const ConvSpec& spec, int axis) {
   return {begin[static_cast<size_t>(axis)], end[static_cast<size_t>(axis)]};
 }
 
-// Transposed convolution with an `output_shape`, ONNX ConvTranspose:
-//   total = stride * (in - 1) + output_padding + ((k - 1) * dilation + 1) - output_shape
+// The cells a transposed convolution writes before any cropping, the ONNX ConvTranspose output size
+// with zero pads: span = stride * (in - 1) + output_padding + ((k - 1) * dilation + 1).
+int64_t transposed_span(const AxisGeometry& g, const char* axis) {
+  Checked c;
+  const int64_t span =
+      c.add(c.add(c.mul(g.stride, g.input - 1), g.output_padding), dilated_kernel_size(g.kernel, g.dilation, axis));
+  if (c.overflowed)
+    fail("stride=", g.stride, " with input size ", g.input, ", kernel ", g.kernel, ", dilation ", g.dilation,
+         " and output_padding ", g.output_padding, " on axis ", axis,
+         " makes a transposed convolution output of more than 2^63 - 1 cells");
+  return span;
+}
+
+// The pads that make a transposed convolution output `requested` cells, ONNX ConvTranspose:
+//   total_padding = stride * (in - 1) + output_padding + ((k - 1) * dilation + 1) - output_shape
 //   SAME_UPPER: begin = total / 2, end = total - begin; otherwise (SAME_LOWER, NOTSET):
-//   end = total / 2, begin = total - end. VALID keeps zero pads and crops/extends at the end.
-AxisPads transposed_pads_for_output(const ConvSpec& spec, const AxisGeometry& g, int64_t requested, int axis) {
-  const int64_t total = g.stride * (g.input - 1) + g.output_padding + g.dilated_kernel() - requested;
+//   end = total / 2, begin = total - end. VALID keeps zero pads and crops at the end.
+// A negative total (a size beyond the span) is accepted up to stride - 1 cells and gives pads
+// {0, total}: the extra cells come at the end and hold what output_padding cells would (the bias
+// where no tap reaches). That is how ONNX's own backend test test_convtranspose_output_shape expects
+// it (3x3 inputs, strides [3, 2], span 9x7, output_shape [10, 8]), how ONNX Runtime computes it
+// (ComputeTotalPad clamps the total at 0 and keeps the requested size), PyTorch's output_size
+// (torch/nn/modules/conv.py _output_padding: min_size <= size <= min_size + stride - 1) and TF's
+// conv2d_transpose output_shape (any size whose forward convolution gives back the input size).
+AxisPads transposed_pads_for_output(const ConvSpec& spec, const AxisGeometry& g, int64_t span, int64_t requested,
+                                    int axis) {
+  const int64_t total = span - requested;  // both >= 1: no overflow
+  if (total < 0) {
+    if (-total > g.stride - 1)
+      fail("output_shape=", spec.output_shape, " is unreachable on axis ", axis_name(spec.rank, axis), ": input ",
+           g.input, " with kernel ", g.kernel, ", stride ", g.stride, ", dilation ", g.dilation,
+           " and output_padding ", g.output_padding, " reaches ", span, " cells, and output_shape may exceed that by ",
+           "at most stride - 1 = ", g.stride - 1, " (as ONNX and PyTorch output_size), so at most ",
+           span + g.stride - 1, " (raise output_padding or the stride to get more)");
+    return {0, total};
+  }
   if (spec.padding.kind == PaddingKind::valid) return {0, total};
-  if (total < 0)
-    fail("output_shape=", spec.output_shape, " is unreachable on axis ", axis_name(spec.rank, axis), ": input ",
-         g.input, " with kernel ", g.kernel, ", stride ", g.stride, ", dilation ", g.dilation, " and output_padding ",
-         g.output_padding, " reaches at most ", requested + total, " (raise output_padding to get more)");
   if (spec.padding.kind == PaddingKind::same) return {total / 2, total - total / 2};
   return {total - total / 2, total / 2};
 }
 
 // Transposed convolution with padding='same' and no output_shape, ONNX ConvTranspose SAME_*:
-//   out = in * stride, then the total padding of transposed_pads_for_output. When the kernel is
-//   shorter than the stride the total is negative; TF (conv2d_transpose 'SAME') then pads nothing and
-//   the extra cells come at the end, which is what we do.
-AxisPads transposed_same_pads(const ConvSpec& spec, const AxisGeometry& g) {
-  const int64_t out = g.input * g.stride;
-  const int64_t total = g.stride * (g.input - 1) + g.output_padding + g.dilated_kernel() - out;
-  if (total < 0) return {0, total};
-  const bool lower = spec.padding.kind == PaddingKind::same_lower;
-  return lower ? AxisPads{total - total / 2, total / 2} : AxisPads{total / 2, total - total / 2};
+//   output_shape = in * stride, then the pads of transposed_pads_for_output. When the kernel is
+//   shorter than the stride the total is negative (by at most stride - 1); TF (conv2d_transpose
+//   'SAME') then pads nothing and the extra cells come at the end, which is what that gives.
+int64_t transposed_same_output(const AxisGeometry& g, const char* axis) {
+  return checked_mul(g.input, g.stride, "stride=", g.stride, " with input size ", g.input, " on axis ", axis,
+                     " makes a transposed padding='same' output of more than 2^63 - 1 cells (input * stride)");
 }
 
 }  // namespace
@@ -77,19 +102,42 @@ Shape ConvGeometry::output_spatial() const {
   return sizes;
 }
 
+int64_t dilated_kernel_size(int64_t kernel, int64_t dilation, std::string_view axis) {
+  Checked c;
+  const int64_t size = c.add(c.mul(kernel - 1, dilation), 1);
+  if (c.overflowed)
+    fail("dilation=", dilation, " with kernel=", kernel, " makes a dilated kernel of more than 2^63 - 1 cells",
+         axis.empty() ? "" : " on axis ", axis);
+  return size;
+}
+
 int64_t conv_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
                          int64_t pad_end) {
-  return (input + pad_begin + pad_end - ((kernel - 1) * dilation + 1)) / stride + 1;
+  Checked c;
+  const int64_t padded = c.add(c.add(input, pad_begin), pad_end);
+  if (c.overflowed)
+    fail("padding ", pad_begin, " + ", pad_end, " around input size ", input,
+         " makes a padded input of more than 2^63 - 1 cells");
+  return (padded - dilated_kernel_size(kernel, dilation)) / stride + 1;
 }
 
 int64_t transposed_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t dilation,
                                int64_t pad_begin, int64_t pad_end, int64_t output_padding) {
-  return (input - 1) * stride - pad_begin - pad_end + (kernel - 1) * dilation + 1 + output_padding;
+  Checked c;
+  const int64_t span = c.add(c.add(c.mul(input - 1, stride), dilated_kernel_size(kernel, dilation)), output_padding);
+  const int64_t output = c.sub(c.sub(span, pad_begin), pad_end);
+  if (c.overflowed)
+    fail("transposed convolution output size of input ", input, ", kernel ", kernel, ", stride ", stride,
+         ", dilation ", dilation, ", padding ", pad_begin, " + ", pad_end, " and output_padding ", output_padding,
+         " does not fit in int64");
+  return output;
 }
 
 AxisPads same_padding(int64_t input, int64_t kernel, int64_t stride, int64_t dilation, bool lower) {
   const int64_t out = ceil_div(input, stride);
-  const int64_t total = std::max<int64_t>((out - 1) * stride + (kernel - 1) * dilation + 1 - input, 0);
+  // (out - 1) * stride - input is in [-stride, -1]: adding the dilated kernel last cannot overflow.
+  const int64_t total =
+      std::max<int64_t>(dilated_kernel_size(kernel, dilation) + ((out - 1) * stride - input), 0);
   return lower ? AxisPads{total - total / 2, total / 2} : AxisPads{total / 2, total - total / 2};
 }
 
@@ -118,9 +166,15 @@ void validate(const ConvSpec& spec) {
   if (spec.out_channels % spec.groups != 0)
     fail("groups=", spec.groups, " does not divide out_channels=", spec.out_channels);
   if (spec.kernel.empty()) fail("kernel is empty; expected ", spec.rank, " sizes (one per spatial axis)");
-  check_positive(per_axis(spec.kernel, spec.rank, 1, "kernel"), "kernel");
-  check_positive(per_axis(spec.stride, spec.rank, 1, "stride"), "stride");
-  check_positive(per_axis(spec.dilation, spec.rank, 1, "dilation"), "dilation");
+  const auto kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
+  const auto stride = per_axis(spec.stride, spec.rank, 1, "stride");
+  const auto dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
+  check_positive(kernel, "kernel");
+  check_positive(stride, "stride");
+  check_positive(dilation, "dilation");
+  for (int axis = 0; axis < spec.rank; ++axis)
+    dilated_kernel_size(kernel[static_cast<size_t>(axis)], dilation[static_cast<size_t>(axis)],
+                        axis_name(spec.rank, axis));
   check_non_negative(per_axis(spec.padding.begin, spec.rank, 0, "padding begin"), "padding begin");
   check_non_negative(per_axis(spec.padding.end, spec.rank, 0, "padding end"), "padding end");
   if (spec.padding.kind != PaddingKind::explicit_pads && (!spec.padding.begin.empty() || !spec.padding.end.empty()))
@@ -139,8 +193,6 @@ void validate(const ConvSpec& spec) {
     fail("padding_mode=", to_string(spec.padding_mode),
          " is not supported by a transposed convolution; expected zeros (as PyTorch ConvTranspose)");
   // PyTorch: "output padding must be smaller than either stride or dilation".
-  const auto stride = per_axis(spec.stride, spec.rank, 1, "stride");
-  const auto dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
   check_non_negative(output_padding, "output_padding");
   for (size_t i = 0; i < output_padding.size(); ++i)
     if (output_padding[i] >= std::max(stride[i], dilation[i]))
@@ -178,28 +230,37 @@ ConvGeometry resolve_geometry(const ConvSpec& spec, std::span<const int64_t> inp
     AxisGeometry g{input_spatial[i], kernel[i], stride[i], dilation[i], 0, 0, output_padding[i], 0};
     if (g.input < 1) fail("input size ", g.input, " on axis ", name, " must be >= 1");
 
-    AxisPads pads;
-    if (spec.transposed && !spec.output_shape.empty()) {
-      pads = transposed_pads_for_output(spec, g, spec.output_shape[i], axis);
-    } else if (spec.padding.kind == PaddingKind::same || spec.padding.kind == PaddingKind::same_lower) {
-      pads = spec.transposed ? transposed_same_pads(spec, g)
-                             : same_padding(g.input, g.kernel, g.stride, g.dilation,
-                                            spec.padding.kind == PaddingKind::same_lower);
-    } else if (spec.padding.kind == PaddingKind::explicit_pads) {
-      pads = explicit_pads(spec, axis);
-    }
-    g.pad_begin = pads.begin;
-    g.pad_end = pads.end;
+    const bool same = spec.padding.kind == PaddingKind::same || spec.padding.kind == PaddingKind::same_lower;
+    const bool explicit_padding = spec.padding.kind == PaddingKind::explicit_pads;
 
     if (spec.transposed) {
-      g.output = transposed_output_size(g.input, g.kernel, g.stride, g.dilation, g.pad_begin, g.pad_end,
-                                        g.output_padding);
-      if (g.output < 1)
-        fail("transposed convolution output size ", g.output, " on axis ", name, " must be >= 1: padding ",
-             g.pad_begin, "+", g.pad_end, " crops more than the ", g.output + g.pad_begin + g.pad_end,
-             " cells the input ", g.input, " produces");
+      const int64_t span = transposed_span(g, name);
+      AxisPads pads;
+      if (!spec.output_shape.empty())
+        pads = transposed_pads_for_output(spec, g, span, spec.output_shape[i], axis);
+      else if (same)
+        pads = transposed_pads_for_output(spec, g, span, transposed_same_output(g, name), axis);
+      else if (explicit_padding)
+        pads = explicit_pads(spec, axis);
+      g.pad_begin = pads.begin;
+      g.pad_end = pads.end;
+      Checked c;  // explicit pads may be as large as int64 allows
+      g.output = c.sub(c.sub(span, g.pad_begin), g.pad_end);
+      if (c.overflowed || g.output < 1)
+        fail("transposed convolution output size ", c.overflowed ? "below -2^63" : std::to_string(g.output),
+             " on axis ", name, " must be >= 1: padding ", g.pad_begin, "+",
+             g.pad_end, " crops more than the ", span, " cells the input ", g.input, " produces");
     } else {
-      const int64_t padded = g.input + g.pad_begin + g.pad_end;
+      const AxisPads pads = same ? same_padding(g.input, g.kernel, g.stride, g.dilation,
+                                                spec.padding.kind == PaddingKind::same_lower)
+                                 : explicit_padding ? explicit_pads(spec, axis) : AxisPads{};
+      g.pad_begin = pads.begin;
+      g.pad_end = pads.end;
+      Checked c;
+      const int64_t padded = c.add(c.add(g.input, g.pad_begin), g.pad_end);
+      if (c.overflowed)
+        fail("padding begin=", g.pad_begin, " and end=", g.pad_end, " around input size ", g.input, " on axis ", name,
+             " make a padded input of more than 2^63 - 1 cells");
       if (g.dilated_kernel() > padded)
         fail("kernel size ", g.kernel, " with dilation ", g.dilation, " spans ", g.dilated_kernel(),
              " cells on axis ", name, ", larger than the padded input (", g.input, " + ", g.pad_begin, " + ",
@@ -251,7 +312,10 @@ Shape input_spatial_of(const ConvSpec& spec, std::span<const int64_t> input_shap
 
 Shape output_shape(const ConvSpec& spec, std::span<const int64_t> input_shape) {
   const Shape spatial = input_spatial_of(spec, input_shape);
-  return make_activation_shape(spec, input_shape[0], spec.out_channels, resolve_geometry(spec, spatial).output_spatial());
+  Shape shape =
+      make_activation_shape(spec, input_shape[0], spec.out_channels, resolve_geometry(spec, spatial).output_spatial());
+  tensor_element_count(shape, std::string(operation_name(spec)) + ": output");  // a tensor that can exist
+  return shape;
 }
 
 Shape weight_shape(const ConvSpec& spec) {

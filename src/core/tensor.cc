@@ -3,19 +3,34 @@
 #include <cassert>
 #include <sstream>
 
+#include "convkit/checked.h"
 #include "convkit/error.h"
 
 namespace convkit {
 
 int64_t element_count(std::span<const int64_t> shape) {
   int64_t count = 1;
-  for (int64_t extent : shape) count *= extent;
+  for (int64_t extent : shape)
+    count = checked_mul(count, extent, "shape ", shape, " has more elements than int64 can count (2^63 - 1)");
+  return count;
+}
+
+int64_t tensor_element_count(std::span<const int64_t> shape, std::string_view what) {
+  int64_t count = 1;
+  for (int64_t extent : shape)
+    if (extent < 0) fail(what, ": shape ", shape, " has a negative extent");
+  for (int64_t extent : shape)
+    count = checked_mul(count, extent, what, ": shape ", shape, " has more elements than int64 can count (2^63 - 1)");
+  if (count > kMaxTensorElements)
+    fail(what, ": shape ", shape, " holds ", count, " floats, more than the ", kMaxTensorElements,
+         " whose size in bytes fits in a memory address");
   return count;
 }
 
 Shape contiguous_strides(std::span<const int64_t> shape) {
   Shape strides(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  for (size_t i = shape.size(); i-- > 1;)
+    strides[i - 1] = checked_mul(strides[i], shape[i], "shape ", shape, " has strides beyond int64 (2^63 - 1)");
   return strides;
 }
 
@@ -87,14 +102,13 @@ template class BasicTensorView<float>;
 template class BasicTensorView<const float>;
 
 Tensor::Tensor(Shape shape, float fill) : shape_(std::move(shape)) {
-  for (int64_t extent : shape_)
-    if (extent < 0) fail("tensor: shape ", shape_, " has a negative extent");
-  values_.assign(static_cast<size_t>(element_count(shape_)), fill);
+  values_.assign(static_cast<size_t>(tensor_element_count(shape_, "tensor")), fill);
 }
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)), values_(std::move(values)) {
-  if (static_cast<int64_t>(values_.size()) != element_count(shape_))
-    fail("tensor: ", values_.size(), " values given for shape ", shape_, " which holds ", element_count(shape_));
+  const int64_t count = tensor_element_count(shape_, "tensor");
+  if (static_cast<int64_t>(values_.size()) != count)
+    fail("tensor: ", values_.size(), " values given for shape ", shape_, " which holds ", count);
 }
 
 Tensor Tensor::copy_of(ConstTensorView view) {

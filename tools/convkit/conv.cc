@@ -23,6 +23,8 @@ struct ConvCommand {
     std::optional<Tensor> b;
     if (!bias.empty()) b = npy::read(bias);
     const ConvSpec spec = options.spec_for(x.shape(), w.shape(), b.has_value());
+    check_weight_shape(spec, w.shape());  // every shape rule, before the plan packs the weights
+    (void)output_shape(spec, x.shape());
     const ConvPlan plan(spec, w, b ? std::optional<ConstTensorView>(b->view()) : std::nullopt);
     const Tensor y = plan.run(x);
     npy::write(output, y);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "convkit/checked.h"
 #include "convkit/error.h"
 
 namespace convkit::cli {
@@ -66,10 +67,14 @@ ConvSpec SpecOptions::spec_for(const Shape& input_shape, const Shape& weight_sha
   spec.transposed = transposed;
   // conv weight (Cout, Cin/g, k...) / (k..., Cin/g, Cout); transposed (Cin, Cout/g, k...) / (k..., Cout/g, Cin).
   const size_t n = weight_shape.size();
-  if (transposed)
-    spec.out_channels = (first ? weight_shape[1] : weight_shape[n - 2]) * groups;
-  else
+  if (transposed) {
+    const int64_t per_group = first ? weight_shape[1] : weight_shape[n - 2];
+    spec.out_channels = checked_mul(per_group, groups, "--groups=", groups, " times the ", per_group,
+                                    " output channels per group of --weight ", weight_shape,
+                                    " makes more than 2^63 - 1 output channels");
+  } else {
     spec.out_channels = first ? weight_shape[0] : weight_shape[n - 1];
+  }
   spec.kernel = first ? Shape(weight_shape.begin() + 2, weight_shape.end())
                       : Shape(weight_shape.begin(), weight_shape.end() - 2);
   if (!stride.empty()) spec.stride = parse_int_list(stride, "--stride");
