@@ -201,6 +201,29 @@ TEST(BackwardPlans, StridedViewsAndOneAdjointPerInputSize) {
   }
 }
 
+// A transposed output_shape beyond the span (pad_end < 0, as ONNX's test_convtranspose_output_shape):
+// the extra cells get no tap, so their gradient reaches the bias alone.
+TEST(BackwardPlans, TransposedOutputShapeBeyondTheSpan) {
+  std::mt19937 rng(kSeed + 7);
+  for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+    testing::Problem p;  // spans 8 x 7 cells; output_shape asks for stride - 1 more on each axis
+    p.spec = {.rank = 2, .in_channels = 2, .out_channels = 3, .kernel = {2, 3}, .stride = {3, 2}, .bias = true,
+              .transposed = true, .output_shape = {10, 8}, .layout = layout};
+    p.input_shape = make_activation_shape(p.spec, 2, 2, Shape{3, 3});
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor dy = random_grad_output(p, rng, true);
+    const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+    EXPECT_EQ(testing::max_abs_difference(run_data_plan(p, data.weight, dy, 2), expected), 0.0) << p.describe();
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const WeightGradients got = run_weight_gemm(p, data.input, dy, isa, 2);
+      EXPECT_EQ(testing::max_abs_difference(got.weight, reference::convolution_backward_weights(p.spec, data.input, dy)),
+                0.0)
+          << p.describe();
+      EXPECT_EQ(testing::max_abs_difference(*got.bias, reference::convolution_backward_bias(p.spec, dy)), 0.0);
+    }
+  }
+}
+
 TEST(BackwardPlans, BadArgumentsAreErrorsNamingThem) {
   const ConvSpec spec{.rank = 1, .in_channels = 2, .out_channels = 3, .kernel = {3}, .bias = true};
   const Tensor weight(weight_shape(spec));

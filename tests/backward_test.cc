@@ -179,6 +179,9 @@ TEST(BackwardFiniteDifference, NamedCases) {
   add({.rank = 2, .in_channels = 4, .out_channels = 2, .kernel = {3, 3}, .stride = {2, 3}, .groups = 2,
        .transposed = true, .output_shape = {6, 9}, .flip = true},
       {3, 3});
+  add({.rank = 2, .in_channels = 2, .out_channels = 3, .kernel = {2, 3}, .stride = {3, 2}, .bias = true,
+       .transposed = true, .output_shape = {10, 8}, .layout = Layout::channels_last},  // beyond the 8 x 7 span
+      {3, 3});
   add({.rank = 1, .in_channels = 3, .out_channels = 3, .kernel = {3}, .stride = {3}, .dilation = {2},
        .padding = Padding::same_lower(), .groups = 3, .bias = true, .transposed = true, .output_padding = {2},
        .layout = Layout::channels_last},

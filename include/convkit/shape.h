@@ -19,7 +19,7 @@ namespace convkit {
 int64_t dilated_kernel_size(int64_t kernel, int64_t dilation, std::string_view axis = {});
 
 // One spatial axis of a convolution with every rule resolved to numbers. resolve_geometry() checks that
-// every size of it, and every sum and product of them the formulas below form, fits in int64.
+// the sizes and the steps of the formulas below (padded input, dilated kernel, span) fit in int64.
 struct AxisGeometry {
   int64_t input = 0;
   int64_t kernel = 1;
