@@ -84,8 +84,9 @@ TEST(TransposedConvolution, MatchesReferenceExactlyOnIntegerData) {
     const testing::Problem problem = random_transposed_problem(rng);
     for (size_t a = 0; a < problem.spec.kernel.size(); ++a)
       kernel_shorter_than_stride += problem.spec.kernel[a] < problem.spec.stride[a];
-    if (!problem.spec.output_shape.empty())
-      for (const AxisGeometry& g : resolve_geometry(problem.spec, input_spatial_of(problem.spec, problem.input_shape)).axes)
+    const ConvSpec& spec = problem.spec;
+    if (!spec.output_shape.empty())
+      for (const AxisGeometry& g : resolve_geometry(spec, input_spatial_of(spec, problem.input_shape)).axes)
         output_shape_beyond_span += g.pad_end < 0;
     const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(problem.spec, data.input, data.weight, data.bias_view());
@@ -179,8 +180,8 @@ TEST(TransposedConvolution, OnnxOutputShapeBeyondTheSpan) {
         for (int64_t i = 0; i < 80; ++i)
           expected_nchw[c * 80 + i] = onnx_channel[static_cast<size_t>(i)] + (bias ? data.bias[c] : 0.0f);
       const int to_nhwc[] = {0, 2, 3, 1};
-      const Tensor expected = layout == Layout::channels_first ? expected_nchw
-                                                               : Tensor::copy_of(expected_nchw.view().permuted(to_nhwc));
+      const Tensor expected =
+          layout == Layout::channels_first ? expected_nchw : Tensor::copy_of(expected_nchw.view().permuted(to_nhwc));
       ASSERT_EQ(output_shape(p.spec, p.input_shape), expected.shape());
       EXPECT_EQ(reference::convolution(p.spec, data.input, data.weight, data.bias_view()).values(), expected.values());
       EXPECT_TRUE(testing::matches_on_every_isa<cpu::TransposedConvolution>(p, data, expected, 0.0));

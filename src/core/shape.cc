@@ -57,11 +57,11 @@ int64_t transposed_span(const AxisGeometry& g, const char* axis) {
 //   end = total / 2, begin = total - end. VALID keeps zero pads and crops at the end.
 // A negative total (a size beyond the span) is accepted up to stride - 1 cells and gives pads
 // {0, total}: the extra cells come at the end and hold what output_padding cells would (the bias
-// where no tap reaches). That is how ONNX's own backend test test_convtranspose_output_shape expects
-// it (3x3 inputs, strides [3, 2], span 9x7, output_shape [10, 8]), how ONNX Runtime computes it
-// (ComputeTotalPad clamps the total at 0 and keeps the requested size), PyTorch's output_size
-// (torch/nn/modules/conv.py _output_padding: min_size <= size <= min_size + stride - 1) and TF's
-// conv2d_transpose output_shape (any size whose forward convolution gives back the input size).
+// where no tap reaches). That is what ONNX's own backend test test_convtranspose_output_shape expects
+// (3x3 inputs, strides [3, 2], span 9x7, output_shape [10, 8]) and how ONNX Runtime computes it
+// (conv_transpose_attributes.h ComputeTotalPad clamps the total at 0 and keeps the requested size);
+// the bound is PyTorch's output_size (torch/nn/modules/conv.py _output_padding: min_size <= size <=
+// min_size + stride - 1), beyond which the cells would be bias alone for no reason but a typo.
 AxisPads transposed_pads_for_output(const ConvSpec& spec, const AxisGeometry& g, int64_t span, int64_t requested,
                                     int axis) {
   const int64_t total = span - requested;  // both >= 1: no overflow
@@ -136,8 +136,7 @@ int64_t transposed_output_size(int64_t input, int64_t kernel, int64_t stride, in
 AxisPads same_padding(int64_t input, int64_t kernel, int64_t stride, int64_t dilation, bool lower) {
   const int64_t out = ceil_div(input, stride);
   // (out - 1) * stride - input is in [-stride, -1]: adding the dilated kernel last cannot overflow.
-  const int64_t total =
-      std::max<int64_t>(dilated_kernel_size(kernel, dilation) + ((out - 1) * stride - input), 0);
+  const int64_t total = std::max<int64_t>(dilated_kernel_size(kernel, dilation) + ((out - 1) * stride - input), 0);
   return lower ? AxisPads{total - total / 2, total / 2} : AxisPads{total / 2, total - total / 2};
 }
 
@@ -248,8 +247,8 @@ ConvGeometry resolve_geometry(const ConvSpec& spec, std::span<const int64_t> inp
       g.output = c.sub(c.sub(span, g.pad_begin), g.pad_end);
       if (c.overflowed || g.output < 1)
         fail("transposed convolution output size ", c.overflowed ? "below -2^63" : std::to_string(g.output),
-             " on axis ", name, " must be >= 1: padding ", g.pad_begin, "+",
-             g.pad_end, " crops more than the ", span, " cells the input ", g.input, " produces");
+             " on axis ", name, " must be >= 1: padding ", g.pad_begin, "+", g.pad_end, " crops more than the ",
+             span, " cells the input ", g.input, " produces");
     } else {
       const AxisPads pads = same ? same_padding(g.input, g.kernel, g.stride, g.dilation,
                                                 spec.padding.kind == PaddingKind::same_lower)
