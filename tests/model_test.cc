@@ -460,10 +460,14 @@ TEST(ModelErrors, HugeNumbersAreRefusedNotOverflowed) {
   expect_layer_error(R"({"type": "Conv2D", "filters": 1073741825, "kernel_size": 1})",
                      "filters=1073741825 exceeds the largest size");
   expect_error(R"({"input_shape": [1e30, 4, 1], "layers": []})", "must be an integer");
-  // Each size allowed, but the MAC count would overflow int64.
+  // Each size allowed, but the MAC count would overflow int64 (the output, 2^40 floats, fits).
+  expect_error(R"({"input_shape": [1024, 1024, 1073741824],
+                   "layers": [{"type": "Conv2D", "filters": 1048576, "kernel_size": 1}]})",
+               "overflows int64");
+  // An output of 2^70 floats: no tensor can hold it.
   expect_error(R"({"input_shape": [1073741824, 1073741824, 1024],
                    "layers": [{"type": "Conv2D", "filters": 1073741824, "kernel_size": 1}]})",
-               "overflows int64");
+               "has more elements than int64 can count");
   // Growing transposed layers: an output size beyond the limit.
   expect_error(R"({"input_shape": [1073741824, 1], "layers": [{"type": "Conv1DTranspose", "filters": 1,
                    "kernel_size": 1, "strides": 4}]})",
