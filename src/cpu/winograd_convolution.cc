@@ -1,5 +1,6 @@
 #include "winograd_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <array>
@@ -454,12 +455,11 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   const int64_t blocks = call.t.blocks(groups_), panels = call.panels();
   if (call.t.macs < kSerialMacs) threads = 1;
   if (call.t.whole_blocks(groups_, threads)) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t index = 0; index < blocks; ++index) {
+    parallel_for(threads, blocks, [&](int64_t index) {
       thread_local std::vector<float> workspace;
       float* w = scratch(workspace, call.t.block_floats());
       call.run_block(call.block(index), call.patch_of(w), call.v_of(w), call.m_of(w), call.out_of(w), 0, panels);
-    }
+    });
     return;
   }
   // Few blocks: each thread takes a share of the output channel panels of every block and transforms
@@ -469,15 +469,14 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   // shared (disjoint columns); patch and V are per thread.
   thread_local std::vector<float> shared;
   float* mb = scratch(shared, call.t.m_floats + call.t.out_floats);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t share = 0; share < threads; ++share) {
+  parallel_for(threads, threads, [&](int64_t share) {
     const int64_t p0 = panels * share / threads, p1 = panels * (share + 1) / threads;
     thread_local std::vector<float> own;
     float* w = scratch(own, call.t.patch_floats + call.t.v_floats);
     if (p0 < p1)
       for (int64_t index = 0; index < blocks; ++index)
         call.run_block(call.block(index), call.patch_of(w), call.v_of(w), mb, mb + call.t.m_floats, p0, p1);
-  }
+  });
 }
 
 std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
