@@ -153,6 +153,26 @@ TEST(HugeStride, TransposedPhasesFollowTheOutput) {
   }
 }
 
+// A D dilation of 10^5 (with as much padding): the depthwise algorithm caches one band per kernel depth
+// instead of one per padded depth the kernel spans.
+TEST(HugeDilation, DepthwiseBandsFollowTheKernelDepth) {
+  std::mt19937 rng(kSeed + 3);
+  ConvSpec spec;
+  spec.rank = 3;
+  spec.in_channels = spec.out_channels = spec.groups = 2;
+  spec.kernel = {3, 3, 3};
+  spec.dilation = {100000, 1, 1};
+  spec.padding = Padding::explicit_pads({100000, 1, 0}, {100001, 1, 2});
+  for (int64_t stride_d : {1, 2}) {
+    spec.stride = {stride_d, 1, 1};
+    const Tensor x = testing::random_tensor({1, 2, 5, 6, 7}, rng, /*integers=*/true);
+    const Tensor w = testing::random_tensor(weight_shape(spec), rng, /*integers=*/true);
+    const ConvPlan plan(spec, w.view(), std::nullopt, {1, "depthwise"});
+    EXPECT_LT(plan.workspace_bytes(x.shape()), kWorkspaceBound);
+    EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w)), 0.0) << stride_d;
+  }
+}
+
 // A random problem whose strides go far beyond the input: forward on any axis (one output cell), transposed
 // on the axes with one input cell (the others keep their small strides).
 testing::Problem random_huge_stride_problem(std::mt19937& rng) {

@@ -131,8 +131,10 @@ struct DepthwiseConvolution::Call {
   // the output rows of tile T (row_at) read at one padded depth pd, in order, so that the rows a kernel
   // call reads are a fixed step apart. Bands are cached in slot pd mod slots_d, enough slots for the
   // depths one output row reads ((kd - 1) * dd + 1, rounded up to a power of two: a mask, not a
-  // division), so the bands neighbouring depths share stay staged.
-  int64_t slots_d = 1, band_rows = 1, band_size = 1, tiles = 1;
+  // division), so the bands neighbouring depths share stay staged. A D dilation much larger than the
+  // kernel would make that many slots: then the slot is (pd / dd) mod slots_d, distinct for the kd
+  // depths od * sd + a * dd of one output row with kd slots (neighbouring depths rarely share bands then).
+  int64_t slots_d = 1, depth_unit = 1, band_rows = 1, band_size = 1, tiles = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
@@ -185,7 +187,9 @@ struct DepthwiseConvolution::Call {
       return std::lower_bound(phases.begin(), phases.end(), r) - phases.begin();
     };
     staged_size = ceil_div(static_cast<int64_t>(phases.size()) * phase_length, lanes) * lanes;
-    slots_d = std::bit_ceil(static_cast<uint64_t>((conv.kernel_size_[0] - 1) * dilation[0] + 1));
+    const int64_t depth_span = (conv.kernel_size_[0] - 1) * dilation[0] + 1;
+    depth_unit = depth_span <= 4 * conv.kernel_size_[0] ? 1 : dilation[0];
+    slots_d = std::bit_ceil(static_cast<uint64_t>(depth_unit == 1 ? depth_span : conv.kernel_size_[0]));
     band_rows = tile_band_rows(0);
     band_size = band_rows * staged_size;
     tiles = ceil_div(out[1], kRowTile);
@@ -372,7 +376,8 @@ struct DepthwiseConvolution::Call {
       const int64_t tile = oh0 / kRowTile, rows = std::min({last - step, out[1] - oh0, kRowTile - oh0 % kRowTile});
       for (int64_t a = 0; a < ks[0]; ++a) {
         // The band of padded depth pd (shifted to start at 0), staged unless cached.
-        const int64_t pd = od * stride[0] + a * dilation[0], slot_d = pd & (slots_d - 1), key = pd * tiles + tile;
+        const int64_t pd = od * stride[0] + a * dilation[0], key = pd * tiles + tile;
+        const int64_t slot_d = (pd / depth_unit) & (slots_d - 1);
         float* band = staged + slot_d * band_size;
         if (keys[slot_d] != key) stage_band(x_plane, tile, pd, band), keys[slot_d] = key;
         for (int64_t b = 0; b < ks[1]; ++b)
