@@ -173,6 +173,30 @@ TEST(HugeDilation, DepthwiseBandsFollowTheKernelDepth) {
   }
 }
 
+// Dilations of 10^5 (with as much padding) over a 6x7 input: Winograd's polyphase planes are the phases
+// that hold outputs (6 x 7), not dilation^2 of them; a 3D D dilation that large is declined.
+TEST(HugeDilation, WinogradPlanesFollowTheOutput) {
+  std::mt19937 rng(kSeed + 4);
+  ConvSpec spec;
+  spec.rank = 2;
+  spec.in_channels = spec.out_channels = 4;
+  spec.kernel = {3, 3};
+  spec.dilation = {100000, 100000};
+  spec.padding = Padding::symmetric({100000, 100000});
+  const Tensor x = testing::random_tensor({1, 4, 6, 7}, rng), w = testing::random_tensor(weight_shape(spec), rng);
+  const ConvPlan plan(spec, w.view(), std::nullopt, {2, "winograd"});
+  EXPECT_LT(plan.workspace_bytes(x.shape()), kWorkspaceBound);
+  EXPECT_LT(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w)), 1e-4);
+
+  spec.rank = 3;
+  spec.kernel = {3, 3, 3};
+  spec.dilation = {100000, 1, 1};
+  spec.padding = Padding::symmetric({100000, 1, 1});
+  EXPECT_NE(message_of([&] { ConvPlan(spec, Tensor(weight_shape(spec)).view(), std::nullopt, {1, "winograd"}); })
+                .find("D dilation 100000 > 8"),
+            std::string::npos);
+}
+
 // A random problem whose strides go far beyond the input: forward on any axis (one output cell), transposed
 // on the axes with one input cell (the others keep their small strides).
 testing::Problem random_huge_stride_problem(std::mt19937& rng) {
