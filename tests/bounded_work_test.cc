@@ -122,6 +122,19 @@ TEST(HugeStride, OneOutputCellCostsOneCell) {
   }
 }
 
+// The gradients of the layer: the adjoint of a stride-10^4 convolution is a transposed one with
+// that stride over a 1x1 gradient, the weight gradient a correlation of the input with it.
+TEST(HugeStride, BackwardPlansCostOneCell) {
+  std::mt19937 rng(kSeed + 5);
+  const Tensor x = testing::random_tensor({1, 1, 8, 8}, rng), w = testing::random_tensor({1, 1, 3, 3}, rng);
+  const Tensor dy = testing::random_tensor({1, 1, 1, 1}, rng);
+  const ConvSpec spec = spec_2d(10000);
+  const Tensor dx = BackwardDataPlan(spec, w.view()).run(dy.view(), x.shape());
+  EXPECT_LT(testing::max_abs_difference(dx, reference::convolution_backward_data(spec, x.shape(), w, dy)), 1e-6);
+  const WeightGradients dw = BackwardWeightsPlan(spec).run(x.view(), dy.view());
+  EXPECT_LT(testing::max_abs_difference(dw.weight, reference::convolution_backward_weights(spec, x, dy)), 1e-6);
+}
+
 // Transposed: the phases are those some tap reaches and some output lies in, not stride^rank of them.
 TEST(HugeStride, TransposedPhasesFollowTheOutput) {
   std::mt19937 rng(kSeed + 1);
