@@ -186,6 +186,37 @@ TEST(HugeDilation, DepthwiseBandsFollowTheKernelDepth) {
   }
 }
 
+// A W dilation much larger than the output chunk: the spatial algorithm stages one segment per tap
+// (the phase layout would hold (k - 1) * d / s cells between the taps); H rows by distinct offset.
+TEST(HugeDilation, SpatialStagesOneSegmentPerTap) {
+  std::mt19937 rng(kSeed + 6);
+  for (const std::vector<int64_t>& case_ : std::vector<std::vector<int64_t>>{
+           // kernel H, W, stride H, W, dilation H, W, padding H, W
+           {3, 3, 1, 1, 7, 100000, 7, 100000},
+           {2, 4, 3, 3, 100000, 50, 50000, 75},
+           {1, 3, 1, 2, 1, 30, 0, 31}}) {
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      ConvSpec spec;
+      spec.rank = 2;
+      spec.layout = layout;
+      spec.in_channels = 2;
+      spec.out_channels = 3;
+      spec.bias = true;
+      spec.kernel = {case_[0], case_[1]};
+      spec.stride = {case_[2], case_[3]};
+      spec.dilation = {case_[4], case_[5]};
+      spec.padding = Padding::symmetric({case_[6], case_[7]});
+      const Shape spatial{9, 10};
+      const Tensor x = testing::random_tensor(make_activation_shape(spec, 2, 2, spatial), rng, true);
+      const Tensor w = testing::random_tensor(weight_shape(spec), rng, true), b = testing::random_tensor({3}, rng, true);
+      const ConvPlan plan(spec, w.view(), b.view(), {2, "spatial"});
+      EXPECT_LT(plan.workspace_bytes(x.shape()), kWorkspaceBound) << describe(spec);
+      EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w, b.view())), 0.0)
+          << describe(spec);
+    }
+  }
+}
+
 // Dilations of 10^5 (with as much padding) over a 6x7 input: Winograd's polyphase planes are the phases
 // that hold outputs (6 x 7), not dilation^2 of them; a 3D D dilation that large is declined.
 TEST(HugeDilation, WinogradPlanesFollowTheOutput) {
