@@ -6,13 +6,18 @@
 #include <memory>
 #include <new>
 
+#include "allocation.h"
+
 namespace convkit::cpu {
 
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(std::size_t count)
-      : data_(static_cast<float*>(::operator new[](count * sizeof(float), kAlignment))), size_(count) {}
+  // An allocation failure is a convkit::Error naming `what` and the bytes it needed.
+  explicit AlignedBuffer(std::size_t count, std::string_view what = "the packed weight buffer")
+      : data_(allocating(what, static_cast<int64_t>(count), sizeof(float),
+                         [&] { return static_cast<float*>(::operator new[](count * sizeof(float), kAlignment)); })),
+        size_(count) {}
 
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }

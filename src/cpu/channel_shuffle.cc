@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "driver_util.h"
+#include "parallel.h"
 
 namespace convkit::cpu {
 
@@ -17,23 +18,21 @@ void channel_shuffle(ConstTensorView x, int64_t groups, Layout layout, float* y,
   if (!channels_last) {
     // Output plane (n, i * groups + g) is input plane (n, g * per_group + i).
     const int64_t planes = batch * channels;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t plane = 0; plane < planes; ++plane) {
+    parallel_for(threads, planes, [&](int64_t plane) {
       const int64_t n = plane / channels, o = plane % channels;
       const int64_t source = n * channels + o % groups * per_group + o / groups;
       std::memcpy(y + plane * pixels, in + source * pixels, static_cast<size_t>(pixels) * sizeof(float));
-    }
+    });
     return;
   }
   // Per pixel: read each group's run of per_group consecutive inputs, write them `groups` apart.
   const int64_t total = batch * pixels;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t p = 0; p < total; ++p) {
+  parallel_for(threads, total, [&](int64_t p) {
     const float* from = in + p * channels;
     float* to = y + p * channels;
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t i = 0; i < per_group; ++i) to[i * groups + g] = from[g * per_group + i];
-  }
+  });
 }
 
 }  // namespace convkit::cpu

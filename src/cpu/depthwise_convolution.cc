@@ -1,5 +1,6 @@
 #include "depthwise_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <array>
@@ -117,8 +118,9 @@ struct DepthwiseConvolution::Call {
   std::vector<float> zero_pixel;
   std::vector<int64_t> border_columns;
   int64_t interior_begin = 0, interior_end = 0;
-  // channels_first: a staged row is stride[2] phases of `phase_length` floats; phase r, element t holds
-  // padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
+  // channels_first: a staged row is the stride phases (q * d mod stride[2]) the W taps read, `phase_length`
+  // floats each, by increasing phase (at most k of them, however large the stride); phase r, element t
+  // holds padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
   // whose sources step by stride[2] through the input row; the other elements are zeros.
   struct Run {
     int64_t begin = 0, length = 0, source = 0;
@@ -129,8 +131,10 @@ struct DepthwiseConvolution::Call {
   // the output rows of tile T (row_at) read at one padded depth pd, in order, so that the rows a kernel
   // call reads are a fixed step apart. Bands are cached in slot pd mod slots_d, enough slots for the
   // depths one output row reads ((kd - 1) * dd + 1, rounded up to a power of two: a mask, not a
-  // division), so the bands neighbouring depths share stay staged.
-  int64_t slots_d = 1, band_rows = 1, band_size = 1, tiles = 1;
+  // division), so the bands neighbouring depths share stay staged. A D dilation much larger than the
+  // kernel would make that many slots: then the slot is (pd / dd) mod slots_d, distinct for the kd
+  // depths od * sd + a * dd of one output row with kd slots (neighbouring depths rarely share bands then).
+  int64_t slots_d = 1, depth_unit = 1, band_rows = 1, band_size = 1, tiles = 1;
   std::vector<int64_t> tap_offset;  // per W tap: where in a staged row output column 0 reads
 
   Call(const DepthwiseConvolution& c, const Shape& input_shape, const float* input, float* output)
@@ -175,27 +179,35 @@ struct DepthwiseConvolution::Call {
     const int64_t lanes = conv.kernels_->lanes, s = w.stride;
     const int64_t max_shift = (w.kernel - 1) * w.dilation / s;
     phase_length = ceil_div(w.output, lanes) * lanes + max_shift;
-    staged_size = ceil_div(s * phase_length, lanes) * lanes;
-    slots_d = std::bit_ceil(static_cast<uint64_t>((conv.kernel_size_[0] - 1) * dilation[0] + 1));
+    std::vector<int64_t> phases;  // the phases the taps read
+    for (int64_t q = 0; q < w.kernel; ++q) phases.push_back(q * w.dilation % s);
+    std::sort(phases.begin(), phases.end());
+    phases.erase(std::unique(phases.begin(), phases.end()), phases.end());
+    const auto phase_index = [&](int64_t r) {
+      return std::lower_bound(phases.begin(), phases.end(), r) - phases.begin();
+    };
+    staged_size = ceil_div(static_cast<int64_t>(phases.size()) * phase_length, lanes) * lanes;
+    const int64_t depth_span = (conv.kernel_size_[0] - 1) * dilation[0] + 1;
+    depth_unit = depth_span <= 4 * conv.kernel_size_[0] ? 1 : dilation[0];
+    slots_d = std::bit_ceil(static_cast<uint64_t>(depth_unit == 1 ? depth_span : conv.kernel_size_[0]));
     band_rows = tile_band_rows(0);
     band_size = band_rows * staged_size;
     tiles = ceil_div(out[1], kRowTile);
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
-    for (int64_t r = 0; r < s; ++r)
+    for (int64_t r : phases)
       for (int64_t t = 0; t < phase_length; ++t) {
-        const int64_t j = r + s * t;
+        const int64_t j = r + s * t, at = phase_index(r) * phase_length + t;
         const int64_t src =
             j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
         if (src < 0) continue;
         Run* last = copy_runs.empty() ? nullptr : &copy_runs.back();
-        if (last && t > 0 && last->begin + last->length == r * phase_length + t &&
-            src == last->source + last->length * s)
+        if (last && t > 0 && last->begin + last->length == at && src == last->source + last->length * s)
           ++last->length;
         else
-          copy_runs.push_back({r * phase_length + t, 1, src});
+          copy_runs.push_back({at, 1, src});
       }
     for (int64_t q = 0; q < w.kernel; ++q)
-      tap_offset.push_back(q * w.dilation % s * phase_length + q * w.dilation / s);
+      tap_offset.push_back(phase_index(q * w.dilation % s) * phase_length + q * w.dilation / s);
   }
 
   // The padded rows the output rows of tile T read at one depth.
@@ -364,7 +376,8 @@ struct DepthwiseConvolution::Call {
       const int64_t tile = oh0 / kRowTile, rows = std::min({last - step, out[1] - oh0, kRowTile - oh0 % kRowTile});
       for (int64_t a = 0; a < ks[0]; ++a) {
         // The band of padded depth pd (shifted to start at 0), staged unless cached.
-        const int64_t pd = od * stride[0] + a * dilation[0], slot_d = pd & (slots_d - 1), key = pd * tiles + tile;
+        const int64_t pd = od * stride[0] + a * dilation[0], key = pd * tiles + tile;
+        const int64_t slot_d = (pd / depth_unit) & (slots_d - 1);
         float* band = staged + slot_d * band_size;
         if (keys[slot_d] != key) stage_band(x_plane, tile, pd, band), keys[slot_d] = key;
         for (int64_t b = 0; b < ks[1]; ++b)
@@ -396,12 +409,11 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
     const int64_t chunks = threads == 1 ? 1 : std::clamp<int64_t>(ceil_div(4 * threads, batch * blocks), 1, vectors);
     const int64_t chunk = ceil_div(vectors, chunks) * kernels_->lanes;
     const int64_t items = batch * blocks * chunks;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t item = 0; item < items; ++item) {
+    parallel_for(threads, items, [&](int64_t item) {
       const int64_t block = item / chunks, c = item % chunks * chunk, first = block % blocks * block_rows;
       call.channels_last_rows(block / blocks, first, std::min(first + block_rows, rows), c,
                               std::min(c + chunk, channels_));
-    }
+    });
     return;
   }
   // Items of (image, channel, block of output rows): at least 4 per thread when the layer allows it;
@@ -410,11 +422,10 @@ void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads
   const int64_t blocks = std::clamp<int64_t>(ceil_div(4 * threads, planes), 1, call.out_rows);
   const int64_t block_rows = ceil_div(call.out_rows, blocks);
   const int64_t items = planes * blocks;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t item = 0; item < items; ++item) {
+  parallel_for(threads, items, [&](int64_t item) {
     const int64_t plane = item / blocks, first = item % blocks * block_rows;
     call.channels_first_rows(plane / channels_, plane % channels_, first, std::min(first + block_rows, call.out_rows));
-  }
+  });
 }
 
 DepthwiseConvolution::BlockRunner::BlockRunner(const DepthwiseConvolution& conv, const Shape& input_shape)
@@ -423,6 +434,7 @@ DepthwiseConvolution::BlockRunner::BlockRunner(const DepthwiseConvolution& conv,
   call_->y_image_pixels = 0;
 }
 
+DepthwiseConvolution::BlockRunner::BlockRunner(BlockRunner&&) noexcept = default;
 DepthwiseConvolution::BlockRunner::~BlockRunner() = default;
 
 void DepthwiseConvolution::BlockRunner::run(const float* input, int64_t image, int64_t first_row, int64_t last_row,

@@ -54,6 +54,7 @@ class DepthwiseConvolution final : public Algorithm {
   class BlockRunner {
    public:
     BlockRunner(const DepthwiseConvolution& conv, const Shape& input_shape);
+    BlockRunner(BlockRunner&&) noexcept;
     ~BlockRunner();
     // Output rows [first_row, last_row) (row = od * out_h + oh) of image `image` of the contiguous `input`,
     // written to `block` as an output of only those rows: channels_last [pixel][channel], channels_first

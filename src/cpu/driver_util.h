@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "allocation.h"
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
@@ -20,10 +21,12 @@ constexpr int64_t kSerialMacs = int64_t{1} << 20;
 // ceil(a / b) for b > 0 and any sign of a.
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
 
-// A per-thread scratch array that only grows (runs are many, sizes few).
+// A per-thread scratch array that only grows (runs are many, sizes few). An allocation failure is a
+// convkit::Error with the size (thrown inside a parallel_for, it reaches the caller).
 template <class T>
 T* scratch(std::vector<T>& buffer, int64_t count) {
-  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  if (buffer.size() < static_cast<size_t>(count))
+    allocating("a per-thread workspace", count, sizeof(T), [&] { buffer.resize(static_cast<size_t>(count)); });
   return buffer.data();
 }
 

@@ -1,5 +1,6 @@
 #include "fft_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <bit>
@@ -88,8 +89,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
   const double work = static_cast<double>(items * (cin_g_ + cout_g_ + cin_g_ * cout_g_) * n);
   if (work < static_cast<double>(kSerialWork)) threads = 1;
   // Each output is computed by one block pair in one fixed order: the result does not depend on `threads`.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t item = 0; item < items; ++item) {
+  parallel_for(threads, items, [&](int64_t item) {
     thread_local std::vector<float> input_buffer, output_buffer;
     const int64_t b_n = item / (groups_ * pairs), g = item / pairs % groups_, first = item % pairs * 2;
     float* x = scratch(input_buffer, cin_g_ * 2 * n);
@@ -123,7 +123,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
           for (int64_t i = 0; i < count; ++i) output[(b_n * cout + o) * axis.output + start + i] = from[i] + b;
       }
     }
-  }
+  });
 }
 
 std::string FftConvolution::name() const {

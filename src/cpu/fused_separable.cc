@@ -8,6 +8,7 @@
 #include "cache_size.h"
 #include "convkit/shape.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 namespace convkit::cpu {
 namespace {
@@ -94,24 +95,21 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   const int64_t block_floats = b.rows * width * mid + pointwise_.slack_floats();
   const int64_t taps = depthwise_.taps();
   if (batch * out_pixels * mid * (taps + cout) < kSerialMacs) threads = 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
+  using Runner = DepthwiseConvolution::BlockRunner;  // one per thread
+  const auto make_runner = [&] { return Runner(depthwise_, input.shape()); };
+  parallel_for(threads, items, Schedule::fixed, make_runner, [&](Runner& runner, int64_t item) {
     thread_local std::vector<float> block_buffer;
     float* block = scratch(block_buffer, block_floats);
-    DepthwiseConvolution::BlockRunner runner(depthwise_, input.shape());
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < items; ++item) {
-      const int64_t n = item / b.row_blocks, first_row = item % b.row_blocks * b.rows;
-      const int64_t last_row = std::min(first_row + b.rows, out_rows);
-      runner.run(input.data(), n, first_row, last_row, block);
-      // The block's pixels are consecutive in the output image: whole rows.
-      const int64_t first_pixel = first_row * width, pixels = (last_row - first_row) * width;
-      if (channels_last)
-        pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
-      else
-        pointwise_.run(block, pixels, output + n * cout * out_pixels + first_pixel, out_pixels);
-    }
-  }
+    const int64_t n = item / b.row_blocks, first_row = item % b.row_blocks * b.rows;
+    const int64_t last_row = std::min(first_row + b.rows, out_rows);
+    runner.run(input.data(), n, first_row, last_row, block);
+    // The block's pixels are consecutive in the output image: whole rows.
+    const int64_t first_pixel = first_row * width, pixels = (last_row - first_row) * width;
+    if (channels_last)
+      pointwise_.run(block, pixels, output + (n * out_pixels + first_pixel) * cout, 0);
+    else
+      pointwise_.run(block, pixels, output + n * cout * out_pixels + first_pixel, out_pixels);
+  });
 }
 
 std::string FusedSeparable::name() const { return "fused." + depthwise_.name() + "+" + pointwise_.kernel().name(); }

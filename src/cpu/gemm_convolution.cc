@@ -1,5 +1,6 @@
 #include "gemm_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 #include "weight_panels.h"
 
 #include <algorithm>
@@ -390,14 +391,13 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
                                                   channels_last ? kMaxBlockTiles : 1);
   const int64_t blocks = ceil_div(tiles, block_tiles);
   const int64_t items = images * groups_ * blocks;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t item = 0; item < items; ++item) {
+  parallel_for(threads, items, [&](int64_t item) {
     const int64_t n = item / (groups_ * blocks), g = item / blocks % groups_;
     const int64_t first = item % blocks * block_tiles;
     const int64_t count = std::min(block_tiles, tiles - first);
     if (channels_last) call.channels_last_block(g, first, count);
     else call.channels_first_block(n, g, first, count);
-  }
+  });
 }
 
 std::size_t GemmConvolution::workspace_bytes(const Shape&, int threads) const {

@@ -1,5 +1,6 @@
 #include "grouped_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <array>
@@ -248,17 +249,13 @@ void GroupedConvolution::run(ConstTensorView input, float* output, int threads) 
   const int64_t row_blocks = std::clamp<int64_t>(ceil_div(4 * threads, others), 1, rows);
   const int64_t block_rows = ceil_div(rows, row_blocks);
   const int64_t items = others * row_blocks;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    Call::RowCache cache;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < items; ++i) {
-      const int64_t v = i % vectors_, chunk = i / vectors_ % call.chunks;
-      const int64_t block = i / (vectors_ * call.chunks) % row_blocks, n = i / (vectors_ * call.chunks * row_blocks);
-      const int64_t row0 = block * block_rows;
-      if (row0 < rows) call.item(n, row0, std::min(block_rows, rows - row0), chunk, v, cache);
-    }
-  }
+  const auto make_cache = [] { return Call::RowCache(); };
+  parallel_for(threads, items, Schedule::fixed, make_cache, [&](Call::RowCache& cache, int64_t i) {
+    const int64_t v = i % vectors_, chunk = i / vectors_ % call.chunks;
+    const int64_t block = i / (vectors_ * call.chunks) % row_blocks, n = i / (vectors_ * call.chunks * row_blocks);
+    const int64_t row0 = block * block_rows;
+    if (row0 < rows) call.item(n, row0, std::min(block_rows, rows - row0), chunk, v, cache);
+  });
 }
 
 std::size_t GroupedConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

@@ -1,5 +1,6 @@
 #include "grouped_gemm_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 #include "weight_panels.h"
 
 #include <algorithm>
@@ -179,12 +180,10 @@ void GroupedGemmConvolution::run(ConstTensorView input, float* output, int threa
   const Call call(*this, input.shape(), input.data(), output, threads);
   // Each output element is computed by one tile in one fixed order: the result does not depend on `threads`.
   const int64_t items = input.dim(0) * call.blocks;
-#pragma omp parallel num_threads(call.threads) if (call.threads > 1)
-  {
-    std::vector<const float*> block_rows, rows;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < items; ++i) call.item(i / call.blocks, i % call.blocks, block_rows, rows);
-  }
+  using Rows = std::array<std::vector<const float*>, 2>;  // the block's rows, a tile's rows
+  parallel_for(call.threads, items, Schedule::fixed, [] { return Rows(); }, [&](Rows& rows, int64_t i) {
+    call.item(i / call.blocks, i % call.blocks, rows[0], rows[1]);
+  });
 }
 
 std::size_t GroupedGemmConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

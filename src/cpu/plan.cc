@@ -8,6 +8,7 @@
 #include "convkit/error.h"
 #include "convkit/shape.h"
 #include "algorithm.h"
+#include "allocation.h"
 
 namespace convkit {
 namespace {
@@ -88,7 +89,9 @@ ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
 ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
 
 Tensor ConvPlan::run(ConstTensorView input) const {
-  Tensor output(output_shape(impl_->spec, input.shape()));
+  const Shape shape = output_shape(impl_->spec, input.shape());
+  Tensor output = cpu::allocating("the output tensor of shape " + to_string(shape), element_count(shape), sizeof(float),
+                                  [&] { return Tensor(shape); });
   run(input, output.view());
   return output;
 }
@@ -100,14 +103,27 @@ void ConvPlan::run(ConstTensorView input, TensorView output) const {
     fail(spec.transposed ? "conv_transpose" : "conv", ": output of shape ", output.shape(),
          " does not match the expected ", expected);
   Tensor staged_input;
-  if (!input.is_contiguous()) staged_input = Tensor::copy_of(input);
+  if (!input.is_contiguous())
+    staged_input = cpu::allocating("a contiguous copy of the input", input.numel(), sizeof(float),
+                                   [&] { return Tensor::copy_of(input); });
   const ConstTensorView x = input.is_contiguous() ? input : staged_input.view();
+  // The algorithms name their large buffers; any other allocation failing in them is their workspace.
+  const auto compute = [&](float* y) {
+    try {
+      impl_->algorithm->run(x, y, impl_->threads());
+    } catch (const std::bad_alloc&) {
+      cpu::fail_out_of_memory("the workspace of " + impl_->algorithm->name() + " on an input of shape " +
+                                  to_string(x.shape()),
+                              static_cast<double>(impl_->algorithm->workspace_bytes(x.shape(), impl_->threads())));
+    }
+  };
   if (output.is_contiguous()) {
-    impl_->algorithm->run(x, output.data(), impl_->threads());
+    compute(output.data());
     return;
   }
-  Tensor staged_output(expected);
-  impl_->algorithm->run(x, staged_output.data(), impl_->threads());
+  Tensor staged_output = cpu::allocating("a contiguous output of shape " + to_string(expected), element_count(expected),
+                                         sizeof(float), [&] { return Tensor(expected); });
+  compute(staged_output.data());
   copy_elements(staged_output.view(), output);
 }
 

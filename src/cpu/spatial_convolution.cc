@@ -1,5 +1,6 @@
 #include "spatial_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <vector>
@@ -131,15 +132,20 @@ struct SpatialConvolution::Call {
   float* y;
   Axis axes[kMaxRank];
   int64_t in_pixels = 1, out_pixels = 1;
-  int64_t step = 1;        // output columns per kernel tile: pieces along W * L
-  int64_t chunk = 1;       // output columns per band, a multiple of step
-  int64_t phase_len = 1;   // floats per stride phase of a staged row
-  int64_t row_len = 1;     // floats per staged row: stride * phase_len
-  int64_t row_span = 1;    // input rows along H a band reads
-  int64_t row_limit = 1;   // padded W cells read by the real outputs; staged cells beyond are zeros
+  int64_t step = 1;         // output columns per kernel tile: pieces along W * L
+  int64_t chunk = 1;        // output columns per band, a multiple of step
+  int64_t segment_len = 1;  // floats per segment of a staged row
+  int64_t row_len = 1;      // floats per staged row: segments * segment_len
+  int64_t row_limit = 1;    // padded W cells read by the real outputs; staged cells beyond are zeros
   int64_t h_bands = 1, w_chunks = 1;
   bool staged_output = false;  // channels_last with several output channels: per-band output buffer
-  std::vector<int64_t> tap_offsets;
+  // A staged row is segments of every stride-th padded W cell, segment i from padded cell
+  // ow0 * stride + segment_starts[i]; tap q reads its columns from tap_offsets[q] on.
+  std::vector<int64_t> segment_starts, tap_offsets;
+  // row_slots[r * KH + kh]: which of the band's `row_slots_used` distinct input rows (per input channel and
+  // D tap) band row r reads at H tap kh; rows read by several (r, kh) are staged once.
+  std::vector<int64_t> row_slots;
+  int64_t row_slots_used = 0;
 
   Call(const SpatialConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
@@ -153,27 +159,68 @@ struct SpatialConvolution::Call {
     const int64_t lanes = conv.kernel_.lanes;
     step = conv.band_pieces_w_ * lanes;
     chunk = std::min(round_up(kChunk, step), round_up(w.out, step));
-    phase_len = chunk + (w.kernel - 1) * w.dilation / w.stride;
-    row_len = w.stride * phase_len;
-    row_span = (conv.band_rows_ - 1) * h.stride + (h.kernel - 1) * h.dilation + 1;
     row_limit = (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1;
     h_bands = ceil_div(h.out, conv.band_rows_);
     w_chunks = ceil_div(w.out, chunk);
     staged_output = spec.layout == Layout::channels_last && spec.out_channels > 1;
-    for (int64_t q = 0; q < w.kernel; ++q)
-      tap_offsets.push_back(q * w.dilation % w.stride * phase_len + q * w.dilation / w.stride);
+    plan_segments(w);
+    plan_row_slots(h);
   }
 
-  int64_t staged_rows() const { return 1 + conv.cin_g_ * axes[0].kernel * row_span; }  // + the zero row
+  // Tap q reads padded cells (ow0 + j) * s + q * d. Deinterleaved by stride phase (q * d mod s), the taps of
+  // one phase share a segment at consecutive offsets (q * d / s): the best layout for small strides and
+  // dilations. Only the phases some tap reads are staged, and when those segments would be longer than one
+  // segment per tap (stride or dilation large against the chunk), each tap gets its own: the staging
+  // grows with the chunk and the kernel, never with the stride or dilation.
+  void plan_segments(const Axis& w) {
+    std::vector<int64_t> phases;
+    for (int64_t q = 0; q < w.kernel; ++q) phases.push_back(q * w.dilation % w.stride);
+    std::sort(phases.begin(), phases.end());
+    phases.erase(std::unique(phases.begin(), phases.end()), phases.end());
+    const int64_t phase_len = chunk + (w.kernel - 1) * w.dilation / w.stride;
+    const int64_t phase_floats = static_cast<int64_t>(phases.size()) * phase_len;
+    if (phase_floats <= w.kernel * chunk) {
+      segment_starts = phases;
+      segment_len = phase_len;
+      for (int64_t q = 0; q < w.kernel; ++q) {
+        const int64_t phase = q * w.dilation % w.stride;
+        const int64_t index = std::lower_bound(phases.begin(), phases.end(), phase) - phases.begin();
+        tap_offsets.push_back(index * phase_len + q * w.dilation / w.stride);
+      }
+    } else {
+      segment_len = chunk;
+      for (int64_t q = 0; q < w.kernel; ++q) {
+        segment_starts.push_back(q * w.dilation);
+        tap_offsets.push_back(q * chunk);
+      }
+    }
+    row_len = static_cast<int64_t>(segment_starts.size()) * segment_len;
+  }
+
+  // Band row r reads input row (oh0 + r) * s + kh * d - pad at H tap kh: one slot per distinct r * s + kh * d.
+  void plan_row_slots(const Axis& h) {
+    std::vector<int64_t> offsets;
+    for (int64_t r = 0; r < conv.band_rows_; ++r)
+      for (int64_t kh = 0; kh < h.kernel; ++kh) offsets.push_back(r * h.stride + kh * h.dilation);
+    std::vector<int64_t> distinct = offsets;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    for (int64_t offset : offsets)
+      row_slots.push_back(std::lower_bound(distinct.begin(), distinct.end(), offset) - distinct.begin());
+    row_slots_used = static_cast<int64_t>(distinct.size());
+  }
+
+  int64_t staged_rows() const { return 1 + conv.cin_g_ * axes[0].kernel * row_slots_used; }  // + the zero row
   int64_t output_buffer() const { return staged_output ? conv.block_width_ * conv.band_rows_ * chunk : 0; }
 
-  // Stages the padded W row of input row `src` (elements `pitch` apart) that output columns from ow0 read,
-  // deinterleaved by the W stride: dst[q * phase_len + j] = padded cell (ow0 + j) * stride + q.
+  // Stages the segments of the padded W row of input row `src` (elements `pitch` apart) that output
+  // columns from ow0 read: dst[i * segment_len + j] = padded cell (ow0 + j) * stride + segment_starts[i].
   void stage_row(const float* src, int64_t pitch, int64_t ow0, float* dst) const {
     const Axis& w = axes[2];
     const PaddedRow row{src, pitch, w.in, w.pad, row_limit, conv.spec_.padding_mode};
-    for (int64_t q = 0; q < w.stride; ++q)
-      gather_padded(row, ow0 * w.stride + q, w.stride, phase_len, dst + q * phase_len);
+    for (size_t i = 0; i < segment_starts.size(); ++i)
+      gather_padded(row, ow0 * w.stride + segment_starts[i], w.stride, segment_len,
+                    dst + static_cast<int64_t>(i) * segment_len);
   }
 
   const float* input_row(int64_t n, int64_t c, int64_t id, int64_t ih, int64_t* pitch) const {
@@ -214,12 +261,12 @@ struct SpatialConvolution::Call {
         for (int64_t kh = 0; kh < h.kernel; ++kh)
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t rr = r < valid_rows ? r : 0;  // pieces below the last output row repeat row 0
-            const int64_t j = rr * h.stride + kh * h.dilation;
+            const int64_t j = row_slots[static_cast<size_t>(rr * h.kernel + kh)];
             const int64_t raw_h = (oh0 + rr) * h.stride + kh * h.dilation - h.pad;
             const int64_t ih = id < 0 ? -1 : padded_source_index(raw_h, h.in, spec.padding_mode);
             const float* row = staged;
             if (ih >= 0) {
-              int64_t& at = slots[(c * d.kernel + kd) * row_span + j];
+              int64_t& at = slots[(c * d.kernel + kd) * row_slots_used + j];
               if (at < 0) {
                 int64_t pitch = 1;
                 const float* src = input_row(n, g * cin_g + c, id, ih, &pitch);
@@ -278,12 +325,11 @@ void SpatialConvolution::run(ConstTensorView input, float* output, int threads) 
   const int64_t items = batch * groups_ * per_group;
   if (batch * spec_.out_channels * call.out_pixels * row_taps_ * kernel_size_[2] < kSerialMacs) threads = 1;
   // Each output element is computed by one band in one fixed order: the result does not depend on `threads`.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t item = 0; item < items; ++item) {
+  parallel_for(threads, items, [&](int64_t item) {
     const int64_t n = item / (groups_ * per_group), g = item / per_group % groups_;
     const int64_t od = item / (call.h_bands * call.w_chunks) % out_d;
     call.band(n, g, od, item / call.w_chunks % call.h_bands, item % call.w_chunks);
-  }
+  });
 }
 
 std::size_t SpatialConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

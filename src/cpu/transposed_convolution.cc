@@ -1,5 +1,6 @@
 #include "transposed_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <numeric>
@@ -39,11 +40,15 @@ TransposedConvolution::TransposedConvolution(const ConvSpec& spec, ConstTensorVi
   }
   // Tap q reaches phase (q * d) mod s; listing q downwards lists the input cells a phase output reads upwards.
   for (size_t a = 0; a < kAxes; ++a) {
-    axis_taps_[a].assign(static_cast<size_t>(stride_[a]), {});
+    std::vector<int64_t> rhos;
+    for (int64_t q = 0; q < kernel_size[a]; ++q) rhos.push_back(q * dilation_[a] % stride_[a]);
+    std::sort(rhos.begin(), rhos.end());
+    rhos.erase(std::unique(rhos.begin(), rhos.end()), rhos.end());
+    for (int64_t rho : rhos) axis_phases_[a].push_back({rho, {}});
     for (int64_t q = kernel_size[a] - 1; q >= 0; --q)
-      axis_taps_[a][static_cast<size_t>(q * dilation_[a] % stride_[a])].push_back(q);
+      axis_phases_[a][static_cast<size_t>(reached_index(a, q * dilation_[a] % stride_[a]))].taps.push_back(q);
   }
-  phases_ = stride_[0] * stride_[1] * stride_[2];
+  phases_ = static_cast<int64_t>(axis_phases_[0].size() * axis_phases_[1].size() * axis_phases_[2].size());
 
   // Element strides of the transposed weight along (input channel, output channel in group, D, H, W):
   // channels_first (Cin, Cout/g, k...), channels_last (k..., Cout/g, Cin).
@@ -59,8 +64,13 @@ TransposedConvolution::TransposedConvolution(const ConvSpec& spec, ConstTensorVi
   const int64_t taps = kernel_size[0] * kernel_size[1] * kernel_size[2];
   weights_ = AlignedBuffer(static_cast<size_t>(groups_ * panels_ * taps * cin_g_ * panel_width_));
   float* out = weights_.data();
+  const int64_t reached_h = static_cast<int64_t>(axis_phases_[1].size());
+  const int64_t reached_w = static_cast<int64_t>(axis_phases_[2].size());
   for (int64_t phase = 0; phase < phases_; ++phase) {
-    const std::array<const std::vector<int64_t>*, kAxes> lists = phase_tap_lists(phase);
+    const std::array<int64_t, kAxes> index{phase / (reached_h * reached_w), phase / reached_w % reached_h,
+                                           phase % reached_w};
+    std::array<const std::vector<int64_t>*, kAxes> lists{};
+    for (size_t a = 0; a < kAxes; ++a) lists[a] = &axis_phases_[a][static_cast<size_t>(index[a])].taps;
     const int64_t nh = static_cast<int64_t>(lists[1]->size()), nw = static_cast<int64_t>(lists[2]->size());
     const int64_t phase_taps = static_cast<int64_t>(lists[0]->size()) * nh * nw;
     phase_taps_.push_back(phase_taps);
@@ -94,17 +104,11 @@ TransposedConvolution::TransposedConvolution(const ConvSpec& spec, ConstTensorVi
   }
 }
 
-// Phase index = (rho_D * s_H + rho_H) * s_W + rho_W.
-std::array<int64_t, TransposedConvolution::kAxes> TransposedConvolution::phase_rhos(int64_t phase) const {
-  return {phase / (stride_[1] * stride_[2]), phase / stride_[2] % stride_[1], phase % stride_[2]};
-}
-
-std::array<const std::vector<int64_t>*, TransposedConvolution::kAxes> TransposedConvolution::phase_tap_lists(
-    int64_t phase) const {
-  const std::array<int64_t, kAxes> rho = phase_rhos(phase);
-  std::array<const std::vector<int64_t>*, kAxes> lists{};
-  for (size_t a = 0; a < kAxes; ++a) lists[a] = &axis_taps_[a][static_cast<size_t>(rho[a])];
-  return lists;
+int64_t TransposedConvolution::reached_index(size_t axis, int64_t rho) const {
+  const std::vector<ReachedPhase>& reached = axis_phases_[axis];
+  const auto at = std::lower_bound(reached.begin(), reached.end(), rho,
+                                   [](const ReachedPhase& phase, int64_t value) { return phase.rho < value; });
+  return at != reached.end() && at->rho == rho ? at - reached.begin() : -1;
 }
 
 // Everything one call needs: the resolved geometry, per-phase index tables, the work items, the tensors.
@@ -113,6 +117,8 @@ struct TransposedConvolution::Call {
   // cell output m reads at the phase's tap `tap` of this axis, or -1 (outside the input).
   struct AxisPhase {
     int64_t first = 0, count = 0;
+    int64_t reached = -1;  // index in conv.axis_phases_, -1 when no tap reaches the phase
+    int64_t taps = 0;
     std::vector<int64_t> source;
   };
   // One phase of the whole output: its three axis phases, taps and pixels (row-major over the counts).
@@ -147,32 +153,49 @@ struct TransposedConvolution::Call {
       out[a] = g.output;
       in_pixels *= g.input;
       out_pixels *= g.output;
-      for (int64_t rho = 0; rho < g.stride; ++rho) {
-        // Output p lies in phase (p + pad_begin) mod s; the phase's tap q, output m reads input
-        // (p + pad_begin - q * dilation) / s, an exact division (ConvTranspose definition, see reference.h).
+      // The phases with outputs: output p lies in phase (p + pad_begin) mod s, so outputs first < min(s, output)
+      // start them. The phase's tap q, output m reads input (p + pad_begin - q * dilation) / s, an exact
+      // division (ConvTranspose definition, see reference.h).
+      for (int64_t first = 0; first < std::min(g.stride, g.output); ++first) {
         AxisPhase phase;
-        phase.first = ((rho - g.pad_begin) % g.stride + g.stride) % g.stride;
-        phase.count = phase.first < g.output ? ceil_div(g.output - phase.first, g.stride) : 0;
-        for (int64_t q : conv.axis_taps_[a][static_cast<size_t>(rho)])
-          for (int64_t m = 0; m < phase.count; ++m) {
-            const int64_t t = phase.first + m * g.stride + g.pad_begin - q * g.dilation;
-            phase.source.push_back(t >= 0 && t / g.stride < g.input ? t / g.stride : -1);
-          }
+        phase.first = first;
+        phase.count = ceil_div(g.output - first, g.stride);
+        phase.reached = conv.reached_index(a, ((first + g.pad_begin) % g.stride + g.stride) % g.stride);
+        if (phase.reached >= 0) {
+          const std::vector<int64_t>& taps = conv.axis_phases_[a][static_cast<size_t>(phase.reached)].taps;
+          phase.taps = static_cast<int64_t>(taps.size());
+          for (int64_t q : taps)
+            for (int64_t m = 0; m < phase.count; ++m) {
+              const int64_t t = phase.first + m * g.stride + g.pad_begin - q * g.dilation;
+              phase.source.push_back(t >= 0 && t / g.stride < g.input ? t / g.stride : -1);
+            }
+        }
         axis_phases[a].push_back(std::move(phase));
       }
     }
+    // Every combination of the axes' phases; one reached by no tap along some axis gets only the bias.
     tile_pixels = spec.layout == Layout::channels_last ? conv.kernel_.mr : conv.kernel_.nr;
-    for (int64_t index = 0; index < conv.phases_; ++index) {
-      const std::array<int64_t, kAxes> rho = conv.phase_rhos(index);
+    const size_t n_h = axis_phases[1].size(), n_w = axis_phases[2].size();
+    const size_t reached_h = conv.axis_phases_[1].size(), reached_w = conv.axis_phases_[2].size();
+    for (size_t index = 0; index < axis_phases[0].size() * n_h * n_w; ++index) {
+      const std::array<size_t, kAxes> at{index / (n_h * n_w), index / n_w % n_h, index % n_w};
       Phase phase;
       phase.pixels = 1;
+      bool reached = true;
       for (size_t a = 0; a < kAxes; ++a) {
-        phase.axis[a] = &axis_phases[a][static_cast<size_t>(rho[a])];
-        phase.taps[a] = static_cast<int64_t>(conv.axis_taps_[a][static_cast<size_t>(rho[a])].size());
+        phase.axis[a] = &axis_phases[a][at[a]];
+        phase.taps[a] = phase.axis[a]->taps;
         phase.pixels *= phase.axis[a]->count;
+        reached = reached && phase.axis[a]->reached >= 0;
       }
-      phase.total_taps = conv.phase_taps_[static_cast<size_t>(index)];
-      phase.weights = conv.weights_.data() + conv.phase_weights_[static_cast<size_t>(index)];
+      phase.weights = conv.weights_.data();
+      if (reached) {
+        const size_t packed = (static_cast<size_t>(phase.axis[0]->reached) * reached_h +
+                               static_cast<size_t>(phase.axis[1]->reached)) * reached_w +
+                              static_cast<size_t>(phase.axis[2]->reached);
+        phase.total_taps = conv.phase_taps_[packed];
+        phase.weights += conv.phase_weights_[packed];
+      }
       tiles += ceil_div(phase.pixels, tile_pixels);
       phases.push_back(phase);
     }
@@ -184,7 +207,7 @@ struct TransposedConvolution::Call {
   std::vector<Item> items(int64_t block_tiles) const {
     std::vector<int64_t> phase_tiles;
     for (const Phase& phase : phases) phase_tiles.push_back(ceil_div(phase.pixels, tile_pixels));
-    const int64_t most = *std::max_element(phase_tiles.begin(), phase_tiles.end());
+    const int64_t most = phase_tiles.empty() ? 0 : *std::max_element(phase_tiles.begin(), phase_tiles.end());
     std::vector<Item> list;
     for (int64_t first = 0; first < most; first += block_tiles)
       for (size_t index = 0; index < phases.size(); ++index)
@@ -371,13 +394,12 @@ void TransposedConvolution::run(ConstTensorView input, float* output, int thread
   const std::vector<Call::Item> items = call.items(block_tiles);
   const int64_t count = static_cast<int64_t>(items.size());
   const int64_t work = batch * groups_ * count;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t w = 0; w < work; ++w) {
+  parallel_for(threads, work, [&](int64_t w) {
     const int64_t n = w / (groups_ * count), g = w / count % groups_;
     const Call::Item& item = items[static_cast<size_t>(w % count)];
     if (channels_last) call.channels_last_block(n, g, item);
     else call.channels_first_block(n, g, item);
-  }
+  });
 }
 
 std::size_t TransposedConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

@@ -1,6 +1,9 @@
 // Transposed convolution without zero insertion, for every transposed ConvSpec: rank 1-3, both layouts,
 // stride, dilation, every padding rule (explicit, same/same_lower, output_shape), output_padding, groups,
 // flip, fused bias. Backward-data of a convolution is this operation with the same weights.
+// Work and memory grow with the input, the output and the kernel, never with the stride: only the phases
+// some tap reaches (at most k per axis) are packed, and a call walks only the phases some output is in
+// (at most min(s, output) per axis).
 //
 // Phase decomposition (the sub-pixel / "deconvolution as s^rank convolutions" scheme). Along one axis,
 // input cell i and kernel tap q reach the uncropped output position t = i*s + q*d, i.e. output
@@ -53,20 +56,25 @@ class TransposedConvolution final : public Algorithm {
   struct Call;  // the per-call state: geometry, per-phase index tables, tensors
 
   static constexpr std::size_t kAxes = 3;  // (D, H, W); lower ranks have leading size-1 axes
-  // The per-axis phases of output phase `phase` (index (rho_D * s_H + rho_H) * s_W + rho_W), and their tap lists.
-  std::array<int64_t, kAxes> phase_rhos(int64_t phase) const;
-  std::array<const std::vector<int64_t>*, kAxes> phase_tap_lists(int64_t phase) const;
+  // One phase rho of one axis that kernel taps reach, with those taps q (positions, before flip) in
+  // decreasing q, i.e. increasing input index.
+  struct ReachedPhase {
+    int64_t rho = 0;
+    std::vector<int64_t> taps;
+  };
+  // Index of phase rho in axis_phases_[axis], or -1 when no tap reaches it.
+  int64_t reached_index(size_t axis, int64_t rho) const;
 
   ConvSpec spec_;
   TileKernel kernel_{};
   int64_t groups_ = 1, cin_g_ = 1, cout_g_ = 1;
   std::array<int64_t, kAxes> stride_{1, 1, 1}, dilation_{1, 1, 1};  // (D, H, W), 1 below rank 3
-  // axis_taps_[axis][rho]: the kernel taps q (positions, before flip) that reach phase rho of that axis,
-  // in decreasing q, i.e. increasing input index.
-  std::array<std::vector<std::vector<int64_t>>, kAxes> axis_taps_;
-  int64_t phases_ = 1;                    // stride_D * stride_H * stride_W
-  std::vector<int64_t> phase_taps_;       // per phase: product of its axes' tap counts
-  std::vector<int64_t> phase_weights_;    // per phase: offset of its panels in weights_
+  // Per axis, the phases some tap reaches, by increasing rho.
+  std::array<std::vector<ReachedPhase>, kAxes> axis_phases_;
+  // Packed phases: the reached phases of every axis combined, index (i_D * n_H + i_H) * n_W + i_W.
+  int64_t phases_ = 1;
+  std::vector<int64_t> phase_taps_;       // per packed phase: product of its axes' tap counts
+  std::vector<int64_t> phase_weights_;    // per packed phase: offset of its panels in weights_
   int64_t max_phase_taps_ = 0;
   int64_t panel_width_ = 1;  // output channels per weight panel (NR channels_last, MR channels_first)
   int64_t panels_ = 1;       // weight panels per group

@@ -1,5 +1,6 @@
 #include "weight_gradient.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <array>
@@ -224,17 +225,16 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
   std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]
   std::vector<float> b_panels(at(call.packed_panels() * call.k * nr));
   if (groups_ * call.m * direct_g_ * call.k < kSerialMacs) threads = 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    std::vector<float> a_buffer;
-    for (int64_t g = 0; g < groups_; ++g) {
-#pragma omp for schedule(static)
-      for (int64_t panel = 0; panel < call.panels; ++panel)
-        if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + call.packed_offset(panel));
-#pragma omp for schedule(dynamic)
-      for (int64_t tile = 0; tile < m_tiles; ++tile)
-        call.tile(g, tile * kernel_.mr, b_panels.data(), result.data(), a_buffer);
-    }
+  // Each tile of `result` is computed by one thread in one fixed order: any schedule gives the same bits.
+  const auto no_state = [] { return 0; };
+  for (int64_t g = 0; g < groups_; ++g) {
+    parallel_for(threads, call.panels, [&](int64_t panel) {
+      if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + call.packed_offset(panel));
+    });
+    parallel_for(threads, m_tiles, Schedule::dynamic, no_state, [&](int, int64_t tile) {
+      thread_local std::vector<float> a_buffer;
+      call.tile(g, tile * kernel_.mr, b_panels.data(), result.data(), a_buffer);
+    });
   }
 
   // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h):

@@ -1,5 +1,6 @@
 #include "winograd_convolution.h"
 #include "driver_util.h"
+#include "parallel.h"
 
 #include <algorithm>
 #include <array>
@@ -16,6 +17,7 @@ namespace {
 constexpr int64_t kMinBlockTiles = 16;
 constexpr int64_t kMaxTileRows = 128;              // >= every micro-kernel's MR
 constexpr int64_t kMinChannels = 32;               // per group, for prefers_not
+constexpr int64_t kMaxDepthDilation = 8;           // 3D: the extra input slices a block transforms
 // Transformed weights per group beyond which each block streams them from memory for too few tiles: 4 MiB
 // in 1D/2D (ResNet-50 res4 F(4x4), 9 MiB for 16 tiles: 0.85x gemm); 16 MiB in 3D, where every depth slice
 // adds tiles (C3D conv3a F(4x4), 14 MiB for 8 x 49 tiles: 2.2-2.7x gemm).
@@ -62,6 +64,10 @@ std::string WinogradConvolution::cannot(const ConvSpec& spec) {
     if (k != 3) return "kernel=" + convkit::to_string(kernel) + ": F(m, 3) needs a kernel of 3 on every axis";
   for (int64_t s : stride)
     if (s != 1) return "stride=" + convkit::to_string(stride) + ": Winograd tiles need stride 1";
+  // A block transforms every input slice its output slices read, 2 D dilations beyond them.
+  if (const int64_t d = per_axis(spec.dilation, spec.rank, 1, "dilation")[0]; spec.rank == 3 && d > kMaxDepthDilation)
+    return "D dilation " + std::to_string(d) + " > " + std::to_string(kMaxDepthDilation) +
+           ": each block would transform 2 dilations of extra input slices";
   return {};
 }
 
@@ -170,7 +176,7 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
 struct WinogradConvolution::Tiling {
   AxisGeometry d, h, w;                    // unit axes below rank 3 (d) and in 1D (h)
   int64_t halo = 0;                        // input slices a block reads beyond its output slices
-  int64_t phases_h = 1, phases_w = 1;      // = dilation
+  int64_t phases_h = 1, phases_w = 1;      // = dilation, or the output size if smaller (phases with outputs)
   int64_t planes = 1;                      // batch * phases_h * phases_w
   int64_t tiles_h = 1, tiles_w = 1;        // output tiles per plane
   int64_t block_depth = 1, block_planes = 1, block_rows = 1, block_cols = 1;  // the last ones may be cut
@@ -194,8 +200,8 @@ WinogradConvolution::Tiling WinogradConvolution::tiling(const Shape& input_shape
   if (rank >= 2) t.h = geometry.axes[rank - 2];
   if (rank == 3) t.d = geometry.axes[0];
   t.halo = (taps_ - 1) * t.d.dilation;
-  t.phases_h = t.h.dilation;
-  t.phases_w = t.w.dilation;
+  t.phases_h = std::min(t.h.dilation, std::max<int64_t>(t.h.output, 1));
+  t.phases_w = std::min(t.w.dilation, std::max<int64_t>(t.w.output, 1));
   t.planes = input_shape[0] * t.phases_h * t.phases_w;
   t.tiles_h = ceil_div(ceil_div(t.h.output, t.phases_h), m);
   t.tiles_w = ceil_div(ceil_div(t.w.output, t.phases_w), m);
@@ -313,11 +319,11 @@ struct WinogradConvolution::Call {
   void stage(const Block& b, float* patch, int64_t item) const {
     thread_local std::vector<int64_t> column_sources;
     const PaddingMode mode = conv.spec_.padding_mode;
-    const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b), dw = t.phases_w;
+    const int64_t cin = conv.spec_.in_channels, cin_g = conv.cin_g_, cols = patch_cols(b), dw = t.w.dilation;
     const int64_t slice = item / (b.planes * patch_rows(b)), row = item % patch_rows(b);
     const Plane pl = plane(b, item / patch_rows(b) % b.planes);
     const int64_t iz = source_index(b.z0 + slice - t.d.pad_begin, t.d, mode);
-    const int64_t ih = source_index(pl.py + t.phases_h * (b.ty0 * m + row) - t.h.pad_begin, t.h, mode);
+    const int64_t ih = source_index(pl.py + t.h.dilation * (b.ty0 * m + row) - t.h.pad_begin, t.h, mode);
     float* out = patch + item * cols * cin_g;
     if (iz < 0 || ih < 0) {
       std::fill_n(out, cols * cin_g, 0.0f);
@@ -389,7 +395,7 @@ struct WinogradConvolution::Call {
   // Phase 4, tile `tile`, channels [c0, c1): Y = AT M A + bias into the output (cells dilation apart), cut
   // at the border.
   void output_tile(const Block& b, const float* mb, float* out_block, int64_t tile, int64_t c0, int64_t c1) const {
-    const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_, dh = t.phases_h, dw = t.phases_w;
+    const int64_t cout = conv.spec_.out_channels, cout_g = conv.cout_g_, dh = t.h.dilation, dw = t.w.dilation;
     const int64_t out_d = t.d.output, out_h = t.h.output, out_w = t.w.output;
     const TileIndex i = tile_index(b, tile);
     const Plane pl = plane(b, i.plane);
@@ -414,10 +420,10 @@ struct WinogradConvolution::Call {
   // output planes of channels [c0, c1).
   void unstage(const Block& b, const float* out_block, int64_t item, int64_t c0, int64_t c1) const {
     const int64_t cout_g = conv.cout_g_, out_d = t.d.output, out_h = t.h.output, out_w = t.w.output;
-    const int64_t dw = t.phases_w, block_rows = b.rows * tile_rows;
+    const int64_t dw = t.w.dilation, block_rows = b.rows * tile_rows;
     const int64_t slice = item / (b.planes * block_rows), row = item % block_rows;
     const Plane pl = plane(b, item / block_rows % b.planes);
-    const int64_t oz = b.z0 + slice, oy = pl.py + t.phases_h * (b.ty0 * m + row), ox = pl.px + dw * b.tx0 * m;
+    const int64_t oz = b.z0 + slice, oy = pl.py + t.h.dilation * (b.ty0 * m + row), ox = pl.px + dw * b.tx0 * m;
     if (oy >= out_h) return;
     float* y_row = y + (((pl.n * conv.spec_.out_channels + b.g * cout_g) * out_d + oz) * out_h + oy) * out_w + ox;
     // Plane by plane: each output row is written once (the staging rows stay in L1/L2).
@@ -454,12 +460,11 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   const int64_t blocks = call.t.blocks(groups_), panels = call.panels();
   if (call.t.macs < kSerialMacs) threads = 1;
   if (call.t.whole_blocks(groups_, threads)) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t index = 0; index < blocks; ++index) {
+    parallel_for(threads, blocks, [&](int64_t index) {
       thread_local std::vector<float> workspace;
       float* w = scratch(workspace, call.t.block_floats());
       call.run_block(call.block(index), call.patch_of(w), call.v_of(w), call.m_of(w), call.out_of(w), 0, panels);
-    }
+    });
     return;
   }
   // Few blocks: each thread takes a share of the output channel panels of every block and transforms
@@ -469,15 +474,14 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   // shared (disjoint columns); patch and V are per thread.
   thread_local std::vector<float> shared;
   float* mb = scratch(shared, call.t.m_floats + call.t.out_floats);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t share = 0; share < threads; ++share) {
+  parallel_for(threads, threads, [&](int64_t share) {
     const int64_t p0 = panels * share / threads, p1 = panels * (share + 1) / threads;
     thread_local std::vector<float> own;
     float* w = scratch(own, call.t.patch_floats + call.t.v_floats);
     if (p0 < p1)
       for (int64_t index = 0; index < blocks; ++index)
         call.run_block(call.block(index), call.patch_of(w), call.v_of(w), mb, mb + call.t.m_floats, p0, p1);
-  }
+  });
 }
 
 std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int threads) const {

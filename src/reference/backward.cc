@@ -2,6 +2,8 @@
 // visit exactly the terms w * x -> y of the forward definition and route dL/dy back along each one.
 #include "convkit/backward.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "convkit/error.h"
 #include "convkit/shape.h"
+#include "../cpu/parallel.h"
 
 namespace convkit::reference {
 namespace {
@@ -175,24 +178,22 @@ Tensor convolution_backward_data(const ConvSpec& spec, std::span<const int64_t> 
   const ConstTensorView gy = as_5d(grad_output, spec, false);
   const Triple in_sizes = spatial_sizes(gx), w_strides = spatial_strides(w), gy_strides = spatial_strides(gy);
   const int64_t batch = input_shape[0];
-#pragma omp parallel if (worth_threads(spec, t, batch, geometry.output_spatial()))
-  {
-    std::vector<double> sums(static_cast<size_t>(element_count(in_sizes)));
-#pragma omp for schedule(dynamic)
-    for (int64_t job = 0; job < batch * spec.in_channels; ++job) {
-      const int64_t n = job / spec.in_channels, c = job % spec.in_channels;
-      const int64_t first_o = c / t.in_per_group * t.out_per_group;
-      std::fill(sums.begin(), sums.end(), 0.0);
-      for (int64_t o = first_o; o < first_o + t.out_per_group; ++o) {
-        const float* w_co = w.data() + weight_offset(spec, t, w.strides(), c, o);
-        const float* gy_no = gy.data() + n * gy.strides()[0] + o * gy.strides()[1];
-        for_each_term(t, w_strides, row_major(in_sizes), gy_strides, [&](int64_t wo, int64_t xo, int64_t yo) {
-          sums[static_cast<size_t>(xo)] += static_cast<double>(w_co[wo]) * static_cast<double>(gy_no[yo]);
-        });
-      }
-      store(sums, gx.data() + n * gx.strides()[0] + c * gx.strides()[1], in_sizes, spatial_strides(gx));
+  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? omp_get_max_threads() : 1;
+  const auto make_sums = [&] { return std::vector<double>(static_cast<size_t>(element_count(in_sizes))); };
+  parallel_for(threads, batch * spec.in_channels, cpu::Schedule::dynamic, make_sums,
+                    [&](std::vector<double>& sums, int64_t job) {
+    const int64_t n = job / spec.in_channels, c = job % spec.in_channels;
+    const int64_t first_o = c / t.in_per_group * t.out_per_group;
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (int64_t o = first_o; o < first_o + t.out_per_group; ++o) {
+      const float* w_co = w.data() + weight_offset(spec, t, w.strides(), c, o);
+      const float* gy_no = gy.data() + n * gy.strides()[0] + o * gy.strides()[1];
+      for_each_term(t, w_strides, row_major(in_sizes), gy_strides, [&](int64_t wo, int64_t xo, int64_t yo) {
+        sums[static_cast<size_t>(xo)] += static_cast<double>(w_co[wo]) * static_cast<double>(gy_no[yo]);
+      });
     }
-  }
+    store(sums, gx.data() + n * gx.strides()[0] + c * gx.strides()[1], in_sizes, spatial_strides(gx));
+  });
   return grad_input;
 }
 
@@ -209,25 +210,23 @@ Tensor convolution_backward_weights(const ConvSpec& spec, ConstTensorView input,
   const ConstTensorView gy = as_5d(grad_output, spec, false);
   const Triple x_strides = spatial_strides(x), gy_strides = spatial_strides(gy);
   const int64_t batch = input.dim(0);
-#pragma omp parallel if (worth_threads(spec, t, batch, geometry.output_spatial()))
-  {
-    std::vector<double> sums(static_cast<size_t>(element_count(t.kernel)));
-    // One job per (output channel, input channel of its group): each writes its own kernel.
-#pragma omp for schedule(dynamic)
-    for (int64_t job = 0; job < spec.out_channels * t.in_per_group; ++job) {
-      const int64_t o = job / t.in_per_group;
-      const int64_t c = o / t.out_per_group * t.in_per_group + job % t.in_per_group;
-      std::fill(sums.begin(), sums.end(), 0.0);
-      for (int64_t n = 0; n < batch; ++n) {
-        const float* x_nc = x.data() + n * x.strides()[0] + c * x.strides()[1];
-        const float* gy_no = gy.data() + n * gy.strides()[0] + o * gy.strides()[1];
-        for_each_term(t, row_major(t.kernel), x_strides, gy_strides, [&](int64_t wo, int64_t xo, int64_t yo) {
-          sums[static_cast<size_t>(wo)] += static_cast<double>(x_nc[xo]) * static_cast<double>(gy_no[yo]);
-        });
-      }
-      store(sums, gw.data() + weight_offset(spec, t, gw.strides(), c, o), t.kernel, spatial_strides(gw));
+  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? omp_get_max_threads() : 1;
+  const auto make_sums = [&] { return std::vector<double>(static_cast<size_t>(element_count(t.kernel))); };
+  // One job per (output channel, input channel of its group): each writes its own kernel.
+  parallel_for(threads, spec.out_channels * t.in_per_group, cpu::Schedule::dynamic, make_sums,
+                    [&](std::vector<double>& sums, int64_t job) {
+    const int64_t o = job / t.in_per_group;
+    const int64_t c = o / t.out_per_group * t.in_per_group + job % t.in_per_group;
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (int64_t n = 0; n < batch; ++n) {
+      const float* x_nc = x.data() + n * x.strides()[0] + c * x.strides()[1];
+      const float* gy_no = gy.data() + n * gy.strides()[0] + o * gy.strides()[1];
+      for_each_term(t, row_major(t.kernel), x_strides, gy_strides, [&](int64_t wo, int64_t xo, int64_t yo) {
+        sums[static_cast<size_t>(wo)] += static_cast<double>(x_nc[xo]) * static_cast<double>(gy_no[yo]);
+      });
     }
-  }
+    store(sums, gw.data() + weight_offset(spec, t, gw.strides(), c, o), t.kernel, spatial_strides(gw));
+  });
   return grad_weight;
 }
 

@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -5,6 +7,7 @@
 #include "convkit/error.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"
+#include "../cpu/parallel.h"
 
 namespace convkit::reference {
 namespace {
@@ -142,42 +145,40 @@ void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView we
   // Threads only pay off on real layers; a parallel region costs milliseconds on a loaded machine.
   const int64_t kernel_taps = axes[0].kernel * axes[1].kernel * axes[2].kernel;
   const bool worth_threads = batch * spec.out_channels * in_per_group * kernel_taps * out_cells > (int64_t{1} << 20);
-#pragma omp parallel if (worth_threads)
-  {
-    std::vector<double> acc(static_cast<size_t>(out_cells));
-#pragma omp for schedule(dynamic)
-    for (int64_t job = 0; job < batch * spec.out_channels; ++job) {
-      const int64_t n = job / spec.out_channels, o = job % spec.out_channels;
-      const int64_t group = o / out_per_group;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t ci = 0; ci < in_per_group; ++ci) {
-        const int64_t c = group * in_per_group + ci;
-        // conv weight (Cout, Cin/g, k): [o, ci]; transposed weight (Cin, Cout/g, k): [c, o mod group].
-        const float* w_oc = spec.transposed ? w.data + c * w.outer_stride + (o - group * out_per_group) * w.inner_stride
-                                            : w.data + o * w.outer_stride + ci * w.inner_stride;
-        const float* x_nc = x.data + n * x.outer_stride + c * x.inner_stride;
-        for (int64_t qd = 0; qd < axes[0].kernel; ++qd)
-          for (int64_t qh = 0; qh < axes[1].kernel; ++qh)
-            for (int64_t qw = 0; qw < axes[2].kernel; ++qw) {
-              const double wv = w_oc[qd * w.stride[0] + qh * w.stride[1] + qw * w.stride[2]];
-              for (const Tap& d : taps[0][static_cast<size_t>(qd)])
-                for (const Tap& h : taps[1][static_cast<size_t>(qh)]) {
-                  const float* x_row = x_nc + d.input_offset + h.input_offset;
-                  double* acc_row = acc.data() + (d.output_index * out_h + h.output_index) * out_w;
-                  for (const Tap& t : taps[2][static_cast<size_t>(qw)])
-                    acc_row[t.output_index] += wv * static_cast<double>(x_row[t.input_offset]);
-                }
-            }
-      }
-      const double b = bias ? static_cast<double>((*bias)[std::array<int64_t, 1>{o}]) : 0.0;
-      float* y_no = output.data() + n * y.outer_stride + o * y.inner_stride;
-      for (int64_t pd = 0; pd < axes[0].output; ++pd)
-        for (int64_t ph = 0; ph < out_h; ++ph)
-          for (int64_t pw = 0; pw < out_w; ++pw)
-            y_no[pd * y.stride[0] + ph * y.stride[1] + pw * y.stride[2]] =
-                static_cast<float>(acc[static_cast<size_t>((pd * out_h + ph) * out_w + pw)] + b);
+  const int threads = worth_threads ? omp_get_max_threads() : 1;
+  const auto make_acc = [&] { return std::vector<double>(static_cast<size_t>(out_cells)); };
+  parallel_for(threads, batch * spec.out_channels, cpu::Schedule::dynamic, make_acc,
+                    [&](std::vector<double>& acc, int64_t job) {
+    const int64_t n = job / spec.out_channels, o = job % spec.out_channels;
+    const int64_t group = o / out_per_group;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t ci = 0; ci < in_per_group; ++ci) {
+      const int64_t c = group * in_per_group + ci;
+      // conv weight (Cout, Cin/g, k): [o, ci]; transposed weight (Cin, Cout/g, k): [c, o mod group].
+      const float* w_oc = spec.transposed ? w.data + c * w.outer_stride + (o - group * out_per_group) * w.inner_stride
+                                          : w.data + o * w.outer_stride + ci * w.inner_stride;
+      const float* x_nc = x.data + n * x.outer_stride + c * x.inner_stride;
+      for (int64_t qd = 0; qd < axes[0].kernel; ++qd)
+        for (int64_t qh = 0; qh < axes[1].kernel; ++qh)
+          for (int64_t qw = 0; qw < axes[2].kernel; ++qw) {
+            const double wv = w_oc[qd * w.stride[0] + qh * w.stride[1] + qw * w.stride[2]];
+            for (const Tap& d : taps[0][static_cast<size_t>(qd)])
+              for (const Tap& h : taps[1][static_cast<size_t>(qh)]) {
+                const float* x_row = x_nc + d.input_offset + h.input_offset;
+                double* acc_row = acc.data() + (d.output_index * out_h + h.output_index) * out_w;
+                for (const Tap& t : taps[2][static_cast<size_t>(qw)])
+                  acc_row[t.output_index] += wv * static_cast<double>(x_row[t.input_offset]);
+              }
+          }
     }
-  }
+    const double b = bias ? static_cast<double>((*bias)[std::array<int64_t, 1>{o}]) : 0.0;
+    float* y_no = output.data() + n * y.outer_stride + o * y.inner_stride;
+    for (int64_t pd = 0; pd < axes[0].output; ++pd)
+      for (int64_t ph = 0; ph < out_h; ++ph)
+        for (int64_t pw = 0; pw < out_w; ++pw)
+          y_no[pd * y.stride[0] + ph * y.stride[1] + pw * y.stride[2]] =
+              static_cast<float>(acc[static_cast<size_t>((pd * out_h + ph) * out_w + pw)] + b);
+  });
 }
 
 Tensor convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView weight,

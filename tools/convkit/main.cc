@@ -3,6 +3,7 @@
 
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "bench.h"
 #include "conv.h"
@@ -25,7 +26,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
-  } catch (const std::exception& e) {  // convkit::Error and anything the system throws (I/O, memory)
+  } catch (const std::bad_alloc&) {  // the library names its large buffers; this is any other allocation
+    std::cerr << "convkit: error: out of memory (an allocation failed; a smaller input, output or batch may fit)\n";
+    return 2;
+  } catch (const std::exception& e) {  // convkit::Error and anything the system throws (I/O)
     std::cerr << "convkit: error: " << e.what() << "\n";
     return 2;
   }
