@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "../cpu/channel_shuffle.h"
+#include "../cpu/finite_scan.h"
 #include "../cpu/fused_separable.h"
 #include "../cpu/gemm_convolution.h"
 #include "../cpu/isa.h"
@@ -98,6 +99,9 @@ struct CompositePlan::Impl {
     if (std::string reason = cpu::FusedSeparable::cannot(dw, pw); !reason.empty()) return reason;
     if (std::string reason = cpu::FusedSeparable::prefers_not(dw); !reason.empty()) return reason;
     const Tensor dw_weight = Tensor::copy_of(weights[0].weight), pw_weight = Tensor::copy_of(weights[1].weight);
+    // As ConvPlan does (cpu::create_direct): the depthwise kernels would add 0 * Inf = NaN at zero padding.
+    if (!cpu::all_finite(dw_weight.data(), dw_weight.numel()) || !cpu::all_finite(pw_weight.data(), pw_weight.numel()))
+      return "the weights hold NaN or Inf";
     const std::optional<Tensor> dw_bias =
         weights[0].bias ? std::optional(Tensor::copy_of(*weights[0].bias)) : std::nullopt;
     const std::optional<Tensor> pw_bias =

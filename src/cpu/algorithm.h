@@ -45,6 +45,14 @@ struct AlgorithmEntry {
 // Every algorithm, in order of preference; the last one (reference) computes every spec.
 std::span<const AlgorithmEntry> algorithms();
 
+// An algorithm that computes `spec` term by term as the reference does, so that NaN and Inf propagate as
+// the definition says (a non-finite value reaches only the outputs that read it; +Inf and -Inf terms give
+// NaN, 0 * Inf gives NaN). Winograd and fft hand a run to it when their input holds a non-finite value,
+// which their transforms would spread over a whole tile or block. With finite weights: the one a plan
+// chooses when winograd and fft are left out. With NaN or Inf in the weights: the reference, the only one
+// with no term for a zero-padding cell (the others multiply the weight by a staged zero: 0 * Inf = NaN).
+std::unique_ptr<Algorithm> create_direct(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
 // Helpers for entries.
 inline std::string always(const ConvSpec&) { return {}; }
 template <class A>

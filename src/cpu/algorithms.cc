@@ -2,6 +2,7 @@
 #include "algorithm.h"
 #include "depthwise_convolution.h"
 #include "fft_convolution.h"
+#include "finite_scan.h"
 #include "gemm_convolution.h"
 #include "grouped_convolution.h"
 #include "grouped_gemm_convolution.h"
@@ -26,6 +27,16 @@ std::span<const AlgorithmEntry> algorithms() {
       {"reference", &always, &always, &create<ReferenceAlgorithm>},
   };
   return table;
+}
+
+std::unique_ptr<Algorithm> create_direct(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa) {
+  if (all_finite(weight.data(), weight.numel()))
+    for (const AlgorithmEntry& entry : algorithms()) {
+      const bool transform = entry.name == "winograd" || entry.name == "fft";
+      if (!transform && entry.cannot(spec).empty() && entry.prefers_not(spec).empty())
+        return entry.create(spec, weight, bias, isa);
+    }
+  return create<ReferenceAlgorithm>(spec, weight, bias, isa);
 }
 
 }  // namespace convkit::cpu

@@ -3,10 +3,12 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 
 #include "convkit/shape.h"
+#include "finite_scan.h"
 #include "padded_row.h"
 
 namespace convkit::cpu {
@@ -77,9 +79,16 @@ FftConvolution::FftConvolution(const ConvSpec& spec, ConstTensorView weight, con
       fft_.forward(re, re + n);
     }
   if (bias) bias_.assign(bias, bias + spec.out_channels);
+  weights_finite_ = all_finite(weight.data(), weight.numel());
+  direct_ = create_direct(spec, weight, bias, isa);
 }
 
 void FftConvolution::run(ConstTensorView input, float* output, int threads) const {
+  if (!weights_finite_) {
+    direct_->run(input, output, threads);
+    return;
+  }
+  std::atomic<bool> non_finite{false};  // a block holds NaN or Inf: the run goes direct
   const AxisGeometry axis = resolve_geometry(spec_, input_spatial_of(spec_, input.shape())).axes[0];
   const int64_t n = fft_.size(), length = n - taps_ + 1;  // outputs per block
   const int64_t blocks = ceil_div(axis.output, length), pairs = ceil_div(blocks, 2);
@@ -104,6 +113,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
       gather_padded(row, first * length, 1, n, re);
       if (first + 1 < blocks) gather_padded(row, (first + 1) * length, 1, n, re + n);
       else std::fill_n(re + n, n, 0.0f);
+      if (!all_finite(re, 2 * n, isa_)) non_finite.store(true, std::memory_order_relaxed);
       fft_.forward(re, re + n);
     }
     for (int64_t o = g * cout_g_; o < (g + 1) * cout_g_; ++o) {
@@ -124,6 +134,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
       }
     }
   });
+  if (non_finite) direct_->run(input, output, threads);
 }
 
 std::string FftConvolution::name() const {
@@ -132,11 +143,13 @@ std::string FftConvolution::name() const {
 
 std::string FftConvolution::details() const {
   return "overlap-save, complex transforms of " + std::to_string(fft_.size()) + " points, " +
-         std::to_string(fft_.size() - taps_ + 1) + " outputs per block, two blocks per transform";
+         std::to_string(fft_.size() - taps_ + 1) + " outputs per block, two blocks per transform; with NaN or Inf " +
+         "in the input or weights: " + direct_->name();
 }
 
-std::size_t FftConvolution::workspace_bytes(const Shape&, int threads) const {
-  return static_cast<std::size_t>(threads * (cin_g_ + 1) * 2 * fft_.size()) * sizeof(float);
+std::size_t FftConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
+  return std::max(static_cast<std::size_t>(threads * (cin_g_ + 1) * 2 * fft_.size()) * sizeof(float),
+                  direct_->workspace_bytes(input_shape, threads));  // runs after the blocks, not beside
 }
 
 }  // namespace convkit::cpu

@@ -13,11 +13,17 @@
 // Error: the float FFT's rounding grows with log2(n): |error| <= 5 * 2^-24 * log2(n) * sqrt(n) *
 // max|x| * ||w_o||_2 per output (w_o the weights of output channel o), the classical bound of FFT
 // convolution with ||x_block||_2 <= sqrt(n) max|x| (tests/fft_test.cc checks it; the errors seen are far below).
+// NaN and Inf: one in a block reaches every bin of its transform, so every output of the block pair
+// (and 0 * Inf terms add NaN where the definition has +-Inf). Each item scans the blocks it gathers (in
+// cache); a run whose input holds a non-finite value, or whose weights do, is computed by the direct
+// algorithm a plan would choose without fft (made at plan time), which propagates them as the reference
+// defines.
 // Stride 1 only (a strided layer would compute outputs it throws away); every padding kind and mode
 // (blocks read the padded input through gather_padded), dilation, groups, flip, bias, both layouts.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,7 +51,9 @@ class FftConvolution final : public Algorithm {
   void run(ConstTensorView input, float* output, int threads) const override;
   std::string name() const override;
   std::string details() const override;
-  std::size_t packed_bytes() const override { return spectra_.bytes() + bias_.size() * sizeof(float); }
+  std::size_t packed_bytes() const override {
+    return spectra_.bytes() + bias_.size() * sizeof(float) + direct_->packed_bytes();
+  }
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
   int64_t transform_size() const { return fft_.size(); }
 
@@ -57,6 +65,8 @@ class FftConvolution final : public Algorithm {
   FftPlan fft_;
   AlignedBuffer spectra_;    // [group][o][c][re n | im n], the reversed kernel's transform / n
   std::vector<float> bias_;  // out_channels values, empty without bias
+  bool weights_finite_ = true;
+  std::unique_ptr<Algorithm> direct_;  // runs with NaN or Inf in the input or weights (create_direct)
 };
 
 }  // namespace convkit::cpu

@@ -9,6 +9,7 @@
 #include "convkit/shape.h"
 #include "algorithm.h"
 #include "allocation.h"
+#include "finite_scan.h"
 
 namespace convkit {
 namespace {
@@ -69,6 +70,13 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
   const Tensor weight_copy = Tensor::copy_of(weight);
   const std::optional<Tensor> bias_copy = bias ? std::optional(Tensor::copy_of(*bias)) : std::nullopt;
   const cpu::Isa isa = cpu::supported_isas().front();
+  if (!cpu::all_finite(weight_copy.data(), weight_copy.numel())) {  // see cpu::create_direct
+    impl_->algorithm = cpu::create_direct(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
+    impl_->explanation = "weights hold NaN or Inf: " + impl_->algorithm->name() +
+                         ", which has no term for a zero-padding cell (the other algorithms would add 0 * Inf = NaN " +
+                         "there)" + (forced ? ", instead of the requested " + options.algorithm : "") + "\n";
+    return;
+  }
   for (const cpu::AlgorithmEntry& entry : cpu::algorithms()) {
     std::string reason = forced ? (&entry == forced ? "" : "not requested (algorithm=" + options.algorithm + ")")
                                 : entry.cannot(spec);

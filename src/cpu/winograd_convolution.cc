@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <vector>
 
 #include "cache_size.h"
 #include "convkit/shape.h"
+#include "finite_scan.h"
 #include "tile_kernel.h"
 #include "winograd_matrices.h"
 
@@ -163,6 +165,8 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
     bias_ = AlignedBuffer(static_cast<size_t>(spec.out_channels));
     std::copy_n(bias, spec.out_channels, bias_.data());
   }
+  weights_finite_ = all_finite(weight.data(), weight.numel());
+  direct_ = create_direct(spec, weight, bias, isa);
 }
 
 // How one input shape is cut into tiles and blocks of tiles. A dilated 3-wide kernel (dilation d) is a
@@ -277,6 +281,7 @@ struct WinogradConvolution::Call {
   const float* x;
   float* y;
   int64_t m = 1, positions = 1, tile_rows = 1;  // tile_rows: m in 2D and 3D, 1 in 1D
+  mutable std::atomic<bool> non_finite{false};  // a block's input holds NaN or Inf: the run goes direct
 
   Call(const WinogradConvolution& c, ConstTensorView input, float* output)
       : conv(c), t(c.tiling(input.shape())), x(input.data()), y(output), m(c.transform_.m),
@@ -446,7 +451,12 @@ struct WinogradConvolution::Call {
   // Block b by one thread, the output channel panels [p0, p1) (all of the input transform).
   void run_block(const Block& b, float* patch, float* v, float* mb, float* out, int64_t p0, int64_t p1) const {
     const int64_t c0 = p0 * conv.kernel_.nr, c1 = std::min(conv.cout_g_, p1 * conv.kernel_.nr);
+    if (non_finite.load(std::memory_order_relaxed)) return;
     for (int64_t item = 0; item < stage_items(b); ++item) stage(b, patch, item);
+    if (!all_finite(patch, stage_items(b) * patch_cols(b) * conv.cin_g_, conv.transform_.isa)) {
+      non_finite.store(true, std::memory_order_relaxed);
+      return;
+    }
     for (int64_t tile = 0; tile < v_tiles(b); ++tile) input_tile(b, patch, v, tile);
     for (int64_t xi = 0; xi < positions; ++xi)
       for (int64_t panel = p0; panel < p1; ++panel) gemm(b, v, mb, xi * panels() + panel);
@@ -456,7 +466,15 @@ struct WinogradConvolution::Call {
 };
 
 void WinogradConvolution::run(ConstTensorView input, float* output, int threads) const {
-  const Call call(*this, input, output);
+  if (weights_finite_) {
+    const Call call(*this, input, output);
+    run_blocks(call, threads);
+    if (!call.non_finite) return;
+  }
+  direct_->run(input, output, threads);
+}
+
+void WinogradConvolution::run_blocks(const Call& call, int threads) const {
   const int64_t blocks = call.t.blocks(groups_), panels = call.panels();
   if (call.t.macs < kSerialMacs) threads = 1;
   if (call.t.whole_blocks(groups_, threads)) {
@@ -485,12 +503,15 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
 }
 
 std::size_t WinogradConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
+  const std::size_t direct = direct_->workspace_bytes(input_shape, threads);  // runs after the blocks, not beside
   const Tiling t = tiling(input_shape);
   if (t.macs < kSerialMacs) threads = 1;
   if (!t.whole_blocks(groups_, threads))  // patch + V per thread, M + staging shared
-    return static_cast<std::size_t>(threads * (t.patch_floats + t.v_floats) + t.m_floats + t.out_floats) * sizeof(float);
+    return std::max(
+        static_cast<std::size_t>(threads * (t.patch_floats + t.v_floats) + t.m_floats + t.out_floats) * sizeof(float),
+        direct);
   const int64_t copies = std::min<int64_t>(threads, t.blocks(groups_));
-  return static_cast<std::size_t>(copies * t.block_floats()) * sizeof(float);
+  return std::max(static_cast<std::size_t>(copies * t.block_floats()) * sizeof(float), direct);
 }
 
 std::string WinogradConvolution::details() const {
@@ -498,7 +519,7 @@ std::string WinogradConvolution::details() const {
   const std::string tile = spec_.rank == 1 ? "F(" + m + ", 3)" : "F(" + m + "x" + m + ", 3x3)";
   return tile + (spec_.rank == 3 ? " per depth slice, 3 depth taps in the GEMMs" : "") + ": " +
          std::to_string(transform_.positions()) + " GEMMs per block of tiles; micro-kernel " + kernel_.name() +
-         ", weights transformed at plan time";
+         ", weights transformed at plan time; with NaN or Inf in the input or weights: " + direct_->name();
 }
 
 }  // namespace convkit::cpu

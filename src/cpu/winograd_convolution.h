@@ -12,6 +12,11 @@
 //   3. alpha^2 independent GEMMs M[xi] = V[xi] (tiles x taps Cin/g) * U[xi] (taps Cin/g x Cout/g) with
 //      the igemm micro-kernels (rows = tiles read through row pointers, one per tile and depth tap);
 //   4. output transform: Y = AT M A + bias per tile, written straight into the output (cut at the border).
+// NaN and Inf: one in a tile's input spreads over every output of the tile (and 0 * Inf terms of the
+// transforms add NaN where the definition has +-Inf), so the results would depend on the algorithm. Each
+// block scans its staged patch (in cache: 1.5-2% of the time, docs/engine.md); a run whose input holds a
+// non-finite value, or whose weights do, is computed by the direct algorithm a plan would choose without
+// winograd (made at plan time), which propagates them as the reference defines.
 // Threads: whole blocks per thread when there are at least two per thread; otherwise each thread takes a
 // share of every block's output channel panels and transforms the block's input itself (a small image:
 // the threads split the transformed weights instead of each streaming all of them; no barriers). Every
@@ -22,6 +27,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "algorithm.h"
@@ -50,7 +56,7 @@ class WinogradConvolution final : public Algorithm {
   void run(ConstTensorView input, float* output, int threads) const override;
   std::string name() const override { return transform_.name(); }
   std::string details() const override;
-  std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes(); }
+  std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes() + direct_->packed_bytes(); }
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
 
  private:
@@ -59,6 +65,8 @@ class WinogradConvolution final : public Algorithm {
   struct Call;
 
   Tiling tiling(const Shape& input_shape) const;
+  // Every block of the call; sets call.non_finite (and stops) when a block's input is not all finite.
+  void run_blocks(const Call& call, int threads) const;
 
   ConvSpec spec_;
   WinogradTransform transform_;  // 2D over (H, W) for rank 3
@@ -68,6 +76,8 @@ class WinogradConvolution final : public Algorithm {
   int64_t cout_pad_ = 1;    // Cout/g rounded up to whole panels of kernel_.nr: the row length of M
   AlignedBuffer weights_;  // U: [group][xi][panel][c][NR], zero beyond Cout/g
   AlignedBuffer bias_;     // Cout values, empty without bias
+  bool weights_finite_ = true;
+  std::unique_ptr<Algorithm> direct_;  // runs with NaN or Inf in the input or weights (create_direct)
 };
 
 }  // namespace convkit::cpu
