@@ -3,13 +3,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 30
-FUZZERS    := npy model_json kernel_text csv
+FUZZ_SECONDS ?= 20
+FUZZERS    := npy model_json kernel_text csv image filter_spec bench_suite conv_plan
 BENCH_BUILD ?= build-bench
 
 SHELL := /bin/bash
 
-.PHONY: all deps build test test-fast test-asan fuzz demo clean
+.PHONY: all deps build test test-fast test-asan fuzz fuzz-long demo clean
 
 all: build
 
@@ -30,18 +30,29 @@ test-asan: deps
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
 
 # Every libFuzzer target (Clang, ASan+UBSan) for FUZZ_SECONDS each, starting from fuzz/corpus/<name>;
-# new corpus entries and crash reproducers stay in $(FUZZ_BUILD).
-fuzz: deps
+# new corpus entries and crash reproducers stay in $(FUZZ_BUILD). `make test` runs this short run;
+# `make fuzz-long FUZZ_SECONDS=3600` is the same for as long as asked. Memory or time that grows with a
+# number rather than with the data counts as a crash (-rss_limit_mb, -malloc_limit_mb, -timeout).
+FUZZ_LIMITS := -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20
+# Long inputs where the format has them (a model of thousands of layers; whole images).
+export FUZZ_MAX_LEN_model_json := 262144
+export FUZZ_MAX_LEN_image := 65536
+export FUZZ_MAX_LEN_bench_suite := 65536
+fuzz fuzz-long: deps
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCONVKIT_WERROR=ON -DCONVKIT_SANITIZE=ON -DCONVKIT_FUZZ=ON -DCONVKIT_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD)
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$f && cp fuzz/corpus/$$f/* $(FUZZ_BUILD)/corpus/$$f/ && \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS) s" && \
-	  $(FUZZ_BUILD)/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY)" \
+	  max_len_var=FUZZ_MAX_LEN_$$f; \
+	  $(FUZZ_BUILD)/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_LIMITS) \
+	    $$( [ -n "$${!max_len_var:-}" ] && echo -max_len=$${!max_len_var} ) \
+	    -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus/$$f 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|conv_plan_fuzz|image_fuzz|filter_spec_fuzz|bench_suite_fuzz|model_json_fuzz)" \
 	    ; test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
+
+fuzz-long: FUZZ_SECONDS = 3600
 
 test-fast: build
 	@ctest --test-dir $(BUILD) --output-on-failure
