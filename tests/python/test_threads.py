@@ -19,22 +19,26 @@ def one_thread_each():
     convkit.set_num_threads(previous)
 
 
-def test_two_python_threads_are_inside_convkit_at_once(one_thread_each):
-    # With a switch interval far longer than the test, a thread holding the GIL is never preempted between
-    # recording its entry time and entering convkit, nor inside convkit unless convkit releases the GIL. So
-    # the two [entry, exit] intervals can only overlap when convkit releases the GIL while it computes.
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 32, 96, 96)).astype(np.float32)
-    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
-    plan = convkit.Plan(convkit.ConvSpec(32, 32, (3, 3), padding=1), w)
+def inside_at_once(call, max_calls=200):
+    """Two threads each record their entry time, then call `call` until they have seen the other thread enter
+    (at most max_calls times), then their exit time; returns both [entry, exit] intervals.
+
+    With a switch interval far longer than the test, a thread holding the GIL is never preempted: it runs
+    Python only when the other blocks or releases the GIL. If convkit kept the GIL, the first thread past
+    the barrier would make all its calls before the other recorded anything (no overlap). If convkit
+    releases it, the other thread enters during a call and each exits after the other entered (overlap)."""
     barrier = threading.Barrier(2)
+    entered = [False, False]
     intervals = [None, None]
 
     def worker(index):
         barrier.wait()
         entry = time.perf_counter()
-        for _ in range(3):
-            plan(x)
+        entered[index] = True
+        for _ in range(max_calls):
+            call()
+            if entered[1 - index]:
+                break
         intervals[index] = (entry, time.perf_counter())
 
     previous = sys.getswitchinterval()
@@ -47,34 +51,23 @@ def test_two_python_threads_are_inside_convkit_at_once(one_thread_each):
             thread.join()
     finally:
         sys.setswitchinterval(previous)
-    (a_entry, a_exit), (b_entry, b_exit) = intervals
-    assert max(a_entry, b_entry) < min(a_exit, b_exit), f"no overlap: {intervals}"
+    return intervals
+
+
+def test_two_python_threads_are_inside_a_plan_at_once(one_thread_each):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 16, 64, 64)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    plan = convkit.Plan(convkit.ConvSpec(16, 16, (3, 3), padding=1), w)
+    (a_entry, a_exit), (b_entry, b_exit) = inside_at_once(lambda: plan(x))
+    assert max(a_entry, b_entry) < min(a_exit, b_exit), "convkit.Plan held the GIL: the threads never overlapped"
 
 
 def test_functional_calls_release_the_gil_too(one_thread_each):
-    x = np.random.default_rng(1).standard_normal((1, 16, 128, 128)).astype(np.float32)
-    w = np.random.default_rng(2).standard_normal((16, 16, 5, 5)).astype(np.float32)
-    barrier = threading.Barrier(2)
-    intervals = [None, None]
-
-    def worker(index):
-        barrier.wait()
-        entry = time.perf_counter()
-        convkit.conv2d(x, w, padding="same")
-        intervals[index] = (entry, time.perf_counter())
-
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(100.0)
-    try:
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(previous)
-    (a_entry, a_exit), (b_entry, b_exit) = intervals
-    assert max(a_entry, b_entry) < min(a_exit, b_exit), f"no overlap: {intervals}"
+    x = np.random.default_rng(1).standard_normal((1, 8, 64, 64)).astype(np.float32)
+    w = np.random.default_rng(2).standard_normal((8, 8, 5, 5)).astype(np.float32)
+    (a_entry, a_exit), (b_entry, b_exit) = inside_at_once(lambda: convkit.conv2d(x, w, padding="same"))
+    assert max(a_entry, b_entry) < min(a_exit, b_exit), "convkit.conv2d held the GIL: the threads never overlapped"
 
 
 @pytest.mark.parametrize(
