@@ -30,7 +30,7 @@ struct PyCompositePlan {
 
 // weights: one entry per convolution stage, each a weight array or a (weight, bias) pair (bias may be None).
 std::unique_ptr<PyCompositePlan> make_composite_plan(const Composite& composite, const py::sequence& weights,
-                                                      bool fuse, int threads) {
+                                                      bool fuse, int64_t threads) {
   auto result = std::make_unique<PyCompositePlan>();
   const size_t stages = conv_stages(composite).size();
   if (weights.size() != stages)
@@ -51,9 +51,9 @@ std::unique_ptr<PyCompositePlan> make_composite_plan(const Composite& composite,
   for (size_t s = 0; s < stages; ++s)
     views.push_back({result->weights[s].view, result->biases[s] ? std::optional<ConstTensorView>(result->biases[s]->view)
                                                                 : std::nullopt});
-  if (threads < 0) fail("threads=", threads, " must be >= 0 (0 = convkit.get_num_threads())");
+  const CompositePlanOptions options{plan_threads(threads), fuse};
   py::gil_scoped_release release;
-  result->plan.emplace(composite, views, CompositePlanOptions{threads, fuse});
+  result->plan.emplace(composite, views, options);
   return result;
 }
 
@@ -119,8 +119,7 @@ void register_composites(py::module_& module) {
                               "stage and its pointwise stage band by band; a shuffle read by the next GEMM) where the "
                               "plan can. weights: one weight or (weight, bias) per convolution stage.")
       .def(py::init([](const Composite& composite, const py::sequence& weights, py::object fuse, py::object threads) {
-             return make_composite_plan(composite, weights, bool_value(fuse, "fuse"),
-                                        static_cast<int>(int_value(threads, "threads")));
+             return make_composite_plan(composite, weights, bool_value(fuse, "fuse"), int_value(threads, "threads"));
            }),
            "composite"_a, "weights"_a, py::kw_only(), "fuse"_a = true, "threads"_a = 0)
       .def("__call__", &run_composite, "input"_a, py::kw_only(), "out"_a = py::none())

@@ -27,9 +27,7 @@ PYBIND11_MODULE(_convkit, module) {
   module.def(
       "set_num_threads",
       [](py::object threads) {
-        const int64_t n = convkit::python::int_value(threads, "threads");
-        if (n < 0 || n > 4096) convkit::fail("threads=", n, " must be between 0 (every hardware thread) and 4096");
-        convkit::set_num_threads(static_cast<int>(n));
+        convkit::set_num_threads(convkit::python::plan_threads(convkit::python::int_value(threads, "threads")));
       },
       "threads"_a,
       "Threads convkit's computations use (plans made with threads=0); 0 = every hardware thread (the default). "

@@ -28,11 +28,10 @@ struct Plan {
 };
 
 std::unique_ptr<Plan> make_plan(const ConvSpec& spec, py::handle weight, py::handle bias, const std::string& algorithm,
-                                int threads) {
+                                int64_t threads) {
   InputArray w = input_array(weight, "weight");
   std::optional<InputArray> b = optional_input_array(bias, "bias");
-  if (threads < 0) fail("threads=", threads, " must be >= 0 (0 = convkit.get_num_threads())");
-  const PlanOptions options{threads, algorithm};
+  const PlanOptions options{plan_threads(threads), algorithm};
   std::optional<ConvPlan> plan;
   {
     py::gil_scoped_release release;
@@ -55,13 +54,15 @@ ConvSpec make_spec(py::object in_channels, py::object out_channels, py::object k
                    py::object bias, py::object transposed, py::object rank) {
   ConvSpec spec;
   const std::vector<int64_t> kernel_sizes = int_list(kernel, "kernel");
+  int64_t spatial_rank = 0;
   if (!rank.is_none())
-    spec.rank = static_cast<int>(int_value(rank, "rank"));
+    spatial_rank = int_value(rank, "rank");
   else if (py::isinstance<py::sequence>(kernel))
-    spec.rank = static_cast<int>(kernel_sizes.size());
+    spatial_rank = static_cast<int64_t>(kernel_sizes.size());
   else
     fail("kernel=", kernel_sizes, " is one size: give the rank (rank=1, 2 or 3) or a kernel size per spatial axis");
-  if (spec.rank < 1 || spec.rank > 3) fail("rank=", spec.rank, " must be 1, 2 or 3");
+  if (spatial_rank < 1 || spatial_rank > 3) fail("rank=", spatial_rank, " must be 1, 2 or 3");
+  spec.rank = static_cast<int>(spatial_rank);
   spec.in_channels = int_value(in_channels, "in_channels");
   spec.out_channels = int_value(out_channels, "out_channels");
   spec.kernel = kernel_sizes;
@@ -167,8 +168,7 @@ void register_plan(py::module_& module) {
   py::class_<Plan>(module, "Plan", kPlanDoc)
       .def(py::init([](const ConvSpec& spec, py::object weight, py::object bias, py::object algorithm,
                        py::object threads) {
-             return make_plan(spec, weight, bias, string_value(algorithm, "algorithm"),
-                              static_cast<int>(int_value(threads, "threads")));
+             return make_plan(spec, weight, bias, string_value(algorithm, "algorithm"), int_value(threads, "threads"));
            }),
            "spec"_a, "weight"_a, "bias"_a = py::none(), py::kw_only(), "algorithm"_a = "", "threads"_a = 0)
       .def("__call__", &run_plan, "input"_a, py::kw_only(), "out"_a = py::none(),

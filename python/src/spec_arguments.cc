@@ -49,6 +49,11 @@ bool bool_value(py::handle value, const char* argument) {
   return py::cast<bool>(value);
 }
 
+int plan_threads(int64_t threads) {
+  if (threads < 0 || threads > 4096) fail("threads=", threads, " must be between 0 (the default) and 4096");
+  return static_cast<int>(threads);
+}
+
 namespace {
 
 // padding=: "valid" | "same" | "same_lower" | P | (P1, ..., Pn) both sides | (b1, ..., bn, e1, ..., en) ONNX pads.

@@ -35,6 +35,8 @@ std::vector<int64_t> int_list(py::handle value, const char* argument);
 int64_t int_value(py::handle value, const char* argument);
 std::string string_value(py::handle value, const char* argument);
 bool bool_value(py::handle value, const char* argument);
+// A thread count for set_num_threads or a plan's `threads=`: 0 (convkit.get_num_threads()) to 4096.
+int plan_threads(int64_t threads);
 
 // Sets every option of `arguments` on `spec` (whose rank is set).
 void apply_arguments(ConvSpec& spec, const ConvArguments& arguments);
