@@ -133,6 +133,29 @@ def call_overhead(torch, min_time):
     return result
 
 
+def markdown_table(document):
+    """The docs/benchmarks.md table of a --json document: one line per layer, layout and thread count."""
+    rows = {}
+    for result in document["results"]:
+        key = (result["layer"], result["layout"], result["threads"])
+        rows.setdefault(key, {})[result["impl"]] = result
+    lines = ["| layer | layout | thr | convkit ms | Plan ms | torch ms | vs torch | algorithm |",
+             "|---|---|--:|--:|--:|--:|--:|---|"]
+    for (layer, layout, threads), impls in rows.items():
+        mine, theirs = impls["convkit"], impls["torch"]
+        lines.append(f"| {layer} | {layout[9:]} | {threads} | {mine['median_ms']:.3f} | {mine['plan_ms']:.3f} | "
+                     f"{theirs['median_ms']:.3f} | {mine['speedup_vs_torch']:.2f}x | {mine['detail']} |")
+    speedups = [impls["convkit"]["speedup_vs_torch"] for impls in rows.values()]
+    geomean = float(np.exp(np.mean(np.log(speedups))))
+    lines.append("")
+    lines.append(f"Geometric mean {geomean:.2f}x; {sum(s >= 1.0 for s in speedups)}/{len(speedups)} rows >= 1.0x.")
+    overhead = document.get("call_overhead")
+    if overhead:
+        lines.append(f"Per-call overhead (1x1x8x8 input, 3x3 kernel): convkit.conv2d {overhead['convkit_us']:.1f} us, "
+                     f"convkit.Plan {overhead['convkit_plan_us']:.1f} us, torch F.conv2d {overhead['torch_us']:.1f} us.")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m convkit.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", default="bench/layers.json", help="the layer suite (default %(default)s)")
@@ -141,7 +164,12 @@ def main(argv=None):
     parser.add_argument("--filter", default="", help="only the layers whose name contains this")
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds per implementation and row")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--table", metavar="JSON", help="print the markdown table of an earlier --json file and exit")
     options = parser.parse_args(argv)
+    if options.table:
+        with open(options.table, encoding="utf-8") as file:
+            print(markdown_table(json.load(file)))
+        return
     try:
         import torch
     except ImportError:

@@ -23,3 +23,6 @@ def test_bench_on_the_tiny_suite(tmp_path, capsys):
         assert row["median_ms"] > 0 and row["max_rel_error"] < 1e-4, row
     assert {"convkit_us", "convkit_plan_us", "torch_us"} <= set(document["call_overhead"])
     assert "vs torch" in capsys.readouterr().out
+    bench.main(["--table", str(output)])
+    table = capsys.readouterr().out
+    assert table.count("| tiny.") == 2 * len(layers) and "Geometric mean" in table and "Per-call overhead" in table
