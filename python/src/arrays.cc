@@ -30,11 +30,15 @@ ByteRange byte_range(const py::array& array) {
   return {first, last + array.itemsize()};
 }
 
+// Read once: sysconf(_SC_PHYS_PAGES) is a sysinfo() system call, a large part of a small convolution's call.
 int64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page_size <= 0) return std::numeric_limits<int64_t>::max();
-  return static_cast<int64_t>(pages) * static_cast<int64_t>(page_size);
+  static const int64_t bytes = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(pages) * static_cast<int64_t>(page_size);
+  }();
+  return bytes;
 }
 
 }  // namespace
