@@ -26,3 +26,5 @@ def test_bench_on_the_tiny_suite(tmp_path, capsys):
     bench.main(["--table", str(output)])
     table = capsys.readouterr().out
     assert table.count("| tiny.") == 2 * len(layers) and "Geometric mean" in table and "Per-call overhead" in table
+    bench.main(["--table", str(output), "--statistic", "min"])
+    assert capsys.readouterr().out.count("| tiny.") == 2 * len(layers)
