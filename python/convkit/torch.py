@@ -37,14 +37,40 @@ def _array(tensor, name):
     return tensor.numpy()
 
 
+class _PlanCache:
+    """A module's convkit.Plan, kept while its spec, weight and bias stay the same: torch bumps a tensor's
+    _version on every in-place write (optimizer steps, `with torch.no_grad(): w.add_(...)`), and replacing
+    `.data` changes its data_ptr, so either makes a new plan (weights packed again). Copies and pickles of the
+    module start with an empty cache."""
+
+    _SPEC_FIELDS = ("rank", "in_channels", "out_channels", "kernel", "stride", "dilation", "padding", "padding_mode",
+                    "groups", "bias", "transposed", "output_padding", "output_shape", "flip", "layout")
+
+    def __init__(self):
+        self.entry = None  # (key, plan), replaced as one object so concurrent forwards never mix two
+
+    def __reduce__(self):
+        return (_PlanCache, ())
+
+    def plan_for(self, spec, w, b, w_array, b_array):
+        key = (tuple(str(getattr(spec, field)) for field in self._SPEC_FIELDS), w._version, w.data_ptr(),
+               None if b is None else (b._version, b.data_ptr()))
+        entry = self.entry
+        if entry is None or entry[0] != key:
+            entry = (key, _convkit.Plan(spec, w_array, b_array))
+            self.entry = entry
+        return entry[1]
+
+
 class _Convolution(torch.autograd.Function):
     """y = conv(x, w, b) with `spec`; gradients from convkit's backward plans."""
 
     @staticmethod
-    def forward(ctx, x, w, b, keywords):
+    def forward(ctx, x, w, b, keywords, cache):
         x_array, w_array, b_array = _array(x, "input"), _array(w, "weight"), _array(b, "bias")
         spec = _convkit.ConvSpec.for_arrays(x_array, w_array, b_array, **keywords)
-        y = _convkit.Plan(spec, w_array, b_array)(x_array)
+        plan = cache.plan_for(spec, w, b, w_array, b_array) if cache else _convkit.Plan(spec, w_array, b_array)
+        y = plan(x_array)
         ctx.spec = spec
         ctx.has_bias = b is not None
         ctx.save_for_backward(x, w)
@@ -62,11 +88,12 @@ class _Convolution(torch.autograd.Function):
             grad_w = torch.from_numpy(_convkit.conv_backward_weights(_array(x, "input"), dy, ctx.spec))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = torch.from_numpy(_convkit.conv_backward_bias(dy, ctx.spec))
-        return grad_x, grad_w, grad_b, None
+        return grad_x, grad_w, grad_b, None, None
 
 
 def conv(input, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, transposed=False,
-         output_padding=0, output_shape=None, padding_mode="zeros", flip=False, layout="channels_first"):
+         output_padding=0, output_shape=None, padding_mode="zeros", flip=False, layout="channels_first",
+         _plan_cache=None):
     """convkit.conv on torch.Tensors (see help(convkit.conv)), differentiable in input, weight and bias."""
     keywords = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, transposed=transposed,
                     output_padding=output_padding, output_shape=output_shape, padding_mode=padding_mode, flip=flip,
@@ -76,7 +103,7 @@ def conv(input, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
     unbatched = isinstance(input, torch.Tensor) and input.dim() == weight.dim() - 1
     if unbatched:
         input = input.unsqueeze(0)
-    y = _Convolution.apply(input, weight, bias, keywords)
+    y = _Convolution.apply(input, weight, bias, keywords, _plan_cache)
     return y.squeeze(0) if unbatched else y
 
 
@@ -117,11 +144,13 @@ def _padding_argument(module):
 
 def _forward_module(base):
     class Module(base):
-        __doc__ = f"torch.nn.{base.__name__} whose forward runs convkit (same parameters, state_dict and defaults)."
+        __doc__ = (f"torch.nn.{base.__name__} whose forward runs convkit (same parameters, state_dict and defaults); "
+                   "the packed weights are kept until the parameters change.")
 
         def forward(self, input):
             return conv(input, self.weight, self.bias, stride=tuple(self.stride), padding=_padding_argument(self),
-                        dilation=tuple(self.dilation), groups=self.groups, padding_mode=self.padding_mode)
+                        dilation=tuple(self.dilation), groups=self.groups, padding_mode=self.padding_mode,
+                        _plan_cache=self.__dict__.setdefault("_convkit_plans", _PlanCache()))
 
     Module.__name__ = Module.__qualname__ = base.__name__
     return Module
@@ -140,7 +169,8 @@ def _transposed_module(base, rank):
                                                             self.kernel_size, rank, self.dilation))
             return conv(input, self.weight, self.bias, stride=tuple(self.stride), padding=tuple(self.padding),
                         dilation=tuple(self.dilation), groups=self.groups, transposed=True,
-                        output_padding=output_padding)
+                        output_padding=output_padding,
+                        _plan_cache=self.__dict__.setdefault("_convkit_plans", _PlanCache()))
 
     Module.__name__ = Module.__qualname__ = base.__name__
     return Module

@@ -72,6 +72,27 @@ def test_modules_are_torch_modules(rank):
             torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
 
 
+def test_modules_keep_their_plan_until_the_parameters_change():
+    import copy
+    import pickle
+
+    layer = ct.Conv2d(3, 4, 3, padding=1)
+    x = torch.randn(2, 3, 8, 8)
+    first = layer(x)
+    plan = layer._convkit_plans.entry[1]
+    torch.testing.assert_close(layer(x), first, rtol=0, atol=0)
+    assert layer._convkit_plans.entry[1] is plan  # kept: the weights did not change
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # in place: the cached packed weights are stale
+    torch.testing.assert_close(layer(x), torch.nn.functional.conv2d(x, layer.weight, layer.bias, padding=1),
+                               rtol=1e-4, atol=1e-4)
+    assert layer._convkit_plans.entry[1] is not plan
+    layer.weight.data = torch.zeros_like(layer.weight)  # a new tensor behind the parameter
+    torch.testing.assert_close(layer(x), layer.bias.detach().reshape(1, 4, 1, 1).expand(2, 4, 8, 8))
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        torch.testing.assert_close(clone(x), layer(x), rtol=0, atol=0)
+
+
 def test_transposed_module_output_size_as_torch():
     reference = torch.nn.ConvTranspose2d(3, 2, 3, stride=2)
     mine = ct.ConvTranspose2d(3, 2, 3, stride=2)
