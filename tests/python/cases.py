@@ -26,7 +26,7 @@ def _channels(rng):
     return channels, channels * int(rng.integers(1, 3)), channels  # depthwise, multiplier 1 or 2
 
 
-def _padding(rng, rank, transposed, max_pad):
+def _padding(rng, rank, max_pad):
     form = rng.choice(PADDING_FORMS)
     if form == "int":
         return int(rng.integers(0, max_pad + 1))
@@ -72,7 +72,7 @@ def random_case(seed, transposed=None):
             "stride": stride,
             "dilation": dilation,
             "groups": groups,
-            "padding": _padding(rng, rank, is_transposed, 2),
+            "padding": _padding(rng, rank, 2),
             "padding_mode": "zeros",
             "output_padding": 0,
             "output_shape": None,
