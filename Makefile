@@ -9,7 +9,7 @@ BENCH_BUILD ?= build-bench
 
 SHELL := /bin/bash
 
-.PHONY: all deps build test test-fast test-asan fuzz fuzz-long demo clean
+.PHONY: all deps build python test test-fast test-python test-python-install test-asan fuzz fuzz-long demo clean
 
 all: build
 
@@ -17,9 +17,25 @@ deps:
 	@scripts/install-deps.sh
 
 # Release build with GCC; warnings are errors so both compilers stay warning-free.
+CONFIGURE_RELEASE = cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DCONVKIT_WERROR=ON
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DCONVKIT_WERROR=ON >/dev/null
+	@$(CONFIGURE_RELEASE) >/dev/null
 	@cmake --build $(BUILD)
+
+# The Python package in the build tree ($(BUILD)/python/convkit; `make build` builds it too):
+# PYTHONPATH=$(BUILD)/python /usr/bin/python3 -c "import convkit".
+python: deps
+	@$(CONFIGURE_RELEASE) >/dev/null
+	@cmake --build $(BUILD) --target convkit_python
+
+# The pytest suite (tests/python) on the build tree's package, with Debian's python3 (numpy, torch, scipy).
+PYTHON ?= /usr/bin/python3
+test-python: build
+	@PYTHONPATH=$(BUILD)/python CONVKIT_BUILD_DIR=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+
+# The README's install (a venv, pip install --no-build-isolation, offline) from a clean copy of the sources.
+test-python-install: build
+	@tests/python/install_test.sh $(BUILD)/python-install-test
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, built with Clang.
 test-asan: deps
@@ -57,7 +73,7 @@ fuzz-long: FUZZ_SECONDS = 3600
 test-fast: build
 	@ctest --test-dir $(BUILD) --output-on-failure
 
-test: test-fast test-asan fuzz
+test: test-fast test-python test-python-install test-asan fuzz
 
 demo: build
 	@$(BUILD)/convkit demo

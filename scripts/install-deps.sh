@@ -8,6 +8,8 @@ packages=(
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev
   libstb-dev
+  pybind11-dev python3-pybind11 python3-dev python3-numpy python3-torch python3-scipy python3-pytest
+  python3-venv python3-setuptools python3-wheel python3-pip
 )
 # `--peers`: the libraries `convkit bench --peers` compares against (CONVKIT_PEERS=ON; the dnnl CMake
 # config needs OpenCL).
