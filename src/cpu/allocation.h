@@ -32,7 +32,7 @@ inline std::string format_bytes(double bytes) {
 template <class Allocate>
 auto allocating(std::string_view what, int64_t count, std::size_t element_bytes, Allocate&& allocate) {
   const double bytes = static_cast<double>(count) * static_cast<double>(element_bytes);
-  if (count < 0 || bytes > static_cast<double>(PTRDIFF_MAX)) fail_out_of_memory(what, bytes);
+  if (count < 0 || bytes >= static_cast<double>(PTRDIFF_MAX)) fail_out_of_memory(what, bytes);
   try {
     return allocate();
   } catch (const std::bad_alloc&) {
