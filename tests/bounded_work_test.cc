@@ -91,9 +91,9 @@ TEST(Allocation, FailuresSayWhatNeededHowMuch) {
               cpu::allocating("the test buffer", 3'000'000'000, sizeof(float), []() -> int { throw std::bad_alloc(); });
             }),
             "out of memory: the test buffer needs 12.0 GB");
-  volatile std::size_t floats = std::size_t{1} << 61;  // not a constant: GCC would warn about the size
+  volatile std::size_t floats = std::size_t{1} << 62;  // not a constant: GCC would warn about the size
   EXPECT_EQ(message_of([&] { cpu::AlignedBuffer buffer(floats); }),
-            "out of memory: the packed weight buffer needs 9.2 EB");
+            "out of memory: the packed weight buffer needs 18.4 EB");
   EXPECT_EQ(cpu::allocating("a small buffer", 3, sizeof(float), [] { return std::vector<float>(3); }).size(), 3u);
 }
 

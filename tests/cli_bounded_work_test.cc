@@ -59,7 +59,7 @@ TEST_F(CliBoundedWork, ConvWithAStrideBeyondTheInputIsOneCell) {
 }
 
 TEST_F(CliBoundedWork, TransposedWithAStrideOfTenMillionIsThreeCells) {
-  npy::write(path("x.npy"), Tensor({1, 1, 1}, {2.0f}));
+  npy::write(path("x.npy"), Tensor({1, 1, 1}, std::vector<float>{2.0f}));
   npy::write(path("w.npy"), Tensor({1, 1, 3}, {1.0f, -2.0f, 3.0f}));
   run("conv --transposed --input " + path("x.npy") + " --weight " + path("w.npy") +
       " --stride 10000000 --output " + path("y.npy"));
