@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "cli_test_support.h"
 #include "convkit/convkit.h"
@@ -209,12 +210,57 @@ TEST_F(CliFilter, Errors) {
   expect_failure(path("in.csv") + " --filter smooth:9 --output " + path("out.csv"), "reflect padding");
   // The second filter fails: the first one's output is not written either.
   expect_failure(in + " --filter box --filter gaussian:7,x" + out, "'x' is not a number");
-  // A write that fails after another output was written removes that output again.
+  // An output that cannot be written: no other output is written either.
   std::filesystem::create_directory(path("out-sharpen.png"));
   const auto result = run_cli("filter " + in + " --filter edge --filter sharpen" + out);
   EXPECT_EQ(result.status, 2) << result.output;
   EXPECT_NE(result.output.find("out-sharpen.png: cannot write"), std::string::npos) << result.output;
   EXPECT_FALSE(std::filesystem::exists(path("out-edge.png")));
+}
+
+// Several outputs are written as one batch: when one cannot be written, an output that existed before
+// the run keeps its contents (it used to be written, then deleted).
+TEST_F(CliFilter, AFailedWriteKeepsTheOutputsThatExisted) {
+  csv::write(path("in.csv"), {{"v"}, Tensor({1, 6}, std::vector<float>{1, 2, 3, 4, 5, 6})});
+  std::ofstream(path("out-box-3.csv")) << "old\n";
+  std::filesystem::create_directory(path("out-smooth-5.csv"));
+  const auto result = run_cli("filter " + path("in.csv") + " --filter box:3 --filter smooth:5 --output " +
+                              path("out.csv"));
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("out-smooth-5.csv: cannot write: it is a directory"), std::string::npos)
+      << result.output;
+  std::ifstream kept(path("out-box-3.csv"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "old\n");
+  EXPECT_EQ(dir_.files(), (std::vector<std::string>{"in.csv", "out-box-3.csv", "out-smooth-5.csv"}));
+}
+
+// NAME_MAX is 255: a 254-character output name failed because the temporary name was 11 longer.
+TEST_F(CliFilter, LongestOutputNamesAreWritten) {
+  csv::write(path("in.csv"), {{"v"}, Tensor({1, 6}, 1.0f)});
+  const std::string name = std::string(250, 'o') + ".csv";
+  filter(path("in.csv") + " --filter box:3 --output " + path(name));
+  EXPECT_EQ(dir_.files(), (std::vector<std::string>{"in.csv", name}));
+}
+
+// The bytes of an image decide its format, and must agree with its extension; a header cannot claim
+// more pixels than the file holds (a 54-byte BMP claiming 8000x8000 took 47 s and wrote 768 MB of zeros).
+TEST_F(CliFilter, ImagesMustBeWhatTheyClaim) {
+  image::write_png(path("in.png"), picture(1, 4));
+  std::filesystem::copy_file(path("in.png"), path("png.jpg"));
+  expect_failure(path("png.jpg") + " --filter box --output " + path("out.png"),
+                 "png.jpg: the file is a PNG image, but its extension '.jpg' says JPEG; rename it to .png");
+  std::ofstream(path("gif.bmp")) << "GIF89a, a GIF's magic number, then its screen descriptor";
+  expect_failure(path("gif.bmp") + " --filter box --output " + path("out.png"), "the file is a GIF image");
+  std::string header(54, '\0');
+  const auto put = [&](size_t at, uint32_t value) {
+    for (size_t i = 0; i < 4; ++i) header[at + i] = static_cast<char>(value >> (8 * i));
+  };
+  header[0] = 'B', header[1] = 'M', header[26] = 1, header[28] = 24;
+  put(10, 54), put(14, 40), put(18, 8000), put(22, 8000);
+  std::ofstream(path("claim.bmp"), std::ios::binary) << header;
+  expect_failure(path("claim.bmp") + " --filter box --output " + path("out.png"),
+                 "truncated BMP: the header says 8000x8000 at 24 bits per pixel (192000000 bytes of pixels from "
+                 "byte 54) but the file has 0");
 }
 
 }  // namespace

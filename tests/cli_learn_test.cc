@@ -49,7 +49,7 @@ TEST(CliLearn, ErrorsExitWithStatus2AndLeaveNoPlot) {
   const std::string missing_dir = dir.file("missing") + "/loss.png";
   auto result = run_cli("learn kernel --steps 5 --plot " + missing_dir);
   EXPECT_EQ(result.status, 2) << result.output;
-  EXPECT_NE(result.output.find("convkit: error: " + missing_dir + ": cannot write the plot"), std::string::npos)
+  EXPECT_NE(result.output.find("convkit: error: " + missing_dir + ": cannot write"), std::string::npos)
       << result.output;
   EXPECT_TRUE(dir.files().empty());
   result = run_cli("learn activity --optimizer rmsprop");
@@ -58,6 +58,32 @@ TEST(CliLearn, ErrorsExitWithStatus2AndLeaveNoPlot) {
   EXPECT_EQ(result.status, 2) << result.output;
   result = run_cli("learn");
   EXPECT_EQ(result.status, 2) << result.output;
+}
+
+// A kernel of 1e39 (inf as a float) reported success on NaN, and an empty --kernel ran as [0].
+TEST(CliLearn, KernelsMustBeFiniteAndTheLossMustStayFinite) {
+  auto result = run_cli("learn kernel --kernel 1,1e39");
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("convkit: error: --kernel=1,1e39: value 2 '1e39' is not a finite float"),
+            std::string::npos)
+      << result.output;
+  for (const std::string kernel : {"''", "' '"}) {
+    result = run_cli("learn kernel --kernel " + kernel);
+    EXPECT_EQ(result.status, 2) << result.output;
+    EXPECT_NE(result.output.find("convkit: error: --kernel is empty"), std::string::npos) << result.output;
+  }
+  for (const std::string kernel : {"1,,2", "nan", "1,"}) {
+    result = run_cli("learn kernel --kernel " + kernel);
+    EXPECT_EQ(result.status, 2) << kernel << ": " << result.output;
+  }
+  result = run_cli("learn kernel --kernel 3e38,3e38 --steps 3");  // finite, but y = x * g overflows float
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("kernel recovery: the loss became inf at step 0"), std::string::npos) << result.output;
+  result = run_cli("learn kernel --learning-rate 1000 --steps 50");  // diverges
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("kernel recovery: the loss became"), std::string::npos) << result.output;
+  result = run_cli("learn kernel --kernel ' 1, -2.5 ' --steps 2");
+  EXPECT_EQ(result.status, 0) << result.output;
 }
 
 }  // namespace

@@ -53,6 +53,22 @@ TEST(Csv, ErrorsNameTheLine) {
   EXPECT_NE(error_of("").find("no data lines"), std::string::npos);
 }
 
+// Excel's "CSV UTF-8" starts with a byte order mark: it made the first row a header of text and so
+// lost it.
+TEST(Csv, ByteOrderMarkIsSkipped) {
+  const csv::Signals s = csv::parse("\xEF\xBB\xBF" "1,2\n3,4\n");
+  EXPECT_TRUE(s.names.empty());
+  EXPECT_EQ(s.values.values(), (std::vector<float>{1, 3, 2, 4}));
+  EXPECT_EQ(csv::parse("\xEF\xBB\xBF" "a,b\n1,2\n").names, (std::vector<std::string>{"a", "b"}));
+}
+
+// NUL and ESC bytes from the file were printed raw: ESC drives the terminal and NUL cut the message.
+TEST(Csv, ControlBytesInMessagesAreEscaped) {
+  const std::string message = error_of(std::string_view("a,b\n1,\x1b[31mred\0!\n", 17));
+  EXPECT_NE(message.find("s.csv:2: field 2 '\\x1b[31mred\\x00!' is not a number"), std::string::npos) << message;
+  EXPECT_NE(error_of("a,b\n1,caf\xC3\xA9\n").find("'caf\xC3\xA9'"), std::string::npos);  // UTF-8 stays readable
+}
+
 TEST(Csv, SerializeRoundTripsBitForBit) {
   std::mt19937 rng(testing::kSeed);
   Tensor values = testing::random_tensor({3, 50}, rng);

@@ -82,6 +82,107 @@ TEST(Image, Errors) {
   EXPECT_THROW(image::read("/nonexistent/convkit.png"), Error);
 }
 
+std::string decode_error(const std::vector<uint8_t>& bytes, std::string_view name) {
+  try {
+    image::decode(bytes, name);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+void put_le32(std::vector<uint8_t>& bytes, size_t at, uint32_t value) {
+  for (size_t i = 0; i < 4; ++i) bytes[at + i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+// A BMP file header and BITMAPINFOHEADER (54 bytes) for width x height at 24 bits, without pixels.
+std::vector<uint8_t> bmp_header(uint32_t width, int32_t height) {
+  std::vector<uint8_t> bytes(54, 0);
+  bytes[0] = 'B', bytes[1] = 'M';
+  put_le32(bytes, 2, 54);
+  put_le32(bytes, 10, 54);  // pixels start right after the headers
+  put_le32(bytes, 14, 40);
+  put_le32(bytes, 18, width);
+  put_le32(bytes, 22, static_cast<uint32_t>(height));
+  bytes[26] = 1;   // planes
+  bytes[28] = 24;  // bits per pixel
+  return bytes;
+}
+
+// stb_image reads missing pixels as zeros: a 54-byte header claiming 8000x8000 took 47 s and 3 GB and
+// gave an image of zeros. Every row must be in the file.
+TEST(ImageTruncation, BmpPixelsMustAllBePresent) {
+  EXPECT_NE(decode_error(bmp_header(2000, 2000), "big.bmp")
+                .find("big.bmp: truncated BMP: the header says 2000x2000 at 24 bits per pixel (12000000 bytes of "
+                      "pixels from byte 54) but the file has 0"),
+            std::string::npos)
+      << decode_error(bmp_header(2000, 2000), "big.bmp");
+  // 3x2 pixels: rows of 9 bytes padded to 12. One byte short is truncated; top-down (negative height) too.
+  std::vector<uint8_t> bmp = bmp_header(3, 2);
+  bmp.resize(54 + 24, 7);
+  EXPECT_EQ(image::decode(bmp).shape(), (Shape{3, 2, 3}));
+  bmp.pop_back();
+  EXPECT_NE(decode_error(bmp, "b.bmp").find("but the file has 23"), std::string::npos) << decode_error(bmp, "b.bmp");
+  std::vector<uint8_t> top_down = bmp_header(3, -2);
+  top_down.resize(54 + 23, 7);
+  EXPECT_NE(decode_error(top_down, "t.bmp").find("3x2 at 24 bits"), std::string::npos);
+  top_down.push_back(7);
+  EXPECT_EQ(image::decode(top_down).shape(), (Shape{3, 2, 3}));
+  EXPECT_NE(decode_error(bmp_header(0, 5), "z.bmp").find("expected at least 1x1"), std::string::npos);
+}
+
+// stb_image also decoded a 29 KB JPEG claiming 30000x20000 (198 s, 2.6 GB): a JPEG has at least one bit
+// per 8x8 block, a PNG at least 1/1032 of its pixel bytes, and no image more than 2^28 samples.
+TEST(ImageTruncation, PngAndJpegCannotClaimMorePixelsThanTheirBytesHold) {
+  std::vector<uint8_t> png;
+  const std::vector<uint8_t> grey(1, 9);
+  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 1, 1, 1, grey.data(), 1));
+  // IHDR: width and height as 32-bit big-endian at 16 and 20; the high halves stay 0.
+  std::vector<uint8_t> big_png = png;
+  big_png[18] = 0x3e, big_png[19] = 0x80, big_png[22] = 0x3e, big_png[23] = 0x80;  // 16000 x 16000
+  EXPECT_NE(decode_error(big_png, "p.png").find("p.png: truncated PNG: the header says 16000x16000"),
+            std::string::npos)
+      << decode_error(big_png, "p.png");
+  big_png[18] = big_png[22] = 0x7f;  // 32640 x 32640 > 2^28 samples
+  EXPECT_NE(decode_error(big_png, "p.png").find("convkit decodes at most 268435456"), std::string::npos)
+      << decode_error(big_png, "p.png");
+
+  std::vector<uint8_t> jpeg;
+  const std::vector<uint8_t> flat(8 * 8 * 3, 120);
+  ASSERT_TRUE(stbi_write_jpg_to_func(append, &jpeg, 8, 8, 3, flat.data(), 90));
+  size_t sof = 2;  // walk the marker segments to the frame header (SOF0): FF C0, length, precision, H, W
+  while (jpeg[sof + 1] != 0xc0) sof += 2 + (size_t{jpeg[sof + 2]} << 8 | jpeg[sof + 3]);
+  std::vector<uint8_t> big_jpeg = jpeg;
+  big_jpeg[sof + 5] = big_jpeg[sof + 7] = 4000 >> 8;
+  big_jpeg[sof + 6] = big_jpeg[sof + 8] = 4000 & 0xff;
+  EXPECT_NE(decode_error(big_jpeg, "j.jpg").find("j.jpg: truncated JPEG: the header says 4000x4000 (250000 blocks"),
+            std::string::npos)
+      << decode_error(big_jpeg, "j.jpg");
+}
+
+// The bytes decide the format and the extension must agree: a GIF named .bmp was decoded, a PNG named
+// .jpg too.
+TEST(ImageFormat, BytesAndExtensionMustAgree) {
+  std::vector<uint8_t> png;
+  const std::vector<uint8_t> grey(4, 9);
+  ASSERT_TRUE(stbi_write_png_to_func(append, &png, 2, 2, 1, grey.data(), 2));
+  EXPECT_EQ(image::decode(png, "picture.PNG").shape(), (Shape{1, 2, 2}));
+  EXPECT_EQ(image::decode(png, "no-extension").shape(), (Shape{1, 2, 2}));
+  EXPECT_NE(decode_error(png, "photo.jpg")
+                .find("photo.jpg: the file is a PNG image, but its extension '.jpg' says JPEG; rename it to .png"),
+            std::string::npos)
+      << decode_error(png, "photo.jpg");
+  const std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0};
+  EXPECT_NE(decode_error(gif, "x.bmp").find("x.bmp: cannot decode: the file is a GIF image; expected PNG, JPEG or BMP"),
+            std::string::npos)
+      << decode_error(gif, "x.bmp");
+  const std::string junk("\x1b[31mred\0", 9);
+  EXPECT_NE(decode_error({junk.begin(), junk.end()}, "j.png").find("starts with \"\\x1b[31mred\\x00\""),
+            std::string::npos)
+      << decode_error({junk.begin(), junk.end()}, "j.png");
+  EXPECT_NE(decode_error({}, "e.png").find("e.png: cannot decode: the file is empty"), std::string::npos);
+}
+
 TEST(Image, WritePngIsAtomic) {
   const testing::ScratchDir dir;
   image::write_png(dir.file("a.png"), integer_image(3, 4, 5));

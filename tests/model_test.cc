@@ -351,6 +351,54 @@ TEST(ModelStack, AppendLayerInChannelsFirstWithBatch) {
   EXPECT_THROW(append_layer(model, "x", "Conv2D", single_layer(spec)), Error);
 }
 
+// Every layer's receptive field and totals, kept incrementally, against a recomputation over the whole
+// stack so far (the way append_layer did it, which made loading quadratic: 8,000 layers took 108 s).
+TEST(ModelStack, IncrementalFieldsAndTotalsMatchARecomputation) {
+  const Model model = parse(
+      R"({"type": "Conv2D", "filters": 8, "kernel_size": [3, 5], "strides": 2},
+         {"type": "Conv2D", "filters": 8, "kernel_size": 3, "dilation_rate": [2, 1]},
+         {"type": "SeparableConv2D", "filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"},
+         {"type": "ShuffleGroupedConv2D", "filters": 8, "kernel_size": 3, "groups": 2, "padding": "same"},
+         {"type": "Conv2DTranspose", "filters": 4, "kernel_size": 5, "strides": 3},
+         {"type": "SpatialSeparableConv2D", "filters": 4, "kernel_size": 3},
+         {"type": "Conv2DTranspose", "filters": 4, "kernel_size": 2, "strides": 2},
+         {"type": "FlattenedConv2D", "filters": 2, "kernel_size": 3})",
+      "[64, 64, 4]");
+  std::vector<ConvSpec> stack;
+  int64_t params = 0, macs = 0;
+  for (const ModelLayer& layer : model.layers) {
+    for (ConvSpec& spec : conv_stages(layer.stages)) stack.push_back(std::move(spec));
+    const ReceptiveField field = receptive_field(stack);
+    params += layer.params;
+    macs += layer.macs;
+    ASSERT_EQ(layer.receptive_field.size(), 2u);
+    for (size_t a = 0; a < 2; ++a) {
+      // Composed stacks round differently (a jump of 1/3 times 2 against 2 / 3): a few ulps.
+      EXPECT_NEAR(layer.receptive_field[a], field.size[a], 1e-12 * field.size[a]) << layer.name << " axis " << a;
+      EXPECT_NEAR(layer.receptive_jump[a], field.jump[a], 1e-12 * field.jump[a]) << layer.name << " axis " << a;
+    }
+    EXPECT_EQ(layer.params_so_far, params);
+    EXPECT_EQ(layer.macs_so_far, macs);
+  }
+  EXPECT_EQ(model.total_params(), params);
+  EXPECT_EQ(model.total_macs(), macs);
+  EXPECT_NEAR(model.layers[4].receptive_jump[0], 4.0 / 3.0, 1e-12);  // strides 2, 2, then 1/3
+}
+
+// 100,000 layers load (appending is constant work per layer), with the totals and field they must have.
+TEST(ModelStack, LongModelsLoad) {
+  constexpr int kLayers = 100000;
+  std::string layers;
+  for (int i = 0; i < kLayers; ++i)
+    layers += std::string(i ? "," : "") + R"({"type": "Conv1D", "filters": 2, "kernel_size": 3, "padding": "same"})";
+  const Model model = parse(layers, "[16, 2]");
+  ASSERT_EQ(model.layers.size(), static_cast<size_t>(kLayers));
+  EXPECT_EQ(model.layers.back().name, "conv1d_" + std::to_string(kLayers - 1));
+  EXPECT_EQ(model.total_params(), kLayers * (3 * 2 * 2 + 2));
+  EXPECT_EQ(model.total_macs(), int64_t{kLayers} * 16 * 2 * 2 * 3);
+  EXPECT_EQ(model.layers.back().receptive_field, (std::vector<double>{1 + 2.0 * kLayers}));
+}
+
 TEST(ModelStack, ReadModelFile) {
   const auto dir = std::filesystem::temp_directory_path() / ("convkit-model-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

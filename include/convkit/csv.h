@@ -31,7 +31,7 @@ Signals read(const std::string& path);
 // sample with the shortest decimal form that reads back as the same float ("%.9g").
 std::string serialize(const Signals& signals);
 
-// Writes serialize(signals) to `path` atomically (a temporary file renamed at the end).
+// Writes serialize(signals) to `path` atomically (files::write_atomically, convkit/files.h).
 void write(const std::string& path, const Signals& signals);
 
 }  // namespace convkit::csv

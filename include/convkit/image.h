@@ -18,8 +18,12 @@
 
 namespace convkit::image {
 
-// Decodes an image file's contents (PNG, JPEG, BMP, and the other formats stb_image reads: GIF's first
-// frame, TGA, PNM, PSD). `name` prefixes every error message (a path, usually).
+// Decodes an image file's contents: PNG, JPEG or BMP, known by the file's first bytes (a magic number).
+// `name` prefixes every error message (a path, usually); when its extension names an image format, the
+// bytes must be in that format (a PNG named .jpg is an error). Rejected before anything is decoded: an
+// image of more than 2^28 samples (C * H * W), and a header claiming more pixels than the file can hold
+// (a BMP's rows must all be present; a PNG cannot be smaller than 1/1032 of its pixel bytes, the most
+// deflate compresses; a JPEG has at least one bit per 8x8 block), which stb_image would fill with zeros.
 Tensor decode(std::span<const uint8_t> bytes, std::string_view name = "<memory>");
 
 // Reads the file at `path` and decodes it; errors name the path.
@@ -38,8 +42,8 @@ std::vector<uint8_t> to_bytes(ConstTensorView image, Scaling scaling = Scaling::
 // The PNG file contents for `image` (C, H, W) or (1, C, H, W), C = 1 (grey) or 3 (RGB).
 std::vector<uint8_t> encode_png(ConstTensorView image, Scaling scaling = Scaling::clamp);
 
-// Writes encode_png(image, scaling) to `path` atomically (a temporary file next to it, renamed at the
-// end), so a failure leaves no partial file; errors name the path.
+// Writes encode_png(image, scaling) to `path` atomically (files::write_atomically, convkit/files.h), so a
+// failure leaves no partial file; errors name the path.
 void write_png(const std::string& path, ConstTensorView image, Scaling scaling = Scaling::clamp);
 
 }  // namespace convkit::image

@@ -32,8 +32,13 @@ struct ModelLayer {
   Shape output_shape;  // without the batch, in the model's layout
   int64_t params = 0;
   int64_t macs = 0;  // for the whole batch
-  // The receptive field of one output cell in cells of the model input, per spatial axis (D, H, W).
+  // The receptive field of one output cell in cells of the model input, per spatial axis (D, H, W), and
+  // the distance in input cells between neighbouring output cells (cost.h's ReceptiveField::jump).
   std::vector<double> receptive_field{};
+  std::vector<double> receptive_jump{};
+  // This layer's and every earlier layer's parameters and MACs.
+  int64_t params_so_far = 0;
+  int64_t macs_so_far = 0;
 };
 
 struct Model {
@@ -50,7 +55,8 @@ struct Model {
 };
 
 // Appends a layer made of `stages` (in the model's layout and spatial rank) to `model`: its input is the
-// model's current output; shapes, costs and receptive field come from the cost model (cost.h). Throws
+// model's current output; shapes, costs and receptive field come from the cost model (cost.h), continued
+// from the last layer's, so appending costs the same however long the model is. Throws
 // convkit::Error when a stage does not fit the input, a size exceeds kMaxModelSize or a count
 // overflows int64.
 void append_layer(Model& model, std::string name, std::string type, Composite stages);

@@ -28,10 +28,9 @@ Tensor read(const std::string& path);
 // would exceed 65535 bytes, as numpy does), data starting at a multiple of 64 bytes.
 std::vector<uint8_t> serialize(const Tensor& tensor);
 
-// Writes serialize(tensor) to `path` atomically: the bytes go to a temporary file next to it
-// (path + ".tmp-XXXXXX") which is then renamed over `path`. On failure the temporary file is removed,
-// `path` is left as it was, and convkit::Error naming the path is thrown. The new file gets the mode
-// 0666 minus the process umask.
+// Writes serialize(tensor) to `path` atomically (files::write_atomically, convkit/files.h): on failure
+// `path` is left as it was and convkit::Error naming the path is thrown; no temporary file remains, even
+// after a SIGKILL. The new file gets the mode 0666 minus the process umask.
 void write(const std::string& path, const Tensor& tensor);
 
 }  // namespace convkit::npy

@@ -105,29 +105,28 @@ void check_input(const Model& model) {
   check_size(model.batch, "batch");
 }
 
-// The receptive field of every convolution stage so far (channel shuffles do not move cells).
-std::vector<double> receptive_field_of(const Model& model, const Composite& last) {
-  std::vector<ConvSpec> stack;
-  for (const ModelLayer& layer : model.layers)
-    for (ConvSpec& spec : conv_stages(layer.stages)) stack.push_back(std::move(spec));
-  for (ConvSpec& spec : conv_stages(last)) stack.push_back(std::move(spec));
-  if (stack.empty()) return std::vector<double>(static_cast<size_t>(model.spatial_rank()), 1.0);
-  return receptive_field(stack).size;
+// The receptive field of the model's layers followed by one made of `stages`, from the last layer's
+// field and jump (composing stacks: a field s2 after (s1, j1) is s1 + (s2 - 1) * j1, the jumps multiply;
+// channel shuffles do not move cells).
+ReceptiveField receptive_field_after(const Model& model, const Composite& stages) {
+  const auto rank = static_cast<size_t>(model.spatial_rank());
+  ReceptiveField field{std::vector<double>(rank, 1.0), std::vector<double>(rank, 1.0)};
+  if (!model.layers.empty()) field = {model.layers.back().receptive_field, model.layers.back().receptive_jump};
+  const std::vector<ConvSpec> stack = conv_stages(stages);
+  if (stack.empty()) return field;
+  const ReceptiveField layer = receptive_field(stack);
+  for (size_t a = 0; a < rank; ++a) {
+    field.size[a] += (layer.size[a] - 1.0) * field.jump[a];
+    field.jump[a] *= layer.jump[a];
+  }
+  return field;
 }
 
 }  // namespace
 
-int64_t Model::total_params() const {
-  int64_t total = 0;
-  for (const ModelLayer& layer : layers) total += layer.params;  // bounded by append_layer
-  return total;
-}
+int64_t Model::total_params() const { return layers.empty() ? 0 : layers.back().params_so_far; }
 
-int64_t Model::total_macs() const {
-  int64_t total = 0;
-  for (const ModelLayer& layer : layers) total += layer.macs;
-  return total;
-}
+int64_t Model::total_macs() const { return layers.empty() ? 0 : layers.back().macs_so_far; }
 
 void append_layer(Model& model, std::string name, std::string type, Composite stages) {
   check_input(model);
@@ -135,9 +134,6 @@ void append_layer(Model& model, std::string name, std::string type, Composite st
   Shape shape = input;
   int64_t bound = 0;
   for (const Stage& stage : stages.stages) shape = check_stage(model, stage, shape, bound);
-  // Bounds every running total of the model as well: the totals so far plus this layer's bound.
-  checked_add(std::max(model.total_macs(), model.total_params()), bound, "the model's total MAC count");
-
   const CompositeCost cost = composite_cost(stages, input);
   ModelLayer layer;
   layer.name = std::move(name);
@@ -146,7 +142,11 @@ void append_layer(Model& model, std::string name, std::string type, Composite st
   layer.output_shape = unbatched(cost.total.output_shape);
   layer.params = cost.total.params();
   layer.macs = cost.total.macs;
-  layer.receptive_field = receptive_field_of(model, stages);
+  layer.params_so_far = checked_add(model.total_params(), layer.params, "the model's total parameter count");
+  layer.macs_so_far = checked_add(model.total_macs(), layer.macs, "the model's total MAC count");
+  ReceptiveField field = receptive_field_after(model, stages);
+  layer.receptive_field = std::move(field.size);
+  layer.receptive_jump = std::move(field.jump);
   layer.stages = std::move(stages);
   model.layers.push_back(std::move(layer));
 }
@@ -166,9 +166,11 @@ Composite shuffle_grouped_layer(const ConvSpec& layer) {
 std::string keras_snake_case(std::string_view type) {
   // keras.src.utils.naming.to_snake_case: drop non-word characters, "_" before each capitalised word
   // that follows a character, then between a lower-case letter and a capital; lower-case everything.
-  std::string name = std::regex_replace(std::string(type), std::regex("[^A-Za-z0-9_]+"), "");
-  name = std::regex_replace(name, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
-  name = std::regex_replace(name, std::regex("([a-z])([A-Z])"), "$1_$2");
+  // Built once: building a std::regex took 2 ms, which made loading a 200,000-layer model take minutes.
+  static const std::regex non_word("[^A-Za-z0-9_]+"), word("(.)([A-Z][a-z]+)"), camel("([a-z])([A-Z])");
+  std::string name = std::regex_replace(std::string(type), non_word, "");
+  name = std::regex_replace(name, word, "$1_$2");
+  name = std::regex_replace(name, camel, "$1_$2");
   std::transform(name.begin(), name.end(), name.begin(),
                  [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
   return name;

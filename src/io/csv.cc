@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "convkit/error.h"
+#include "convkit/files.h"
 #include "files.h"
 #include "text_number.h"
 
@@ -29,17 +30,19 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   }
 }
 
-// A field for error messages: quoted, long ones cut.
+// A field for error messages: quoted, escaped, long ones cut.
 std::string quoted(std::string_view field) {
   std::string text(1, '\'');  // built by appending: "'" + std::string trips GCC 12's bogus -Wrestrict
-  text += field.substr(0, 40);
-  text += field.size() > 40 ? "...'" : "'";
+  text += escaped(field, 40);
+  text += '\'';
   return text;
 }
 
 }  // namespace
 
 Signals parse(std::string_view text, std::string_view name) {
+  // Excel's "CSV UTF-8" starts with a byte order mark; left in, it would make the first field text.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   Signals result;
   std::vector<float> rows;  // row-major samples, transposed to (C, L) at the end
   size_t columns = 0;
@@ -121,7 +124,7 @@ std::string serialize(const Signals& signals) {
 
 void write(const std::string& path, const Signals& signals) {
   const std::string text = serialize(signals);
-  io::write_file_atomically(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  files::write_atomically(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace convkit::csv

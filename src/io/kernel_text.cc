@@ -17,7 +17,7 @@ constexpr int kMaxRank = 3;
 // A finite float from a token, or an Error naming where it was.
 float kernel_value(std::string_view token, std::string_view name, int64_t line) {
   const std::optional<float> value = io::parse_float(token);
-  const std::string shown(token.substr(0, 40));
+  const std::string shown = escaped(token, 40);
   if (!value) fail(name, ":", line, ": '", shown, "' is not a number");
   if (!std::isfinite(*value)) fail(name, ":", line, ": '", shown, "' is not a finite float; kernel values must be");
   return *value;
@@ -141,6 +141,7 @@ Tensor parse_json(std::string_view text, std::string_view name) {
 }  // namespace
 
 Tensor parse(std::string_view text, std::string_view name) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark (Windows editors)
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '[') return parse_json(text, name);
   return parse_plain(text, name);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "convkit/error.h"
+#include "convkit/files.h"
 #include "files.h"
 
 namespace convkit::npy {
@@ -23,35 +24,6 @@ namespace {
 constexpr std::array<uint8_t, 6> kMagic = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 constexpr size_t kAlignment = 64;  // numpy pads the header so the data starts at a multiple of this
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-
-// `text` with everything but printable ASCII escaped, cut to `limit` characters, for error messages.
-std::string escaped(std::string_view text, size_t limit = 80) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (i == limit) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
 
 std::string_view as_chars(std::span<const uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -509,7 +481,7 @@ Tensor read(const std::string& path) { return parse(io::read_file(path), path); 
 std::vector<uint8_t> serialize(const Tensor& tensor) { return serialize_for(tensor, "npy::serialize"); }
 
 void write(const std::string& path, const Tensor& tensor) {
-  io::write_file_atomically(path, serialize_for(tensor, path));
+  files::write_atomically(path, serialize_for(tensor, path));
 }
 
 }  // namespace convkit::npy

@@ -139,6 +139,9 @@ ActivityResult train_activity_cnn(const ActivityOptions& options,
     }
     report.loss /= static_cast<double>(std::max<int64_t>(1, batches));
     report.train_accuracy = static_cast<double>(correct) / static_cast<double>(options.train_windows);
+    if (!std::isfinite(report.loss))  // a diverging descent: NaN from then on, nothing learned
+      fail("activity: the training loss became ", report.loss, " in epoch ", epoch + 1, " (learning rate ",
+           options.learning_rate, " too large?)");
     result.epochs.push_back(report);
     if (on_epoch) on_epoch(epoch, report);
   }

@@ -1,5 +1,7 @@
 #include "convkit/kernel_recovery.h"
 
+#include <cmath>
+
 #include "convkit/error.h"
 #include "convkit/layers.h"
 #include "convkit/loss.h"
@@ -12,6 +14,9 @@ namespace convkit {
 KernelRecoveryResult recover_kernel(const KernelRecoveryOptions& options) {
   const auto k = static_cast<int64_t>(options.true_kernel.size());
   if (k < 1) fail("kernel recovery: the true kernel is empty");
+  for (size_t i = 0; i < options.true_kernel.size(); ++i)
+    if (!std::isfinite(options.true_kernel[i]))
+      fail("kernel recovery: true kernel value ", i, " is ", options.true_kernel[i], "; expected a finite number");
   if (options.steps < 0) fail("kernel recovery: steps=", options.steps, " must be >= 0");
   if (options.signals < 1 || options.length < k)
     fail("kernel recovery: signals=", options.signals, " and length=", options.length,
@@ -33,6 +38,9 @@ KernelRecoveryResult recover_kernel(const KernelRecoveryOptions& options) {
   for (int step = 0; step <= options.steps; ++step) {
     const Loss loss = mean_squared_error(layer.forward(x), y);
     result.loss.push_back(loss.value);
+    if (!std::isfinite(loss.value))  // a diverging descent: NaN from then on, nothing learned
+      fail("kernel recovery: the loss became ", loss.value, " at step ", step, " (learning rate ",
+           options.learning_rate, " too large for this kernel, or a kernel too large for float)");
     if (step == options.steps) break;
     layer.backward(loss.grad);
     sgd.step();

@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <system_error>
 
 #include "convkit/convkit.h"
+#include "convkit/files.h"
 #include "spec_options.h"
 
 namespace convkit::cli {
@@ -89,16 +89,20 @@ void check_output(Format format, const std::string& path, const Shape& channels_
     fail("--normalize stretches the range of PNG outputs; --output '", path, "' is not a PNG");
 }
 
-void write(Format format, const std::string& path, const Data& input, const Tensor& result, bool normalize) {
+// The file contents of `result` in `format`.
+std::vector<uint8_t> file_bytes(Format format, const Data& input, const Tensor& result, bool normalize) {
   switch (format) {
     case Format::image:
-      return image::write_png(path, result, normalize ? image::Scaling::normalize : image::Scaling::clamp);
-    case Format::csv:
-      return csv::write(path, {input.names, result});
+      return image::encode_png(result, normalize ? image::Scaling::normalize : image::Scaling::clamp);
+    case Format::csv: {
+      const std::string text = csv::serialize({input.names, result});
+      return {text.begin(), text.end()};
+    }
     case Format::npy:
-      return npy::write(
-          path, input.channel_axis ? result : result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
+      break;
   }
+  return npy::serialize(
+      input.channel_axis ? result : result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
 }
 
 Tensor read_kernel(const std::string& path) {
@@ -171,17 +175,13 @@ struct FilterCommand {
     return (out.parent_path() / (out.stem().string() + "-" + label + out.extension().string())).string();
   }
 
-  // Writes every result (each atomically); if one fails, the ones already written are removed again.
+  // Writes every result as one batch: all files are complete before the first replaces an output, so a
+  // failing write leaves every output, new or existing, as it was.
   void write_all(Format format, const Data& data, const std::vector<std::string>& paths,
                  const std::vector<Tensor>& results) const {
-    size_t written = 0;
-    try {
-      for (; written < results.size(); ++written) write(format, paths[written], data, results[written], normalize);
-    } catch (...) {
-      std::error_code ignored;  // the write error is the one to report
-      for (size_t i = 0; i < written; ++i) std::filesystem::remove(paths[i], ignored);
-      throw;
-    }
+    files::AtomicWrites batch;
+    for (size_t i = 0; i < results.size(); ++i) batch.add(paths[i], file_bytes(format, data, results[i], normalize));
+    batch.commit();
   }
 };
 

@@ -3,11 +3,13 @@
 #include "learn.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "convkit/activity.h"
@@ -30,6 +32,37 @@ std::string general(double value) {
   return text;
 }
 
+// "1,-2,3,0.5" as finite floats. CLI11's own list parsing would read "" as [0] and 1e39 as inf.
+std::vector<float> parse_kernel(const std::string& text) {
+  if (text.find_first_not_of(" \t") == std::string::npos)
+    fail("--kernel is empty; expected comma-separated numbers like 1,-2,3,0.5");
+  std::vector<float> values;
+  for (size_t start = 0; start <= text.size();) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    std::string_view field = std::string_view(text).substr(start, end - start);
+    field.remove_prefix(std::min(field.find_first_not_of(" \t"), field.size()));
+    field.remove_suffix(field.size() - std::min(field.find_last_not_of(" \t") + 1, field.size()));
+    float value = 0.0f;
+    const auto [last, error] = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (field.empty() || error != std::errc() || last != field.data() + field.size() || !std::isfinite(value))
+      fail("--kernel=", escaped(text, 80), ": value ", values.size() + 1, " '", escaped(field, 40),
+           "' is not a finite float; expected comma-separated numbers like 1,-2,3,0.5");
+    values.push_back(value);
+    start = end + 1;
+  }
+  return values;
+}
+
+std::string joined(const std::vector<float>& values) {
+  std::string text;
+  char number[32];
+  for (float v : values) {
+    text += text.empty() ? "" : ",";
+    text.append(number, std::to_chars(number, number + sizeof number, v).ptr);
+  }
+  return text;
+}
+
 // Every tenth of the curve, and the last value.
 void print_curve(const std::vector<double>& loss, const char* unit) {
   const size_t every = std::max<size_t>(1, loss.size() / 10);
@@ -40,9 +73,11 @@ void print_curve(const std::vector<double>& loss, const char* unit) {
 
 struct KernelCommand {
   KernelRecoveryOptions options;
+  std::string kernel = joined(options.true_kernel);
   std::string plot;
 
-  void run() const {
+  void run() {
+    options.true_kernel = parse_kernel(kernel);
     const KernelRecoveryResult r = recover_kernel(options);
     const size_t k = r.true_kernel.size();
     std::cout << "Kernel recovery (seed 002): y = x * g, a true convolution (kernel reversed as it slides), on "
@@ -117,9 +152,7 @@ void add_learn_command(CLI::App& app) {
 
   auto kernel = std::make_shared<KernelCommand>();
   CLI::App* k = learn->add_subcommand("kernel", "Recover a true convolution's kernel: the learned one is g reversed");
-  k->add_option("--kernel", kernel->options.true_kernel, "the hidden kernel g, comma-separated")
-      ->delimiter(',')
-      ->capture_default_str();
+  k->add_option("--kernel", kernel->kernel, "the hidden kernel g, comma-separated")->capture_default_str();
   k->add_option("--steps", kernel->options.steps, "gradient descent steps")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

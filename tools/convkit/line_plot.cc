@@ -1,18 +1,15 @@
 // A minimal line plotter: an RGB raster, straight lines, stb_easy_font text, stb_image_write PNG.
 #include "line_plot.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <vector>
 
 #include "convkit/error.h"
+#include "convkit/files.h"
 
 #define STB_IMAGE_WRITE_STATIC  // private copy: other files may compile their own stb_image_write
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -88,25 +85,6 @@ std::string format(double value) {
   return text;
 }
 
-// Writes `bytes` to a temporary file beside `path` and renames it into place.
-void write_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::string temp = path + ".tmp-XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) fail(path, ": cannot write the plot: creating ", temp, " failed: ", std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  const bool ok = written == bytes.size() && ::close(fd) == 0;
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::filesystem::remove(temp);
-    fail(path, ": cannot write the plot: ", std::strerror(error));
-  }
-}
-
 }  // namespace
 
 void write_line_plot_png(const std::string& path, std::span<const double> values, const std::string& title,
@@ -147,7 +125,7 @@ void write_line_plot_png(const std::string& path, std::span<const double> values
   canvas.text(kWidth - kRight - Canvas::text_width(last), kHeight - kBottom + 8, last, kInk);
   const int x_label_left = kLeft + static_cast<int>(plot_w / 2) - Canvas::text_width(x_label) / 2;
   canvas.text(x_label_left, kHeight - kBottom + 24, x_label, kInk);
-  write_atomically(path, canvas.png());
+  files::write_atomically(path, canvas.png());
 }
 
 }  // namespace convkit::cli

@@ -1,15 +1,12 @@
 #include "report.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 
 #include "convkit/error.h"
+#include "convkit/files.h"
 
 namespace convkit::cli {
 namespace {
@@ -204,22 +201,7 @@ std::string results_json(const Machine& machine, const std::vector<PeerInfo>& pe
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temp_path = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream file(temp_path, std::ios::binary | std::ios::trunc);
-    if (!file) fail(path, ": cannot write: creating ", temp_path, " failed: ", std::strerror(errno));
-    file << text;
-    file.close();
-    if (!file) {
-      std::remove(temp_path.c_str());
-      fail(path, ": cannot write: writing ", temp_path, " failed");
-    }
-  }
-  if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temp_path.c_str());
-    fail(path, ": cannot write: renaming ", temp_path, " to it failed: ", std::strerror(error));
-  }
+  files::write_atomically(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace convkit::cli

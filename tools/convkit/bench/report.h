@@ -82,8 +82,8 @@ struct PeerInfo {
 std::string results_json(const Machine& machine, const std::vector<PeerInfo>& peers, const std::string& suite,
                          double min_time, const std::vector<BenchRow>& rows);
 
-// Writes `text` to `path` through a temporary file in the same directory and a rename, so a failed
-// run never leaves a partial file.
+// Writes `text` to `path` atomically (files::write_atomically), so a failed run never leaves a partial
+// file.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace convkit::cli
