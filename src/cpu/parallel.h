@@ -45,6 +45,11 @@ class FirstError {
 // with its own state = make_state(), made once per thread before its first iteration.
 template <class MakeState, class Body>
 void parallel_for(int threads, int64_t count, Schedule schedule, MakeState make_state, Body body) {
+  if (threads <= 1 || count <= 1) {  // no OpenMP region at all: an inactive one still costs microseconds a call
+    auto state = make_state();
+    for (int64_t i = 0; i < count; ++i) body(state, i);
+    return;
+  }
   FirstError error;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
