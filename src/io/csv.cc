@@ -97,9 +97,9 @@ std::string serialize(const Signals& signals) {
   for (size_t c = 0; c < signals.names.size(); ++c) {
     const std::string& column = signals.names[c];
     if (column.find_first_of(",\n") != std::string::npos || trimmed(column) != column ||
-        (c == 0 && column.starts_with('#')))
+        (c == 0 && (column.starts_with('#') || column.starts_with("\xEF\xBB\xBF"))))
       fail("csv::serialize: column name ", quoted(column),
-           " cannot be written (it has a comma, a newline, surrounding blanks or a leading '#')");
+           " cannot be written (it has a comma, a newline, surrounding blanks, or a leading '#' or byte order mark)");
     text += (c ? "," : "") + column;
   }
   if (!signals.names.empty()) {
