@@ -41,8 +41,6 @@ std::string quoted(std::string_view field) {
 }  // namespace
 
 Signals parse(std::string_view text, std::string_view name) {
-  // Excel's "CSV UTF-8" starts with a byte order mark; left in, it would make the first field text.
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   Signals result;
   std::vector<float> rows;  // row-major samples, transposed to (C, L) at the end
   size_t columns = 0;
@@ -53,6 +51,9 @@ Signals parse(std::string_view text, std::string_view name) {
     std::string_view line = text.substr(start, newline - start);
     start = newline + 1;
     ++line_number;
+    // Excel's "CSV UTF-8" starts with a byte order mark; left in, it would make the first field text.
+    // Skipped before the first header or data line (after blanks too), so no first name starts with one.
+    while (first && trimmed(line).starts_with("\xEF\xBB\xBF")) line = trimmed(line).substr(3);
     if (trimmed(line).empty() || trimmed(line).front() == '#') continue;
     const std::vector<std::string_view> fields = fields_of(line);
     if (first) {
