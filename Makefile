@@ -4,8 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
-# `image` is left out of the short run until the PNG inflate bound lands (fuzz/known-bugs/README.md).
-FUZZERS    := npy model_json kernel_text csv filter_spec bench_suite conv_plan
+FUZZERS    := npy model_json kernel_text csv image filter_spec bench_suite conv_plan
 BENCH_BUILD ?= build-bench
 
 SHELL := /bin/bash
@@ -70,7 +69,6 @@ fuzz fuzz-long: deps
 	done
 
 fuzz-long: FUZZ_SECONDS = 3600
-fuzz-long: FUZZERS += image
 
 test-fast: build
 	@ctest --test-dir $(BUILD) --output-on-failure

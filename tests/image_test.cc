@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "convkit/error.h"
@@ -192,5 +193,97 @@ TEST(Image, WritePngIsAtomic) {
   EXPECT_EQ(dir.files(), (std::vector<std::string>{"a.png"}));
 }
 
+
+// A PNG from its parts: signature, IHDR, one IDAT holding `zlib`, IEND (stb_image does not check CRCs,
+// so they are left zero).
+std::vector<uint8_t> png_of(uint32_t width, uint32_t height, uint8_t colour_type, bool interlaced,
+                            const std::vector<uint8_t>& zlib) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const auto chunk = [&](std::string_view type, const std::vector<uint8_t>& data) {
+    for (int shift : {24, 16, 8, 0}) png.push_back(static_cast<uint8_t>(data.size() >> shift));
+    png.insert(png.end(), type.begin(), type.end());
+    png.insert(png.end(), data.begin(), data.end());
+    png.insert(png.end(), 4, 0);
+  };
+  std::vector<uint8_t> ihdr;
+  for (uint32_t v : {width, height})
+    for (int shift : {24, 16, 8, 0}) ihdr.push_back(static_cast<uint8_t>(v >> shift));
+  ihdr.insert(ihdr.end(), {8, colour_type, 0, 0, static_cast<uint8_t>(interlaced)});
+  chunk("IHDR", ihdr);
+  chunk("IDAT", zlib);
+  chunk("IEND", {});
+  return png;
+}
+
+}  // namespace
+}  // namespace convkit
+
+// Debian's libstb exports stb_image_write's zlib compressor, but its header declares it only in the
+// implementation part.
+extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len, int quality);
+
+namespace convkit {
+namespace {
+
+std::vector<uint8_t> zlib_of(const std::vector<uint8_t>& raw) {
+  int size = 0;
+  unsigned char* packed =
+      stbi_zlib_compress(const_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size()), &size, 8);
+  std::vector<uint8_t> zlib(packed, packed + size);
+  std::free(packed);
+  return zlib;
+}
+
+// Debian 12's stb_image reallocs its IDAT buffer to the size a chunk's length field claims before reading
+// it (a 73-byte PNG asked for 1.2 GB; found by the image fuzzer), and inflates the pixel stream into a
+// buffer that doubles for as long as the stream goes on (a small PNG claiming 1x1 may inflate to
+// gigabytes). convkit walks the chunks against the file's size, and inflates into the size the header
+// implies first, Adam7 passes included.
+TEST(ImageTruncation, PngChunksAndPixelStreamMustFitTheFileAndTheHeader) {
+  const std::vector<uint8_t> long_chunk = {
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+      0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x08, 0x00, 0x00, 0x00, 0x00, 0xb8, 0x1f, 0x39, 0x49, 0x49, 0x2a, 0x00,
+      0x10, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x68, 0xf8, 0xcf, 0xf0, 0xbf, 0x81, 0x01, 0x00, 0x0c,
+      0x00, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x18, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60,
+      0x82};
+  EXPECT_NE(decode_error(long_chunk, "l.png")
+                .find("l.png: truncated PNG: the IDAT chunk at byte 33 says 1227489296 bytes but the file ends"),
+            std::string::npos)
+      << decode_error(long_chunk, "l.png");
+
+  // A 1x1 grey PNG whose stream inflates to 1 MiB: 1 KiB of file, within deflate's 1032:1.
+  const std::vector<uint8_t> bomb = png_of(1, 1, 0, false, zlib_of(std::vector<uint8_t>(1 << 20, 0)));
+  EXPECT_NE(decode_error(bomb, "b.png").find("b.png: corrupt PNG: its compressed pixels ("), std::string::npos)
+      << decode_error(bomb, "b.png");
+  EXPECT_NE(decode_error(bomb, "b.png").find("do not inflate to a stream that ends within 65538 bytes (the "
+                                             "header's 1x1 needs 2)"),
+            std::string::npos)
+      << decode_error(bomb, "b.png");
+
+  // 5x3 grey, Adam7 (PNG spec 8.2): 22 filtered bytes in six non-empty passes (the third starts at row
+  // 4). Filter bytes 0; the pixel at (x, y) is 10 * y + x.
+  const auto pixel = [](int x, int y) { return static_cast<uint8_t>(10 * y + x); };
+  std::vector<uint8_t> raw;
+  const int passes[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                            {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};  // x0, y0, dx, dy
+  for (const auto& p : passes) {
+    for (int y = p[1]; y < 3; y += p[3]) {
+      if (p[0] >= 5) continue;
+      raw.push_back(0);
+      for (int x = p[0]; x < 5; x += p[2]) raw.push_back(pixel(x, y));
+    }
+  }
+  const Tensor interlaced = image::decode(png_of(5, 3, 0, true, zlib_of(raw)), "i.png");
+  ASSERT_EQ(interlaced.shape(), (Shape{1, 3, 5}));
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 5; ++x) EXPECT_EQ(interlaced[y * 5 + x], pixel(x, y)) << x << "," << y;
+
+  // One pixel short: the stream ends, but before the pixels the header needs.
+  raw.pop_back();
+  EXPECT_NE(decode_error(png_of(5, 3, 0, true, zlib_of(raw)), "s.png")
+                .find("s.png: truncated PNG: its compressed pixels inflate to 21 bytes, but the header's 5x3 needs 22"),
+            std::string::npos)
+      << decode_error(png_of(5, 3, 0, true, zlib_of(raw)), "s.png");
+}
 }  // namespace
 }  // namespace convkit

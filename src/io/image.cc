@@ -17,6 +17,7 @@
 #include "convkit/error.h"
 #include "convkit/files.h"
 #include "files.h"
+#include "png_stream.h"
 
 namespace convkit::image {
 namespace {
@@ -202,7 +203,10 @@ void check_size(std::span<const uint8_t> bytes, const Format& format, int width,
   if (samples > kMaxSamples)
     fail(name, ": the ", format.name, " header says ", width, "x", height, " with ", channels, " channels (", samples,
          " samples); convkit decodes at most ", kMaxSamples, " (e.g. 16384 x 16384 grey)");
-  if (format.name == "PNG") check_png(bytes, width, height, name);
+  if (format.name == "PNG") {
+    check_png(bytes, width, height, name);
+    check_png_stream(bytes, name);
+  }
   if (format.name == "JPEG") check_jpeg(bytes, width, height, name);
 }
 
