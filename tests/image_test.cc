@@ -260,6 +260,14 @@ TEST(ImageTruncation, PngChunksAndPixelStreamMustFitTheFileAndTheHeader) {
             std::string::npos)
       << decode_error(bomb, "b.png");
 
+  // A second IHDR (stb_image refuses it) must not size the buffer: 0x08000004 x 3 RGB would be 1.5 GB.
+  std::vector<uint8_t> two_headers = png_of(4, 3, 2, false, zlib_of(std::vector<uint8_t>(39, 1)));
+  const std::vector<uint8_t> huge_header = {0, 0, 0, 13, 'I', 'H', 'D', 'R', 8, 0, 0, 4, 0, 0, 0, 3, 8, 2, 0, 0, 0,
+                                            0, 0, 0, 0};
+  two_headers.insert(two_headers.begin() + 33, huge_header.begin(), huge_header.end());
+  EXPECT_NE(decode_error(two_headers, "h.png").find("h.png: cannot decode the PNG image"), std::string::npos)
+      << decode_error(two_headers, "h.png");
+
   // 5x3 grey, Adam7 (PNG spec 8.2): 22 filtered bytes in six non-empty passes (the third starts at row
   // 4). Filter bytes 0; the pixel at (x, y) is 10 * y + x.
   const auto pixel = [](int x, int y) { return static_cast<uint8_t>(10 * y + x); };

@@ -67,7 +67,9 @@ void check_png_stream(std::span<const uint8_t> bytes, std::string_view name) {
                                              " says ", length, " bytes but the file ends before them");
     const std::span<const uint8_t> data = bytes.subspan(at + 8, length);
     if (type == "CgBI") headerless_deflate = true;
-    if (type == "IHDR" && length >= 13) {
+    // Only the first chunk is the header (stb_image refuses a later IHDR); the checks before this one
+    // bounded the sizes it gives.
+    if (type == "IHDR" && at == kSignature && length >= 13) {
       header = {big_endian(data, 0), big_endian(data, 4), data[8], channels_of(data[9]), data[12] == 1};
       have_header = true;
     }
