@@ -16,7 +16,8 @@
 
 namespace convkit {
 
-// Threads used by plans that do not set their own; 0 (the default) = every hardware thread.
+// Threads used by plans that do not set their own; 0 (the default) = the OMP_NUM_THREADS environment
+// variable when it is a positive integer (read once, as PyTorch does), else every hardware thread.
 void set_num_threads(int threads);
 int num_threads();
 

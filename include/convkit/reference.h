@@ -1,6 +1,6 @@
 // The reference engine: the oracle every fast path is tested against. Plain loops over the exact
 // definitions, accumulation in double, every option of ConvSpec in both layouts. Clarity over speed,
-// but it still runs the benchmark's layers in seconds (output channels are spread over OpenMP threads;
+// but it still runs the benchmark's layers in seconds (output channels are spread over the engine's threads;
 // the result does not depend on the thread count).
 #pragma once
 

@@ -30,7 +30,8 @@ PYBIND11_MODULE(_convkit, module) {
         convkit::set_num_threads(convkit::python::plan_threads(convkit::python::int_value(threads, "threads")));
       },
       "threads"_a,
-      "Threads convkit's computations use (plans made with threads=0); 0 = every hardware thread (the default). "
+      "Threads convkit's computations use (plans made with threads=0); 0 (the default) = OMP_NUM_THREADS when "
+      "it is a positive integer (read once, as PyTorch does), else every hardware thread. "
       "Results are bit-identical for every thread count.");
   module.def("get_num_threads", &convkit::num_threads, "Threads convkit's computations use.");
 

@@ -2,7 +2,6 @@
 // spec and does not step aside, each able to say why it declines), weight packing at creation, and the
 // per-run glue (shape checks, staging of strided views).
 #include <algorithm>
-#include <thread>
 
 #include "convkit/conv.h"
 #include "convkit/error.h"
@@ -10,11 +9,10 @@
 #include "algorithm.h"
 #include "allocation.h"
 #include "finite_scan.h"
+#include "thread_pool.h"
 
 namespace convkit {
 namespace {
-
-int g_threads = 0;
 
 std::string algorithm_names() {
   std::string names;
@@ -32,13 +30,10 @@ const cpu::AlgorithmEntry* find_algorithm(std::string_view name) {
 
 void set_num_threads(int threads) {
   if (threads < 0) fail("set_num_threads: threads=", threads, " must be >= 0 (0 = every hardware thread)");
-  g_threads = threads;
+  cpu::set_default_threads(threads);
 }
 
-int num_threads() {
-  if (g_threads > 0) return g_threads;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
+int num_threads() { return cpu::default_threads(); }
 
 struct ConvPlan::Impl {
   ConvSpec spec;

@@ -2,7 +2,6 @@
 // visit exactly the terms w * x -> y of the forward definition and route dL/dy back along each one.
 #include "convkit/backward.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -178,7 +177,7 @@ Tensor convolution_backward_data(const ConvSpec& spec, std::span<const int64_t> 
   const ConstTensorView gy = as_5d(grad_output, spec, false);
   const Triple in_sizes = spatial_sizes(gx), w_strides = spatial_strides(w), gy_strides = spatial_strides(gy);
   const int64_t batch = input_shape[0];
-  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? omp_get_max_threads() : 1;
+  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? cpu::default_threads() : 1;
   const auto make_sums = [&] { return std::vector<double>(static_cast<size_t>(element_count(in_sizes))); };
   parallel_for(threads, batch * spec.in_channels, cpu::Schedule::dynamic, make_sums,
                     [&](std::vector<double>& sums, int64_t job) {
@@ -210,7 +209,7 @@ Tensor convolution_backward_weights(const ConvSpec& spec, ConstTensorView input,
   const ConstTensorView gy = as_5d(grad_output, spec, false);
   const Triple x_strides = spatial_strides(x), gy_strides = spatial_strides(gy);
   const int64_t batch = input.dim(0);
-  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? omp_get_max_threads() : 1;
+  const int threads = worth_threads(spec, t, batch, geometry.output_spatial()) ? cpu::default_threads() : 1;
   const auto make_sums = [&] { return std::vector<double>(static_cast<size_t>(element_count(t.kernel))); };
   // One job per (output channel, input channel of its group): each writes its own kernel.
   parallel_for(threads, spec.out_channels * t.in_per_group, cpu::Schedule::dynamic, make_sums,

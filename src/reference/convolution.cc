@@ -1,4 +1,3 @@
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -145,7 +144,7 @@ void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView we
   // Threads only pay off on real layers; a parallel region costs milliseconds on a loaded machine.
   const int64_t kernel_taps = axes[0].kernel * axes[1].kernel * axes[2].kernel;
   const bool worth_threads = batch * spec.out_channels * in_per_group * kernel_taps * out_cells > (int64_t{1} << 20);
-  const int threads = worth_threads ? omp_get_max_threads() : 1;
+  const int threads = worth_threads ? cpu::default_threads() : 1;
   const auto make_acc = [&] { return std::vector<double>(static_cast<size_t>(out_cells)); };
   parallel_for(threads, batch * spec.out_channels, cpu::Schedule::dynamic, make_acc,
                     [&](std::vector<double>& acc, int64_t job) {

@@ -1,6 +1,8 @@
 """The GIL is released while convkit computes (two Python threads are inside convkit at the same time), and
 results are bit-identical for 1 and 2 convkit threads."""
 
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -94,3 +96,14 @@ def test_bit_identical_for_one_and_two_threads(shape, weight, keywords):
         convkit.set_num_threads(previous)
     assert convkit.get_num_threads() == previous
     np.testing.assert_array_equal(one, two)
+
+
+def test_omp_num_threads_sets_the_default_thread_count():
+    """As PyTorch does, the default is OMP_NUM_THREADS when set (dask.distributed sets it to 1 in workers)."""
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    code = "import convkit; print(convkit.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
+    env["OMP_NUM_THREADS"] = "not-a-number"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) >= 1

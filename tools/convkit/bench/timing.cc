@@ -9,7 +9,7 @@ namespace {
 
 // Implementations take turns in this many rounds, each running a batch of repetitions after one untimed
 // run. Turns per repetition would be fairer to load bursts, but each implementation's thread pool
-// (OpenMP for convkit and oneDNN, pthreadpool for XNNPACK) spins for milliseconds after a parallel run
+// (OpenMP for oneDNN, pthreadpool for XNNPACK; convkit's own spins 50 us) spins for milliseconds after a parallel run
 // and would steal the cores from the next implementation's threads.
 constexpr int kRounds = 3;
 
