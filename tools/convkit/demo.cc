@@ -15,6 +15,7 @@
 
 #include "convkit/convkit.h"
 #include "demo_learning.h"
+#include "draw/scene.h"
 #include "demo_pictures.h"
 
 namespace convkit::cli {
@@ -196,6 +197,7 @@ void add_demo_command(CLI::App& app) {
   auto out = std::make_shared<std::string>("convkit-demo");
   demo->add_option("--out", *out, "folder for the pictures and data files")->capture_default_str();
   demo->callback([out] {
+    draw::prepare_output_dir(*out, "--out");
     run_demo();
     write_demo_pictures(*out);
     demonstrate_learning(*out);
