@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "cli_test_support.h"
 #include "convkit/convkit.h"
@@ -91,6 +92,9 @@ TEST(CliDemo, WritesThePicturesAndData) {
   EXPECT_GT(slices.dim(1), 3 * 128);
   EXPECT_GT(slices.dim(2), 6 * 128);
   EXPECT_NE(result.output.find("depths 4..27 about the centre"), std::string::npos);
+  EXPECT_NE(result.output.find("Gallery:  " + dir.file("pictures") + "/gallery/index.html"), std::string::npos)
+      << result.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("pictures/gallery/depthwise_separable.svg")));
   EXPECT_EQ(csv::read(file("accel.csv")).values.shape(), (Shape{3, 500}));
   EXPECT_EQ(npy::read(file("volume.npy")).shape(), (Shape{32, 32, 32}));
 }
