@@ -89,6 +89,16 @@ std::string decade_label(int exponent) {
   return text;
 }
 
+std::string with_commas(int64_t value) {
+  const std::string digits = std::to_string(value < 0 ? -static_cast<uint64_t>(value) : static_cast<uint64_t>(value));
+  std::string text = value < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return text;
+}
+
 void draw_chart(Scene& scene, const Chart& chart, Box box) {
   const Range xr = axis_range(chart, true), yr = axis_range(chart, false);
   // Room on the left for the widest y tick label and the rotated y label.

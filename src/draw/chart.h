@@ -2,6 +2,7 @@
 // 1-2-5 steps; log: one tick per decade), a light grid, a legend, and lines 2 px wide.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ std::vector<int> decade_ticks(int lo, int hi, int most);
 // "0.25", "1200", "1e+06"; decades as "10⁻³" (Unicode superscripts).
 std::string tick_label(double value);
 std::string decade_label(int exponent);
+// 86400 -> "86,400".
+std::string with_commas(int64_t value);
 
 // Draws `chart` into `box` of `scene` (the title on top, the plot area inside the axes' margins).
 void draw_chart(Scene& scene, const Chart& chart, Box box);

@@ -382,14 +382,6 @@ Scene composite_figure(const std::string& title, const ConvSpec& layer, const Co
     return times(spatial);
   };
   const Shape layer_kernel = layer.kernel.size() == 1 ? Shape(static_cast<size_t>(layer.rank), layer.kernel[0]) : layer.kernel;
-  auto number = [](int64_t n) {  // 86,400
-    std::string digits = std::to_string(n), text;
-    for (size_t i = 0; i < digits.size(); ++i) {
-      if (i && (digits.size() - i) % 3 == 0) text += ',';
-      text += digits[i];
-    }
-    return text;
-  };
   const double box_w = 120, box_h = 46, arrow_w = 200, left = 30;
   const size_t longest = composite.stages.size() + 1;
   const double width = std::max(left * 2 + static_cast<double>(longest) * box_w + static_cast<double>(longest - 1) * arrow_w, 760.0);
@@ -406,7 +398,7 @@ Scene composite_figure(const std::string& title, const ConvSpec& layer, const Co
     scene.add(Polyline{{{x + 6, mid}, {x + arrow_w - 8, mid}}, {kGreyInk, 2}}, "arrow");
     scene.add(Polyline{{{x + arrow_w - 16, mid - 6}, {x + arrow_w - 8, mid}, {x + arrow_w - 16, mid + 6}}, {kGreyInk, 2}}, "arrow");
     scene.add(Text{{x + arrow_w / 2, mid - 10}, op, 12, false, kInk, Anchor::middle}, "stage");
-    scene.add(Text{{x + arrow_w / 2, mid + 22}, number(macs) + " mults", 12, true, Color{0.7, 0.15, 0.1}, Anchor::middle}, "mults");
+    scene.add(Text{{x + arrow_w / 2, mid + 22}, with_commas(macs) + " mults", 12, true, Color{0.7, 0.15, 0.1}, Anchor::middle}, "mults");
   };
   double y = 60;
   scene.add(Text{{left, y}, "standard convolution", 13, true, kInk}, "row-label");
@@ -427,13 +419,13 @@ Scene composite_figure(const std::string& title, const ConvSpec& layer, const Co
     tensor_box(x, y + 12, tensor_text(cost.stages[i].output_shape), i + 1 == composite.stages.size() ? 2 : 1);
   }
   std::string sum;
-  for (size_t i = 0; i < cost.stages.size(); ++i) sum += (i ? " + " : "") + number(cost.stages[i].macs);
+  for (size_t i = 0; i < cost.stages.size(); ++i) sum += (i ? " + " : "") + with_commas(cost.stages[i].macs);
   char ratio[64];
   std::snprintf(ratio, sizeof ratio, "%.1f", static_cast<double>(standard.macs) / static_cast<double>(std::max<int64_t>(1, cost.total.macs)));
   add_lines(scene,
-            {"multiplications: standard " + number(standard.macs) + "  vs  " + sum + " = " + number(cost.total.macs) +
+            {"multiplications: standard " + with_commas(standard.macs) + "  vs  " + sum + " = " + with_commas(cost.total.macs) +
                  "  (" + ratio + "x fewer)",
-             "parameters: standard " + number(standard.params()) + "  vs  " + number(cost.total.params()),
+             "parameters: standard " + with_commas(standard.params()) + "  vs  " + with_commas(cost.total.params()),
              "MACs = output cells x filters x taps per filter (convkit conv_cost, src/core/cost.cc)"},
             left, y + 100, 13, "totals");
   return scene;
