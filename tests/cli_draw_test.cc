@@ -179,7 +179,7 @@ TEST(CliDraw, GalleryIndexShowsEveryCaseAndTheSeedsCounts) {
     EXPECT_TRUE(std::filesystem::exists(dir.file("gallery/" + stem + ".svg"))) << stem;
     EXPECT_TRUE(std::filesystem::exists(dir.file("gallery/" + stem + ".png"))) << stem;
   }
-  EXPECT_EQ(figures, 23u);
+  EXPECT_EQ(figures, 24u);
   for (const char* stem : {"no_padding_no_strides", "same_padding", "full_padding", "padding_strides_transposed",
                            "dilation_transposed", "conv1d_strip", "conv3d_slices", "depthwise", "grouped"})
     EXPECT_NE(html.find(std::string("src=\"") + stem + ".svg\""), std::string::npos) << stem;

@@ -411,10 +411,14 @@ Scene composite_figure(const std::string& title, const ConvSpec& layer, const Co
   double x = left;
   tensor_box(x, y + 12, tensor_text(cost.stages[0].input_shape), 0);
   for (size_t i = 0; i < composite.stages.size(); ++i) {
-    const ConvSpec& conv = composite.stages[i].conv;
-    const Shape k = conv.kernel.size() == 1 ? Shape(static_cast<size_t>(conv.rank), conv.kernel[0]) : conv.kernel;
-    stage_arrow(x + box_w, y + 12, composite.stages[i].name + " " + times(k) + ", " + std::to_string(conv.out_channels) + " out",
-                cost.stages[i].macs);
+    const Stage& stage = composite.stages[i];
+    const Shape k = stage.conv.kernel.size() == 1 ? Shape(static_cast<size_t>(stage.conv.rank), stage.conv.kernel[0])
+                                                  : stage.conv.kernel;
+    std::string op = stage.is_shuffle() ? "channel shuffle, " + std::to_string(stage.shuffle_groups) + " groups"
+                                        : stage.name + " " + times(k) + ", " + std::to_string(stage.conv.out_channels) + " out";
+    if (!stage.is_shuffle() && stage.conv.groups > 1 && stage.conv.groups != stage.conv.in_channels)
+      op += ", " + std::to_string(stage.conv.groups) + " groups";
+    stage_arrow(x + box_w, y + 12, op, cost.stages[i].macs);
     x += box_w + arrow_w;
     tensor_box(x, y + 12, tensor_text(cost.stages[i].output_shape), i + 1 == composite.stages.size() ? 2 : 1);
   }

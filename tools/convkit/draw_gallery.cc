@@ -29,6 +29,8 @@ struct CompositeCase {
 std::vector<CompositeCase> composite_cases() {
   const ConvSpec layer{.rank = 2, .in_channels = 3, .out_channels = 128, .kernel = {3, 3}, .layout = Layout::channels_last};
   const ConvSpec sobel{.rank = 2, .kernel = {3, 3}, .padding = Padding::valid()};
+  const ConvSpec pointwise{.rank = 2, .in_channels = 6, .out_channels = 6, .kernel = {1}};
+  const ConvSpec grouped = pointwise_grouped(2, 6, 6, 3);
   return {
       {"depthwise_separable", "Depthwise separable: 7×7×3 -> 5×5×128",
        "depthwise 3x3 per channel, then pointwise 1x1 to 128: 675 + 9,600 = 10,275 multiplications instead of 86,400",
@@ -39,6 +41,9 @@ std::vector<CompositeCase> composite_cases() {
       {"flattened", "Flattened: 1×1, then 3×1 and 1×3 depthwise",
        "Jin et al. 2014: lateral 1x1, vertical and horizontal 1D depthwise stages replace the 3x3x3 filters",
        layer, flattened(layer), {1, 7, 7, 3}},
+      {"shuffled_grouped", "Shuffled grouped (ShuffleNet): 1×1 grouped, shuffle, 1×1 grouped",
+       "two grouped 1x1 convolutions (3 groups) with a channel shuffle between them, so that information crosses groups",
+       pointwise, shuffled_grouped(grouped, grouped), {1, 6, 4, 4}},
   };
 }
 
