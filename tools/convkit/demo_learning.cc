@@ -26,9 +26,7 @@ void demonstrate_learning(const std::string& dir) {
                 static_cast<double>(r.learned_kernel[q]), static_cast<double>(r.true_kernel[k - 1 - q]));
   std::fflush(stdout);
   const std::string plot = dir + "/learn-kernel-loss.png";
-  draw::write(loss_figure(r.loss, {"Kernel recovery: a conv layer learns g reversed", "gradient descent step",
-                                   "mean squared error"}),
-              plot);
+  draw::write(loss_figure(r.loss, kKernelRecoveryPlot), plot);
   std::printf("  loss %.3e -> %.3e in %.0f ms; loss curve written to %s\n", r.loss.front(), r.loss.back(), ms,
               plot.c_str());
   std::fflush(stdout);

@@ -102,9 +102,7 @@ struct KernelCommand {
               << (worst < 1e-3 ? ": the learned kernel is g reversed.\n"
                                : ": not converged to g reversed (more --steps or another --learning-rate?)\n");
     if (!plot.empty()) {
-      draw::write(loss_figure(r.loss, {"Kernel recovery: a conv layer learns g reversed", "gradient descent step",
-                                       "mean squared error"}),
-                  plot);
+      draw::write(loss_figure(r.loss, kKernelRecoveryPlot), plot);
       std::cout << "loss curve written to " << plot << "\n";
     }
   }

@@ -16,6 +16,10 @@ struct LossPlot {
   int first_index = 0;  // the x of values[0]
 };
 
+// The labels of `learn kernel`'s curve (also drawn by the demo).
+inline const LossPlot kKernelRecoveryPlot{"Kernel recovery (seed 002): fitting a conv layer to y = x * g",
+                                          "gradient descent step", "mean squared error"};
+
 draw::Scene loss_figure(std::span<const double> values, const LossPlot& labels);
 
 }  // namespace convkit::cli
