@@ -205,7 +205,8 @@ void add_demo_command(CLI::App& app) {
     const std::string gallery = *out + "/gallery";
     draw::prepare_output_dir(gallery, "--out");
     const size_t files = write_gallery(gallery).size();
-    std::cout << "\nConvolution arithmetic gallery (convkit draw --gallery): " << files << " diagrams and pages\n"
+    std::cout << "\nConvolution arithmetic gallery (convkit draw --gallery): " << files
+              << " files (each diagram as animated SVG and static PNG, and index.html)\n"
               << "\nPictures: " << *out << "/*.png (titled, labelled)\nGallery:  " << gallery
               << "/index.html (animated diagrams; open in a browser)\n";
   });
