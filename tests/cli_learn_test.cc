@@ -49,7 +49,15 @@ TEST(CliLearn, ErrorsExitWithStatus2AndLeaveNoPlot) {
   const std::string missing_dir = dir.file("missing") + "/loss.png";
   auto result = run_cli("learn kernel --steps 5 --plot " + missing_dir);
   EXPECT_EQ(result.status, 2) << result.output;
-  EXPECT_NE(result.output.find("convkit: error: " + missing_dir + ": cannot write"), std::string::npos)
+  EXPECT_NE(result.output.find("convkit: error: --plot=" + missing_dir + ": cannot write: the directory " +
+                               dir.file("missing") + " does not exist"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("Kernel recovery (seed 002)"), std::string::npos) << "trained before checking --plot";
+  result = run_cli("learn kernel --steps 5 --plot " + dir.file("loss.gif"));
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("--plot=" + dir.file("loss.gif") + ": the extension '.gif' names no picture format"),
+            std::string::npos)
       << result.output;
   EXPECT_TRUE(dir.files().empty());
   result = run_cli("learn activity --optimizer rmsprop");
@@ -79,9 +87,14 @@ TEST(CliLearn, KernelsMustBeFiniteAndTheLossMustStayFinite) {
   result = run_cli("learn kernel --kernel 3e38,3e38 --steps 3");  // finite, but y = x * g overflows float
   EXPECT_EQ(result.status, 2) << result.output;
   EXPECT_NE(result.output.find("kernel recovery: the loss became inf at step 0"), std::string::npos) << result.output;
-  result = run_cli("learn kernel --learning-rate 1000 --steps 50");  // diverges
-  EXPECT_EQ(result.status, 2) << result.output;
-  EXPECT_NE(result.output.find("kernel recovery: the loss became"), std::string::npos) << result.output;
+  ScratchDir dir;
+  for (const std::string rate : {"100", "1000"}) {  // diverges: NaN or Inf; no plot, no "g reversed"
+    result = run_cli("learn kernel --learning-rate " + rate + " --steps 50 --plot " + dir.file("loss.png"));
+    EXPECT_EQ(result.status, 2) << result.output;
+    EXPECT_NE(result.output.find("kernel recovery: the loss became"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("the learned kernel is g reversed"), std::string::npos) << result.output;
+    EXPECT_TRUE(dir.files().empty());
+  }
   result = run_cli("learn kernel --kernel ' 1, -2.5 ' --steps 2");
   EXPECT_EQ(result.status, 0) << result.output;
 }

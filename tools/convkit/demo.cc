@@ -1,7 +1,7 @@
 // `convkit demo`: every operation of the seeds on small embedded data, computed by the reference
 // engine, with shapes, parameters and MACs for each, and a closing table of the steps and timings;
-// then the pictures (demo_pictures.h): filtered images, a smoothed signal plot and volume slices; and
-// last a filter that learns (demo_learning.h).
+// then the pictures (demo_pictures.h): filtered images, a smoothed signal plot and volume slices; then
+// a filter that learns (demo_learning.h); last the convolution-arithmetic gallery (draw_gallery.h).
 #include "demo.h"
 
 #include <chrono>
@@ -15,6 +15,8 @@
 
 #include "convkit/convkit.h"
 #include "demo_learning.h"
+#include "draw/scene.h"
+#include "draw_gallery.h"
 #include "demo_pictures.h"
 
 namespace convkit::cli {
@@ -196,9 +198,17 @@ void add_demo_command(CLI::App& app) {
   auto out = std::make_shared<std::string>("convkit-demo");
   demo->add_option("--out", *out, "folder for the pictures and data files")->capture_default_str();
   demo->callback([out] {
+    draw::prepare_output_dir(*out, "--out");
     run_demo();
     write_demo_pictures(*out);
     demonstrate_learning(*out);
+    const std::string gallery = *out + "/gallery";
+    draw::prepare_output_dir(gallery, "--out");
+    const size_t files = write_gallery(gallery).size();
+    std::cout << "\nConvolution arithmetic gallery (convkit draw --gallery): " << files
+              << " files (each diagram as animated SVG and static PNG, and index.html)\n"
+              << "\nPictures: " << *out << "/*.png (titled, labelled)\nGallery:  " << gallery
+              << "/index.html (animated diagrams; open in a browser)\n";
   });
 }
 

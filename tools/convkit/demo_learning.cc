@@ -6,7 +6,8 @@
 #include <iostream>
 
 #include "convkit/kernel_recovery.h"
-#include "line_plot.h"
+#include "draw/scene.h"
+#include "loss_plot.h"
 
 namespace convkit::cli {
 
@@ -25,7 +26,7 @@ void demonstrate_learning(const std::string& dir) {
                 static_cast<double>(r.learned_kernel[q]), static_cast<double>(r.true_kernel[k - 1 - q]));
   std::fflush(stdout);
   const std::string plot = dir + "/learn-kernel-loss.png";
-  write_line_plot_png(plot, r.loss, "kernel recovery: mean squared error", "step");
+  draw::write(loss_figure(r.loss, kKernelRecoveryPlot), plot);
   std::printf("  loss %.3e -> %.3e in %.0f ms; loss curve written to %s\n", r.loss.front(), r.loss.back(), ms,
               plot.c_str());
   std::fflush(stdout);

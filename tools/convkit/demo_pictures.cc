@@ -1,6 +1,8 @@
 #include "demo_pictures.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -9,7 +11,8 @@
 
 #include "convkit/convkit.h"
 #include "demo_data.h"
-#include "plot.h"
+#include "draw/chart.h"
+#include "draw/image_panels.h"
 
 namespace convkit::cli {
 namespace {
@@ -31,26 +34,6 @@ Tensor run_filter(const std::string& text, const Tensor& x) {
             << to_string(filter.kernels[0].shape()) << " per channel  ->  output " << to_string(y.shape())
             << "   params " << params << ", MACs " << macs << "\n";
   return y;
-}
-
-// Rows of (1, D, H, W) volumes side by side as a grey picture: one row per volume, one column per depth
-// in `depths`, each cell enlarged `scale` times (nearest neighbour) and each row stretched to 0..255.
-Tensor slice_montage(const std::vector<Tensor>& volumes, const std::vector<int64_t>& depths, int64_t scale) {
-  constexpr int64_t kGap = 4;
-  const int64_t side_h = volumes[0].dim(2) * scale, side_w = volumes[0].dim(3) * scale;
-  const auto rows = static_cast<int64_t>(volumes.size()), columns = static_cast<int64_t>(depths.size());
-  Tensor montage({1, rows * (side_h + kGap) - kGap, columns * (side_w + kGap) - kGap}, 255.0f);
-  for (int64_t r = 0; r < rows; ++r) {
-    const Tensor& v = volumes[static_cast<size_t>(r)];
-    const auto [lo, hi] = std::minmax_element(v.values().begin(), v.values().end());
-    const float stretch = *hi > *lo ? 255.0f / (*hi - *lo) : 0.0f;
-    for (int64_t c = 0; c < columns; ++c)
-      for (int64_t y = 0; y < side_h; ++y)
-        for (int64_t x = 0; x < side_w; ++x)
-          montage.at({0, r * (side_h + kGap) + y, c * (side_w + kGap) + x}) =
-              (v.at({0, depths[static_cast<size_t>(c)], y / scale, x / scale}) - *lo) * stretch;
-  }
-  return montage;
 }
 
 struct Written {
@@ -82,28 +65,50 @@ class Pictures {
   std::vector<Written> written_;
 };
 
+// The scene's pixel values (0..255) as an image panel.
+draw::ImagePanel scene_panel(const Tensor& image, std::vector<std::string> caption, image::Scaling scaling) {
+  double lo = 0, hi = 255;
+  if (scaling == image::Scaling::normalize) {  // the finite range, stretched to 0..255 as image::write_png does
+    lo = INFINITY, hi = -INFINITY;
+    for (float v : image.values())
+      if (std::isfinite(v)) lo = std::min(lo, static_cast<double>(v)), hi = std::max(hi, static_cast<double>(v));
+  }
+  return {draw::image_from_tensor(image, lo, hi), std::move(caption)};
+}
+
 void scene_pictures(Pictures& pictures) {
   std::cout << "\nFilters on a 128x128 RGB picture (each channel separately: depthwise, groups = 3; padding same, "
                "reflect border)\n";
   const Tensor scene = demo_scene();
-  pictures.step("scene.png", "the input picture, 128x128 RGB",
-                [&](const std::string& path) { image::write_png(path, scene); });
+  const std::vector<std::string> input_caption = {"input: 128x128 RGB"};
+  pictures.step("scene.png", "the input picture, 128x128 RGB, shown 2x", [&](const std::string& path) {
+    draw::write(draw::image_figure("The demo scene (input of the filters)", {scene_panel(scene, input_caption, image::Scaling::clamp)}, 1, 2),
+                path);
+  });
   // The seeds' three filters: edge, blur, sharpen; then the Sobel gradient magnitude and emboss.
   const struct {
     const char* filter;
     const char* file;
-    const char* contents;
+    const char* title;
+    const char* kernel;
     image::Scaling scaling;
   } steps[] = {
-      {"edge", "scene-edge.png", "edge: 3x3, -1 around and 8 in the centre (clamped to 0..255)", image::Scaling::clamp},
-      {"gaussian:9,2", "scene-blur.png", "blur: 9x9 Gaussian, sigma 2", image::Scaling::clamp},
-      {"sharpen", "scene-sharpen.png", "sharpen: [[0,-1,0],[-1,5,-1],[0,-1,0]]", image::Scaling::clamp},
-      {"sobel", "scene-sobel.png", "Sobel gradient magnitude sqrt(gx^2 + gy^2), normalized", image::Scaling::normalize},
-      {"emboss", "scene-emboss.png", "emboss: [[-2,-1,0],[-1,1,1],[0,1,2]]", image::Scaling::clamp},
+      {"edge", "scene-edge.png", "Edge detection", "3x3: -1 around, 8 in the centre (clamped to 0..255)", image::Scaling::clamp},
+      {"gaussian:9,2", "scene-blur.png", "Gaussian blur", "9x9 Gaussian, sigma 2", image::Scaling::clamp},
+      {"sharpen", "scene-sharpen.png", "Sharpening", "3x3: [[0,-1,0],[-1,5,-1],[0,-1,0]]", image::Scaling::clamp},
+      {"sobel", "scene-sobel.png", "Sobel gradient magnitude", "sqrt(gx^2 + gy^2) of 3x3 Sobel, normalized", image::Scaling::normalize},
+      {"emboss", "scene-emboss.png", "Emboss", "3x3: [[-2,-1,0],[-1,1,1],[0,1,2]]", image::Scaling::clamp},
   };
   for (const auto& s : steps)
-    pictures.step(s.file, s.contents,
-                  [&](const std::string& path) { image::write_png(path, run_filter(s.filter, scene), s.scaling); });
+    pictures.step(s.file, std::string(s.title) + ", input | output", [&](const std::string& path) {
+      const Tensor y = run_filter(s.filter, scene);
+      const std::string title = std::string(s.title) + ": convkit filter " + s.filter;
+      draw::write(draw::image_figure(title,
+                                     {scene_panel(scene, input_caption, image::Scaling::clamp),
+                                      scene_panel(y, {"output: " + std::string(s.filter), s.kernel}, s.scaling)},
+                                     2, 2, "depthwise (groups = 3), padding same, reflect border"),
+                  path);
+    });
 }
 
 void signal_pictures(Pictures& pictures) {
@@ -113,19 +118,30 @@ void signal_pictures(Pictures& pictures) {
     csv::write(path, {{"x", "y", "z"}, signal});
   });
   pictures.step(
-      "accel-smoothing.png", "panels x, y, z: raw (grey), smooth:5 (orange), gaussian:21,4 (blue)",
+      "accel-smoothing.png", "charts of x, y, z: raw, smooth:5, gaussian:21,4",
       [&](const std::string& path) {
         const Tensor average = run_filter("smooth:5", signal), gaussian = run_filter("gaussian:21,4", signal);
-        std::vector<Panel> panels;
+        constexpr double kRate = 50.0;  // samples per second
+        std::vector<draw::Chart> charts;
         for (int64_t axis = 0; axis < 3; ++axis) {
-          auto row = [&](const Tensor& t) {
-            const float* first = t.data() + axis * t.dim(1);
-            return std::vector<float>(first, first + t.dim(1));
+          auto series = [&](const Tensor& t, std::string label, size_t colour, double width) {
+            draw::Series s{.label = std::move(label), .color = draw::palette(colour), .width = width};
+            for (int64_t i = 0; i < t.dim(1); ++i)
+              s.x.push_back(static_cast<double>(i) / kRate), s.y.push_back(t.at({axis, i}));
+            return s;
           };
-          panels.push_back(
-              {{{row(signal), {175, 175, 175}}, {row(average), {235, 120, 20}}, {row(gaussian), {30, 80, 200}}}});
+          const std::string name(1, "xyz"[axis]);
+          draw::Series raw = series(signal, "raw", 7, 1.0);
+          raw.color = {0.7, 0.7, 0.7};
+          charts.push_back({.title = "axis " + name,
+                            .x = {.label = "time (s)"},
+                            .y = {.label = "acceleration " + name + " (m/s²)"},
+                            .series = {raw, series(average, "smooth:5 (moving average)", 1, 2.0),
+                                       series(gaussian, "gaussian:21,4", 0, 2.0)}});
         }
-        image::write_png(path, plot(panels, 800, 160));
+        draw::write(draw::chart_figure("Smoothing a 3-axis accelerometer signal (50 Hz, each axis separately)",
+                                       charts, 900, 300),
+                    path);
       });
 }
 
@@ -135,11 +151,31 @@ void volume_pictures(Pictures& pictures) {
   pictures.step("volume.npy", "the input volume (32, 32, 32) float32", [&](const std::string& path) {
     npy::write(path, volume.reshaped({32, 32, 32}));
   });
-  pictures.step("volume-slices.png", "depths 6, 11, 16, 21, 26; rows: input, gaussian:5, sobel of it",
+  // Depths symmetric about the sphere's centre, 15.5 (between slices 15 and 16 of 0..31).
+  const std::vector<int64_t> depths = {4, 10, 15, 16, 21, 27};
+  pictures.step("volume-slices.png", "depths 4..27 about the centre; input, gaussian:5, sobel",
                 [&](const std::string& path) {
                   const Tensor smooth = run_filter("gaussian:5", volume);
                   const Tensor edges = run_filter("sobel", smooth);  // gradient magnitude: the sphere's shell
-                  image::write_png(path, slice_montage({volume, smooth, edges}, {6, 11, 16, 21, 26}, 3));
+                  std::vector<draw::ImagePanel> panels;
+                  for (const auto& [v, name] : {std::pair<const Tensor&, const char*>{volume, "input"},
+                                                {smooth, "gaussian:5"}, {edges, "sobel(gaussian:5)"}}) {
+                    const auto [lo, hi] = std::minmax_element(v.values().begin(), v.values().end());
+                    for (int64_t d : depths) {
+                      Tensor slice({1, 32, 32});
+                      for (int64_t y = 0; y < 32; ++y)
+                        for (int64_t x = 0; x < 32; ++x) slice.at({0, y, x}) = v.at({0, d, y, x});
+                      char offset[32];
+                      std::snprintf(offset, sizeof offset, "%+.1f", static_cast<double>(d) - 15.5);
+                      panels.push_back({draw::image_from_tensor(slice, *lo, *hi),
+                                        {std::string(name), "depth " + std::to_string(d) + " (centre " + offset + ")"}});
+                    }
+                  }
+                  draw::write(draw::image_figure("3D filters on a 32³ volume: a noisy sphere (radius 10, centre 15.5)",
+                                                 panels, depths.size(), 4,
+                                                 "rows: input, 3D Gaussian 5x5x5, 3D Sobel magnitude of it; "
+                                                 "each row on its own grey scale"),
+                              path);
                 });
 }
 

@@ -15,7 +15,8 @@
 #include "convkit/activity.h"
 #include "convkit/error.h"
 #include "convkit/kernel_recovery.h"
-#include "line_plot.h"
+#include "draw/scene.h"
+#include "loss_plot.h"
 
 namespace convkit::cli {
 namespace {
@@ -78,6 +79,7 @@ struct KernelCommand {
 
   void run() {
     options.true_kernel = parse_kernel(kernel);
+    if (!plot.empty()) draw::check_output(plot, "--plot");
     const KernelRecoveryResult r = recover_kernel(options);
     const size_t k = r.true_kernel.size();
     std::cout << "Kernel recovery (seed 002): y = x * g, a true convolution (kernel reversed as it slides), on "
@@ -100,7 +102,7 @@ struct KernelCommand {
               << (worst < 1e-3 ? ": the learned kernel is g reversed.\n"
                                : ": not converged to g reversed (more --steps or another --learning-rate?)\n");
     if (!plot.empty()) {
-      write_line_plot_png(plot, r.loss, "kernel recovery: mean squared error", "step");
+      draw::write(loss_figure(r.loss, kKernelRecoveryPlot), plot);
       std::cout << "loss curve written to " << plot << "\n";
     }
   }
@@ -111,6 +113,7 @@ struct ActivityCommand {
   std::string plot;
 
   void run() const {
+    if (!plot.empty()) draw::check_output(plot, "--plot");
     std::cout << "1D CNN (seed 003) on synthetic 3-axis accelerometer windows (" << options.length
               << " steps at 50 Hz): " << options.train_windows << " for training, " << options.test_windows
               << " held out; " << options.optimizer << ", learning rate " << options.learning_rate << ", batch "
@@ -138,7 +141,9 @@ struct ActivityCommand {
     if (!plot.empty()) {
       std::vector<double> loss;
       for (const EpochReport& e : r.epochs) loss.push_back(e.loss);
-      write_line_plot_png(plot, loss, "1D CNN: training loss (cross-entropy)", "epoch", 1);
+      draw::write(loss_figure(loss, {"1D CNN on accelerometer windows: training loss", "epoch",
+                                     "mean cross-entropy per window", 1}),
+                  plot);
       std::cout << "loss curve written to " << plot << "\n";
     }
   }
@@ -160,7 +165,7 @@ void add_learn_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   k->add_option("--seed", kernel->options.seed, "seed of the signals and the initial kernel")->capture_default_str();
-  k->add_option("--plot", kernel->plot, "write the loss curve to this PNG file");
+  k->add_option("--plot", kernel->plot, "write the loss curve to this .png, .svg or .pdf file");
   k->callback([kernel] { kernel->run(); });
 
   auto activity = std::make_shared<ActivityCommand>();
@@ -180,7 +185,7 @@ void add_learn_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(9, 100000));
   a->add_option("--seed", o.seed, "seed of the data, the initial weights and the batch order")->capture_default_str();
-  a->add_option("--plot", activity->plot, "write the training loss per epoch to this PNG file");
+  a->add_option("--plot", activity->plot, "write the training loss per epoch to this .png, .svg or .pdf file");
   a->callback([activity] { activity->run(); });
 }
 

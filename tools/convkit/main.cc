@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "conv.h"
 #include "demo.h"
+#include "draw.h"
 #include "filter.h"
 #include "summary.h"
 #include "learn.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   convkit::cli::add_filter_command(app);
   convkit::cli::add_bench_command(app);
   convkit::cli::add_learn_command(app);
+  convkit::cli::add_draw_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "convkit/convkit.h"
+#include "draw/scene.h"
 #include "spec_options.h"
+#include "summary_plot.h"
 
 namespace convkit::cli {
 namespace {
@@ -170,10 +172,12 @@ struct SummaryCommand {
   std::string model_path, input_shape, kernel, kind = "conv";
   int64_t out_channels = 0, depth_multiplier = 1;
   bool json = false, compare = false, no_bias = false;
+  std::string plot;  // --plot FILE (summary_plot.h)
   SpecOptions options;
   CLI::App* command = nullptr;
 
   void run() const {
+    if (!plot.empty()) draw::check_output(plot, "--plot");
     if (!model_path.empty()) return run_model();
     if (input_shape.empty()) fail("give a MODEL.json, or --input-shape with --out-channels and --kernel for one layer");
     if (compare) return run_compare();
@@ -190,6 +194,7 @@ struct SummaryCommand {
     OneLayer layer = one_layer();
     layer.spec.transposed = chosen.name == "transposed";
     const Model model = one_layer_model(layer, chosen);
+    if (!plot.empty()) write_model_plot(model, "Layer: " + describe(layer.spec), plot);
     if (json) return print_summary_json(model);
     print_summary(model, "Layer: " + describe(layer.spec));
   }
@@ -198,6 +203,8 @@ struct SummaryCommand {
     for (const char* option : kLayerOptions)
       if (command->count(option) > 0) fail(option, " describes one layer; it cannot be used with MODEL.json");
     Model model = read_model(model_path);
+    if (!plot.empty())
+      write_model_plot(model, "Model: \"" + (model.name.empty() ? std::filesystem::path(model_path).stem().string() : model.name) + "\"", plot);
     if (json) return print_summary_json(model);
     if (model.name.empty()) model.name = std::filesystem::path(model_path).stem().string();
     print_summary(model, "Model: \"" + model.name + "\"");
@@ -264,6 +271,7 @@ struct SummaryCommand {
     std::vector<std::pair<std::string, Model>> models;
     for (const auto& [label, kind_name] : versions)
       models.emplace_back(label, one_layer_model(layer, find_kind(kind_name)));
+    if (!plot.empty()) write_compare_plot(describe(layer.spec), models, plot);
     if (json) return print_compare_json(models);
 
     const Model& standard = models.front().second;
@@ -338,6 +346,8 @@ void add_summary_command(CLI::App& app) {
   sub->add_flag("--compare", command->compare,
                 "one layer: standard, depthwise separable and spatially separable versions side by side");
   sub->add_flag("--json", command->json, "print JSON instead of a table");
+  sub->add_option("--plot", command->plot,
+                  "also draw the model as boxes (with --compare: a bar chart of the MACs) to .png, .svg or .pdf");
   command->options.add_to(*sub);
   sub->callback([command] { command->run(); });
 }
