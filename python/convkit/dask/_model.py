@@ -93,10 +93,18 @@ def _conv(entry, weight, conv_number):
     if kernel.ndim != rank + 2:
         raise ValueError(f"weights[{conv_number}] kernel has shape {list(kernel.shape)}; expected {rank + 2} dimensions "
                          f"for {entry['type']}")
+    # The kernel's sizes the JSON fixes (its input channels are checked against the volume when it runs).
+    kernel_size = _per_axis(entry["kernel_size"], rank)
+    fixed = {"conv": -1, "transposed": -2, "depthwise": -1}[kind]
+    expected = entry.get("depth_multiplier", 1) if kind == "depthwise" else entry["filters"]
+    if list(kernel.shape[:rank]) != kernel_size or kernel.shape[fixed] != expected:
+        raise ValueError(f"weights[{conv_number}] kernel has shape {list(kernel.shape)}; {entry['type']} with "
+                         f"kernel_size={kernel_size} expects (*kernel_size, ...) with {expected} at axis {fixed} "
+                         "(Keras's kernel shape)")
     dilation = _per_axis(entry.get("dilation_rate", 1), rank)
     padding = entry.get("padding", "valid")
     if padding == "causal":  # keras Conv1D: pad (kernel - 1) * dilation cells at the beginning only
-        padding = [(_per_axis(entry["kernel_size"], rank)[0] - 1) * dilation[0], 0]
+        padding = [(kernel_size[0] - 1) * dilation[0], 0]
     groups = entry.get("groups", 1)
     if kind == "depthwise":
         groups = kernel.shape[-2]
