@@ -84,9 +84,9 @@ def block_program(axes_of_layers, request):
     steps.reverse()
     window = steps[0][0] if steps[0][0] is not None else np.arange(*request)
     # Later layers index their block (which starts at the cell the previous layer computed first).
-    programs = [(None, steps[0][1])]
+    programs = [(None, None if steps[0][1] is None else compact(steps[0][1]))]
     for source, post in steps[1:]:
-        programs.append((None, post) if source is None else (compact_local(source), None))
+        programs.append((None, compact(post)) if source is None else (compact_local(source), None))
     return window, programs
 
 
