@@ -68,7 +68,8 @@ def run_block(weights, program, shape, positions, *pieces):
     """Assemble a block's window from its pieces, then run the stack's steps on it (a float32 numpy array).
 
     weights: (token, [(weight, bias), ...]) from the stack's single weights key. program: the steps (see
-    _stack.block_program), each ("conv", number, arguments, pre, post, layout_axes) or ("activation", name).
+    _stack.run_segment), each ("conv", number, arguments, pre, post, spatial axes, channel axis, threads) or
+    ("activation", name or callable).
     """
     window = np.zeros(shape, dtype=np.float32)
     for position, part in zip(positions, pieces):
