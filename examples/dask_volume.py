@@ -164,7 +164,7 @@ def main():
     print(f"| convkit.dask throughput | {rate / 1e6:.2f} Mvoxel/s |")
     print(f"| peak worker memory (VmHWM; limit {args.memory_limit}) | "
           f"{', '.join(f'{p / 2**20:.0f} MiB' for p in peaks.values())} |")
-    print(f"| worker busy time: read / compute / write / other | " + " / ".join(
+    print("| worker busy time: read / compute / write / other | " + " / ".join(
         f"{phases[k]:.1f} s ({100 * phases[k] / busy:.0f}%)" for k in ("read", "compute", "write", "other")) + " |")
     print(f"| compute tasks, per worker thread | {compute_per_worker / 1e6:.2f} Mvoxel/s |")
     print(f"| convkit single process, one thread, one in-memory chunk | {single / 1e6:.2f} Mvoxel/s |")
