@@ -62,7 +62,7 @@ setup(
     name="convkit",
     version=project_version(),
     description="Every CNN convolution exactly as PyTorch, TensorFlow and ONNX define them, on numpy arrays",
-    packages=["convkit"],
+    packages=["convkit", "convkit.dask"],
     package_dir={"": "python"},
     package_data={"convkit": ["*.pyi", "py.typed"]},
     ext_modules=[CMakeExtension("convkit._convkit")],

@@ -10,6 +10,7 @@ packages=(
   libstb-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core
   pybind11-dev python3-pybind11 python3-dev python3-numpy python3-torch python3-scipy python3-pytest
   python3-venv python3-setuptools python3-wheel python3-pip
+  python3-dask python3-distributed python3-zarr python3-nibabel
 )
 # `--peers`: the libraries `convkit bench --peers` compares against (CONVKIT_PEERS=ON; the dnnl CMake
 # config needs OpenCL).

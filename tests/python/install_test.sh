@@ -33,6 +33,9 @@ location = pathlib.Path(convkit.__file__).resolve()
 assert venv.resolve() in location.parents, f"imported {location}, not the venv's install"
 y = convkit.conv1d(np.arange(1, 7, dtype=np.float32).reshape(1, 1, 6), np.full((1, 1, 3), 2, np.float32))
 assert y.ravel().tolist() == [12, 18, 24, 30], y
+import convkit.dask  # the subpackage is installed too (setup.py packages)
+z = convkit.dask.conv1d(np.arange(1, 7, dtype=np.float32).reshape(1, 1, 6), np.full((1, 1, 3), 2, np.float32))
+assert np.asarray(z).ravel().tolist() == [12, 18, 24, 30], z
 sys.path.insert(0, str(pathlib.Path(sys.argv[2]).parent / "tests" / "python"))
 from readme_examples import run_readme_examples
 count = run_readme_examples(pathlib.Path(sys.argv[2]))
