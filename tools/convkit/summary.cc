@@ -32,11 +32,11 @@ std::string with_commas(int64_t value) {
   return value < 0 ? "-" + digits : digits;
 }
 
-// Shapes as Keras prints them (without the batch): (222, 222, 64).
+// Shapes as Keras prints them (Python tuples, without the batch): (222, 222, 64), (4096,).
 std::string shape_text(const Shape& shape) {
   std::string text = "(";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + ")";
+  return text + (shape.size() == 1 ? ",)" : ")");
 }
 
 // A receptive field per axis: "3x3"; transposed layers can make it fractional ("2.5x2.5").
@@ -103,33 +103,46 @@ std::string input_text(const Model& model) {
 
 // --- Summaries ---
 
+// Whether every layer reads the one before (a Sequential model); otherwise Keras's functional summary
+// adds a "Connected to" column.
+bool is_sequential(const Model& model) {
+  for (size_t i = 0; i < model.layers.size(); ++i)
+    if (model.layers[i].inputs != std::vector<TensorIndex>{i}) return false;
+  return true;
+}
+
+std::string connected_to(const Model& model, const ModelLayer& layer) {
+  std::string text;
+  for (TensorIndex tensor : layer.inputs)
+    text += (text.empty() ? "" : ", ") + (tensor == 0 ? model.input_name : model.layers[tensor - 1].name);
+  return text;
+}
+
 void print_summary(const Model& model, const std::string& title) {
   std::cout << title << "\n" << input_text(model) << "\n";
-  Table table{
-      {"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"}, {false, false, true, true, false}, {}};
-  for (const ModelLayer& layer : model.layers)
+  const bool sequential = is_sequential(model);
+  Table table{{"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"},
+              {false, false, true, true, false},
+              {}};
+  if (!sequential) {
+    table.header.emplace_back("Connected to");
+    table.right.push_back(false);
+  }
+  for (const ModelLayer& layer : model.layers) {
     table.rows.push_back({layer.name + " (" + layer.type + ")", shape_text(layer.output_shape),
                           with_commas(layer.params), with_commas(layer.macs), field_text(layer.receptive_field)});
+    if (!sequential) table.rows.back().push_back(connected_to(model, layer));
+  }
   const size_t width = print_table(table);
+  // Keras's totals (model.summary()), then the MACs.
   std::cout << std::string(width, '=') << "\nTotal params: " << with_commas(model.total_params())
+            << "\nTrainable params: " << with_commas(model.total_trainable_params())
+            << "\nNon-trainable params: " << with_commas(model.total_non_trainable_params())
             << "\nTotal MACs: " << with_commas(model.total_macs()) << "\n"
             << std::string(width, '_') << "\n";
 }
 
-// {"layers": [{"name", "type", "input_shape", "output_shape", "params", "macs"}], "total": {"params", "macs"}}
-void print_summary_json(const Model& model) {
-  OrderedJson layers = OrderedJson::array();
-  for (const ModelLayer& layer : model.layers)
-    layers.push_back({{"name", layer.name},
-                      {"type", layer.type},
-                      {"input_shape", layer.input_shape},
-                      {"output_shape", layer.output_shape},
-                      {"params", layer.params},
-                      {"macs", layer.macs}});
-  const OrderedJson summary{{"layers", layers},
-                            {"total", {{"params", model.total_params()}, {"macs", model.total_macs()}}}};
-  std::cout << summary.dump(2) << "\n";
-}
+void print_summary_json(const Model& model) { std::cout << summary_json(model) << "\n"; }
 
 // --- One layer ---
 
