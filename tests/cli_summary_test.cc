@@ -137,6 +137,12 @@ TEST(CliSummary, OneLayerReadsTheShapeInLayoutOrder) {
   EXPECT_EQ(batched.at("layers")[0].at("input_shape"), Json({3, 224, 224}));
   EXPECT_EQ(batched.at("total").at("macs"), 4 * macs);
   expect_contains(summary_text("--input-shape 4,3,224,224 --out-channels 64 --kernel 3,3"), "batch 4");
+  // Without --layout the input line says which layout --input-shape was read in, and how to get Keras's.
+  expect_contains(summary_text("--input-shape 3,224,224 --out-channels 64 --kernel 3"),
+                  "Input shape: (3, 224, 224), channels_first (the default of --input-shape, as convkit conv; "
+                  "--layout channels_last reads spatial...,C as MODEL.json and Keras do)");
+  const std::string told = summary_text("--layout channels_last --input-shape 224,224,3 --out-channels 64 --kernel 3");
+  expect_contains(told, "Input shape: (224, 224, 3), channels_last\n");
   // --no-bias and the conv options.
   EXPECT_EQ(summary_json("--input-shape 3,224,224 --out-channels 64 --kernel 3 --no-bias").at("total").at("params"),
             1728);

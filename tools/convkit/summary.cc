@@ -118,8 +118,9 @@ std::string connected_to(const Model& model, const ModelLayer& layer) {
   return text;
 }
 
-void print_summary(const Model& model, const std::string& title) {
-  std::cout << title << "\n" << input_text(model) << "\n";
+// `note` follows the input line (the one-layer mode says which layout it read --input-shape in).
+void print_summary(const Model& model, const std::string& title, const std::string& note = "") {
+  std::cout << title << "\n" << input_text(model) << note << "\n";
   const bool sequential = is_sequential(model);
   Table table{{"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"},
               {false, false, true, true, false},
@@ -204,7 +205,7 @@ struct SummaryCommand {
     layer.spec.transposed = chosen.name == "transposed";
     const Model model = one_layer_model(layer, chosen);
     if (json) return print_summary_json(model);
-    print_summary(model, "Layer: " + describe(layer.spec));
+    print_summary(model, "Layer: " + describe(layer.spec), layout_note());
   }
 
   void run_model() const {
@@ -214,6 +215,14 @@ struct SummaryCommand {
     if (json) return print_summary_json(model);
     if (model.name.empty()) model.name = std::filesystem::path(model_path).stem().string();
     print_summary(model, "Model: \"" + model.name + "\"");
+  }
+
+  // Without --layout, one layer's --input-shape is read channels_first, as `convkit conv` reads arrays, while
+  // MODEL.json files are channels_last as Keras's: the input line says so.
+  std::string layout_note() const {
+    if (command->count("--layout") > 0) return "";
+    return " (the default of --input-shape, as convkit conv; --layout channels_last reads spatial...,C as "
+           "MODEL.json and Keras do)";
   }
 
   // The batched input shape in the --layout order; see the top of this file for how it is read.
@@ -280,7 +289,7 @@ struct SummaryCommand {
     if (json) return print_compare_json(models);
 
     const Model& standard = models.front().second;
-    std::cout << "Layer: " << describe(layer.spec) << "\n" << input_text(standard) << "\n";
+    std::cout << "Layer: " << describe(layer.spec) << "\n" << input_text(standard) << layout_note() << "\n";
     Table table{{"Version", "Type", "Output Shape", "Param #", "MACs", "MACs ratio", "Stages (MACs)"},
                 {false, false, false, true, true, false, false},
                 {}};
