@@ -726,6 +726,20 @@ TEST(ModelKerasJson, Keras2FunctionalAndSequential) {
   expect_error(R"({"class_name": "Sequential", "config": {"layers": [
       {"class_name": "InputLayer", "config": {"batch_shape": [null, null, 2]}}]}})",
                "has an unknown size (null)");
+  // Keras 3 nodes: a merge's tensors are one list argument; a malformed tensor is named.
+  const Model merged = parse_model(R"({"class_name": "Functional", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 2], "name": "in"}, "name": "in"},
+      {"class_name": "Maximum", "config": {"name": "m"}, "name": "m", "inbound_nodes": [{"args": [[
+        {"class_name": "__keras_tensor__", "config": {"keras_history": ["in", 0, 0]}},
+        {"class_name": "__keras_tensor__", "config": {"keras_history": ["in", 0, 0]}}]], "kwargs": {}}]}]}})");
+  EXPECT_EQ(merged.layers.at(0).inputs, (std::vector<TensorIndex>{0, 0}));
+  expect_error(R"({"class_name": "Functional", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 2], "name": "in"}, "name": "in"},
+      {"class_name": "ReLU", "config": {}, "name": "r", "inbound_nodes": [{"args": [
+        {"class_name": "__keras_tensor__", "config": {"shape": [3, 2]}}]}]}]}})",
+               "config.layers[1] (ReLU): a __keras_tensor__ needs config.keras_history");
+  expect_error(R"({"class_name": "Functional", "config": {"layers": [{"class_name": 5, "config": {}}]}})",
+               "config.layers[0] must be an object with \"class_name\" and \"config\"");
 }
 
 const std::string kModels = std::string(CONVKIT_SOURCE_DIR) + "/examples/models/";

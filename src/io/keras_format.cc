@@ -16,17 +16,22 @@
 namespace convkit::model_io {
 namespace {
 
-// Keras 3: every tensor's producing layer (keras_history[0]) in a node's args, depth first.
-void collect_keras3_tensors(const Json& value, std::vector<std::string>& names) {
-  if (value.is_object() && value.value("class_name", "") == "__keras_tensor__") {
-    const Json& history = value.at("config").at("keras_history");
-    if (!history.is_array() || history.empty() || !history[0].is_string())
-      fail("keras_history=", shown(history), " must start with the producing layer's name");
-    names.push_back(history[0].get<std::string>());
+// Keras 3: every tensor's producing layer (keras_history[0]) in a node's args, depth first. Keras nests
+// them at most as args -> list of a merge's tensors -> tensor; deeper is not a Keras file.
+void collect_keras3_tensors(const Json& value, std::vector<std::string>& names, int depth = 0) {
+  if (depth > 4) fail("inbound node arguments nested deeper than Keras writes them");
+  if (value.is_object() && value.contains("class_name") && value.at("class_name") == "__keras_tensor__") {
+    const Json* history = nullptr;
+    if (value.contains("config") && value.at("config").is_object() && value.at("config").contains("keras_history"))
+      history = &value.at("config").at("keras_history");
+    if (history == nullptr || !history->is_array() || history->empty() || !(*history)[0].is_string())
+      fail("a __keras_tensor__ needs config.keras_history starting with the producing layer's name, got ",
+           shown(value));
+    names.push_back((*history)[0].get<std::string>());
     return;
   }
   if (value.is_structured())
-    for (const Json& item : value) collect_keras3_tensors(item, names);
+    for (const Json& item : value) collect_keras3_tensors(item, names, depth + 1);
 }
 
 std::vector<std::string> inbound_names(const Json& layer) {
@@ -37,7 +42,7 @@ std::vector<std::string> inbound_names(const Json& layer) {
   if (nodes.size() > 1) fail("the layer is called ", nodes.size(), " times (shared); convkit summarises each call once");
   const Json& node = nodes[0];
   if (node.is_object()) {  // Keras 3
-    collect_keras3_tensors(node.value("args", Json::array()), names);
+    if (node.contains("args")) collect_keras3_tensors(node.at("args"), names);
   } else if (node.is_array()) {  // Keras 2: [name, node index, tensor index, kwargs] per tensor
     for (const Json& tensor : node) {
       if (!tensor.is_array() || tensor.empty() || !tensor[0].is_string())

@@ -16,9 +16,6 @@
 namespace convkit::model_io {
 namespace {
 
-// The common arguments of every Keras layer that change neither shapes nor costs.
-#define KERAS_COMMON "name", "trainable", "dtype"
-
 int64_t product(const Shape& shape, size_t first, size_t last) {
   int64_t result = 1;
   for (size_t i = first; i < last; ++i)
@@ -83,14 +80,14 @@ LayerEffect batch_normalization(const Arguments& args, const std::vector<Shape>&
     if (resolved < 1 || resolved >= batched_rank)
       fail("axis=", axis, " is not a feature axis of an input of shape (None, ", x, "); expected 1 to ",
            batched_rank - 1, " or -1 to ", 1 - batched_rank);
-    size *= x[static_cast<size_t>(resolved - 1)];
+    size = checked_mul(size, x[static_cast<size_t>(resolved - 1)], "the normalised size overflows int64");
   }
   if (args.boolean("renorm", false)) fail("renorm=true is not supported (its extra statistics are not counted)");
   const int64_t trained = (args.boolean("center", true) ? 1 : 0) + (args.boolean("scale", true) ? 1 : 0);
   LayerEffect effect;
   effect.output_shape = x;
-  effect.non_trainable_params = 2 * size;
-  effect.params = (2 + trained) * size;
+  effect.non_trainable_params = checked_mul(size, 2, "the parameter count overflows int64");
+  effect.params = checked_mul(size, 2 + trained, "the parameter count overflows int64");
   return effect;
 }
 
@@ -254,10 +251,10 @@ LayerEffect concatenate(const Arguments& args, const std::vector<Shape>& inputs)
 }
 
 const std::vector<KerasLayerType>& layer_types() {
-  static const std::vector<std::string_view> pool_args{KERAS_COMMON, "pool_size", "strides", "padding", "data_format"};
-  static const std::vector<std::string_view> global_args{KERAS_COMMON, "data_format", "keepdims"};
+  static const std::vector<std::string_view> pool_args{"pool_size", "strides", "padding", "data_format"};
+  static const std::vector<std::string_view> global_args{"data_format", "keepdims"};
   static const std::vector<std::string_view> initialised{
-      KERAS_COMMON, "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+      "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
       "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"};
   static const std::vector<KerasLayerType> types = [] {
     std::vector<KerasLayerType> t;
@@ -278,25 +275,25 @@ const std::vector<KerasLayerType>& layer_types() {
     ranked(avg_pool, pool_args, pooling);
     ranked(global_max, global_args, global_pooling);
     ranked(global_avg, global_args, global_pooling);
-    ranked(zero_pad, {KERAS_COMMON, "padding", "data_format"}, zero_padding);
-    ranked(upsample, {KERAS_COMMON, "size", "data_format", "interpolation"}, upsampling);
-    ranked(spatial_dropout, {KERAS_COMMON, "rate", "seed", "data_format"}, same_shape);
+    ranked(zero_pad, {"padding", "data_format"}, zero_padding);
+    ranked(upsample, {"size", "data_format", "interpolation"}, upsampling);
+    ranked(spatial_dropout, {"rate", "seed", "data_format"}, same_shape);
     t.push_back({"BatchNormalization", 0, false,
-                 {KERAS_COMMON, "axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
+                 {"axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
                   "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer",
                   "gamma_regularizer", "beta_constraint", "gamma_constraint", "synchronized", "renorm", "fused"},
                  batch_normalization});
-    t.push_back({"Activation", 0, false, {KERAS_COMMON, "activation"}, same_shape});
-    t.push_back({"ReLU", 0, false, {KERAS_COMMON, "max_value", "negative_slope", "threshold"}, same_shape});
-    t.push_back({"LeakyReLU", 0, false, {KERAS_COMMON, "negative_slope", "alpha"}, same_shape});
-    t.push_back({"Softmax", 0, false, {KERAS_COMMON, "axis"}, same_shape});
-    t.push_back({"Dropout", 0, false, {KERAS_COMMON, "rate", "noise_shape", "seed"}, same_shape});
-    t.push_back({"Flatten", 0, false, {KERAS_COMMON, "data_format"}, flatten});
+    t.push_back({"Activation", 0, false, {"activation"}, same_shape});
+    t.push_back({"ReLU", 0, false, {"max_value", "negative_slope", "threshold"}, same_shape});
+    t.push_back({"LeakyReLU", 0, false, {"negative_slope", "alpha"}, same_shape});
+    t.push_back({"Softmax", 0, false, {"axis"}, same_shape});
+    t.push_back({"Dropout", 0, false, {"rate", "noise_shape", "seed"}, same_shape});
+    t.push_back({"Flatten", 0, false, {"data_format"}, flatten});
     t.push_back({"Dense", 0, false, initialised, dense});
-    t.push_back({"Reshape", 0, false, {KERAS_COMMON, "target_shape"}, reshape});
+    t.push_back({"Reshape", 0, false, {"target_shape"}, reshape});
     for (std::string_view merge : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
-      t.push_back({merge, 0, true, {KERAS_COMMON}, elementwise});
-    t.push_back({"Concatenate", 0, true, {KERAS_COMMON, "axis"}, concatenate});
+      t.push_back({merge, 0, true, {}, elementwise});
+    t.push_back({"Concatenate", 0, true, {"axis"}, concatenate});
     return t;
   }();
   return types;

@@ -15,7 +15,8 @@ struct KerasLayerType {
   std::string_view type;
   int rank;  // the spatial rank its input needs (pooling, padding, upsampling); 0: any
   bool merge;  // reads two or more tensors (Add, Concatenate, ...)
-  std::vector<std::string_view> arguments;  // Keras's argument names it takes
+  std::vector<std::string_view> arguments;  // Keras's argument names it takes (besides every layer's name,
+                                            // trainable, dtype and convkit's inputs)
   LayerEffect (*effect)(const Arguments& args, const std::vector<Shape>& inputs);
 };
 

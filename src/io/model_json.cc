@@ -321,7 +321,8 @@ class LayerReader {
       const bool trainable = Arguments(object, 0).boolean("trainable", true);
       const bool merge = type.other && type.other->merge;
       if (merge && inputs.size() < 2) fail("a merge layer needs two or more inputs, got ", inputs.size());
-      if (!merge && inputs.size() != 1) fail("reads one input, got ", inputs.size(), " (inputs=", object.at("inputs"), ")");
+      if (!merge && inputs.size() != 1)
+        fail("reads one input, got ", inputs.size(), " (inputs=", shown(object.at("inputs")), ")");
       const Shape& input = model_.tensor_shape(inputs.front());
       const int rank = type.convolution ? type.convolution->rank : type.other->rank;
       if (rank != 0 && static_cast<size_t>(rank) + 1 != input.size())
@@ -383,6 +384,8 @@ Model parse_model(std::string_view json_text, std::string_view source) {
     return model;
   } catch (const Error& e) {
     fail(source, ": ", e.what());
+  } catch (const Json::exception& e) {  // a value of a type no check above expected
+    fail(source, ": unexpected JSON value: ", e.what());
   }
 }
 
