@@ -255,6 +255,7 @@ class LayerNames {
     return name;
   }
 
+  // A name no layer may take (the model input's).
   void reserve(const std::string& name) { used_.insert(name); }
 
  private:

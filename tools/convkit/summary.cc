@@ -1,4 +1,5 @@
-// `convkit summary MODEL.json [--json]`: a Keras-like model.summary() with MACs and receptive fields.
+// `convkit summary MODEL.json [--json]`: Keras's model.summary() (trainable and non-trainable params, and
+// "Connected to" for a functional model) with MACs and receptive fields; docs/summary.md.
 // `convkit summary --input-shape S --out-channels C --kernel K [conv options] [--kind ...] [--compare]`:
 // the same for one layer, or its standard, depthwise separable and spatially separable versions side by
 // side. --input-shape is read in the --layout order, C,spatial... (channels_first, the default, as
@@ -344,7 +345,7 @@ void add_summary_command(CLI::App& app) {
   CLI::App* sub =
       app.add_subcommand("summary", "Shapes, parameters, MACs and receptive fields of a model or one layer");
   command->command = sub;
-  CLI::Option* model = sub->add_option("model", command->model_path, "Keras-like MODEL.json (see README)");
+  CLI::Option* model = sub->add_option("model", command->model_path, "MODEL.json: Keras's model.to_json() or convkit's short form (docs/summary.md)");
   sub->add_option("--input-shape", command->input_shape,
                   "one layer: C,spatial... in --layout order (spatial...,C for channels_last), optionally "
                   "preceded by the batch when --kernel gives one size per axis")
