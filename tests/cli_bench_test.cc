@@ -166,5 +166,25 @@ TEST(CliBench, BadOptionsFailCleanly) {
   if (!peers_built()) expect_failure(suite + "--peers", "-DCONVKIT_PEERS=ON");
 }
 
+TEST(CliBench, FindsItsSuiteFromAnyDirectory) {
+  // Without --suite, bench/layers.json is found beside an installed binary (share/convkit) or, for this
+  // build-tree binary, in the source tree; the working directory does not matter.
+  ScratchDir dir;
+  const std::string command = "cd " + dir.file("") + " && " + CONVKIT_CLI_PATH +
+                              " bench --min-time 0 --threads 1 --layout channels_first --filter image.sobel3x3 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_NE(output.find("image.sobel3x3"), std::string::npos) << output;
+  const auto unmatched = run_cli("bench --min-time 0 --filter no.such.layer");
+  EXPECT_NE(unmatched.output.find("matches no layer of the suite " + std::string(CONVKIT_SOURCE_DIR) +
+                                  "/bench/layers.json"),
+            std::string::npos)
+      << unmatched.output;
+}
+
 }  // namespace
 }  // namespace convkit::cli

@@ -148,7 +148,7 @@ TEST_F(CliConv, BadInputsFailCleanly) {
   expect_failure("--input " + dir_.file("missing.npy") + " --weight " + dir_.file("w.npy"), "missing.npy");
   expect_failure(inputs() + " --groups 3", "groups=3 does not divide in_channels=4");
   expect_failure(inputs() + " --padding 1,2,3", "--padding='1,2,3' has 3 values");
-  expect_failure(inputs() + " --padding wide", "--padding='wide' is not a comma-separated list of integers");
+  expect_failure(inputs() + " --padding wide", "--padding='wide' is not recognised; expected valid, same");
   expect_failure(inputs() + " --padding-mode mirror", "--padding-mode='mirror' is not recognised");
   expect_failure(inputs() + " --layout NHWC", "--layout='NHWC' is not recognised");
   expect_failure(inputs() + " --stride 0", "stride=[0, 0] must be positive");

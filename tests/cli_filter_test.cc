@@ -123,6 +123,36 @@ TEST_F(CliFilter, NpyArraysOfEveryRank) {
   EXPECT_EQ(csv::read(path("out-s.csv")).values.shape(), (Shape{1, 9}));
 }
 
+TEST_F(CliFilter, ChannelsLastNpyImages) {
+  // numpy/PIL/OpenCV images are (H, W, 3): read channels-last by default (said on stdout), each channel
+  // filtered as the same image in (C, H, W), and written back (H, W, C).
+  std::mt19937 rng(testing::kSeed);
+  const Tensor chw = testing::random_tensor({3, 6, 7}, rng);
+  const std::vector<int> to_last{1, 2, 0};
+  npy::write(path("hwc.npy"), Tensor::copy_of(chw.view().permuted(to_last)));
+  const auto result = run_cli("filter " + path("hwc.npy") + " --filter gaussian --output " + path("out.npy"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("is read as channels_last (H, W, C), an RGB image; --layout none"), std::string::npos)
+      << result.output;
+  const Tensor expected = filters::apply(filters::named("gaussian", 2), chw);
+  const Tensor out = npy::read(path("out.npy"));
+  ASSERT_EQ(out.shape(), (Shape{6, 7, 3}));
+  EXPECT_LT(testing::max_abs_difference(out, Tensor::copy_of(expected.view().permuted(to_last))), 1e-5);
+  // Told explicitly: no note; --layout none reads the same array as one 3D channel.
+  const auto told = run_cli("filter " + path("hwc.npy") + " --layout channels_last --filter box --output " +
+                            path("out-told.npy"));
+  ASSERT_EQ(told.status, 0) << told.output;
+  EXPECT_EQ(told.output.find("note:"), std::string::npos) << told.output;
+  filter(path("hwc.npy") + " --layout none --filter box --output " + path("out-3d.npy"));
+  EXPECT_EQ(npy::read(path("out-3d.npy")).shape(), (Shape{6, 7, 3}));
+  const Tensor volume = filters::apply(filters::named("box", 3), npy::read(path("hwc.npy")).reshaped({1, 6, 7, 3}));
+  EXPECT_LT(testing::max_abs_difference(npy::read(path("out-3d.npy")).reshaped({1, 6, 7, 3}), volume), 1e-5);
+  // An (H, W, 4) RGBA array can be written as a PNG only with 1 or 3 channels; as .npy it round-trips.
+  npy::write(path("rgba.npy"), testing::random_tensor({5, 5, 4}, rng));
+  filter(path("rgba.npy") + " --filter box --output " + path("out-rgba.npy"));
+  EXPECT_EQ(npy::read(path("out-rgba.npy")).shape(), (Shape{5, 5, 4}));
+}
+
 TEST_F(CliFilter, NormalizeStretchesToTheFullRange) {
   const Tensor grey = picture(1, 10);
   image::write_png(path("in.png"), grey);
@@ -198,7 +228,12 @@ TEST_F(CliFilter, Errors) {
   expect_failure(in + " --filter box --output " + path("out.csv"), "a CSV holds 1D signals");
   expect_failure(path("in.csv") + " --filter smooth" + out, "a PNG needs 2D data");
   expect_failure(in + " --filter box --normalize --output " + path("out.npy"), "--normalize");
-  expect_failure(path("r4.npy") + " --filter box --output " + path("out.npy"), "--channels-first");
+  expect_failure(path("r4.npy") + " --filter box --output " + path("out.npy"), "or --layout channels_first");
+  expect_failure(path("r4.npy") + " --layout hwc --filter box --output " + path("out.npy"),
+                 "--layout='hwc' is not recognised; expected channels_first");
+  expect_failure(in + " --layout channels_last --filter box" + out, "--layout applies to .npy inputs");
+  expect_failure(path("r4.npy") + " --channels-first --layout channels_last --filter box --output " + path("out.npy"),
+                 "--channels-first contradicts --layout channels_last");
   expect_failure(in + " --kernel " + path("cube.txt") + out, "has rank 3");
   expect_failure(in + " --kernel " + path("bad.txt") + out, "bad.txt:2: has 1 numbers");
   expect_failure(in + " --filter box:300" + out, "size=300");

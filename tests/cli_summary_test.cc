@@ -71,7 +71,8 @@ TEST(CliSummary, ModelJsonHasExactlyTheDocumentedFields) {
   EXPECT_EQ(summary.size(), 2u);
   ASSERT_TRUE(summary.at("layers").is_array());
   ASSERT_EQ(summary.at("layers").size(), model.layers.size());
-  const std::set<std::string> fields{"name", "type", "input_shape", "output_shape", "params", "macs"};
+  const std::set<std::string> fields{"name",   "type", "inputs", "input_shape", "output_shape",
+                                     "params", "non_trainable_params", "macs"};
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const Json& layer = summary.at("layers")[i];
     std::set<std::string> keys;
@@ -83,10 +84,38 @@ TEST(CliSummary, ModelJsonHasExactlyTheDocumentedFields) {
     EXPECT_EQ(layer.at("output_shape"), shape_json(model.layers[i].output_shape));
     EXPECT_EQ(layer.at("params"), model.layers[i].params);
     EXPECT_EQ(layer.at("macs"), model.layers[i].macs);
+    EXPECT_EQ(layer.at("inputs"), Json({i == 0 ? "input" : model.layers[i - 1].name}));
   }
   EXPECT_EQ(summary.at("layers")[0].at("params"), 864);
   EXPECT_EQ(summary.at("layers")[0].at("input_shape"), Json({224, 224, 3}));
-  EXPECT_EQ(summary.at("total"), Json({{"params", 211328}, {"macs", 264828928}}));
+  EXPECT_EQ(summary.at("total"), Json({{"params", 211328},
+                                       {"trainable_params", 211328},
+                                       {"non_trainable_params", 0},
+                                       {"macs", 264828928}}));
+}
+
+TEST(CliSummary, KerasModelsPrintKerasTotals) {
+  // keras.applications.ResNet50().summary() ends with these three lines; a functional model's table has
+  // Keras's "Connected to" column.
+  const std::string models = std::string(CONVKIT_SOURCE_DIR) + "/examples/models/";
+  const std::string resnet = summary_text(models + "resnet50.json");
+  expect_contains(resnet, "Model: \"resnet50\"");
+  expect_contains(resnet, "Total params: 25,636,712\nTrainable params: 25,583,592\nNon-trainable params: 53,120\n");
+  expect_contains(resnet, "Connected to");
+  expect_contains(resnet, "conv2_block1_0_bn, conv2_block1_3_bn");
+  expect_contains(resnet, "Total MACs: 3,857,973,248");
+  const std::string vgg = summary_text(models + "vgg16.json");
+  expect_contains(vgg, "Total params: 138,357,544\nTrainable params: 138,357,544\nNon-trainable params: 0\n");
+  expect_contains(vgg, " flatten (Flatten)            (25088,)");
+  EXPECT_EQ(vgg.find("Connected to"), std::string::npos) << "a sequential stack has no Connected to column";
+  const Json mobilenet = summary_json(models + "mobilenet.json");
+  EXPECT_EQ(mobilenet.at("total"), Json({{"params", 4253864},
+                                         {"trainable_params", 4231976},
+                                         {"non_trainable_params", 21888},
+                                         {"macs", 568740352}}));
+  const Json c3d = summary_json(models + "c3d.json");
+  EXPECT_EQ(c3d.at("layers")[0].at("inputs"), Json({"input"}));
+  EXPECT_EQ(c3d.at("layers")[0].at("output_shape"), Json({16, 112, 112, 64}));
 }
 
 TEST(CliSummary, OneLayerReadsTheShapeInLayoutOrder) {
@@ -108,6 +137,12 @@ TEST(CliSummary, OneLayerReadsTheShapeInLayoutOrder) {
   EXPECT_EQ(batched.at("layers")[0].at("input_shape"), Json({3, 224, 224}));
   EXPECT_EQ(batched.at("total").at("macs"), 4 * macs);
   expect_contains(summary_text("--input-shape 4,3,224,224 --out-channels 64 --kernel 3,3"), "batch 4");
+  // Without --layout the input line says which layout --input-shape was read in, and how to get Keras's.
+  expect_contains(summary_text("--input-shape 3,224,224 --out-channels 64 --kernel 3"),
+                  "Input shape: (3, 224, 224), channels_first (the default of --input-shape, as convkit conv; "
+                  "--layout channels_last reads spatial...,C as MODEL.json and Keras do)");
+  const std::string told = summary_text("--layout channels_last --input-shape 224,224,3 --out-channels 64 --kernel 3");
+  expect_contains(told, "Input shape: (224, 224, 3), channels_last\n");
   // --no-bias and the conv options.
   EXPECT_EQ(summary_json("--input-shape 3,224,224 --out-channels 64 --kernel 3 --no-bias").at("total").at("params"),
             1728);
@@ -195,8 +230,8 @@ TEST(CliSummary, CompareReproducesTheSeeds) {
 TEST(CliSummary, ErrorsExitWithStatus2) {
   ScratchDir dir;
   expect_failure(dir.file("missing.json"), "missing.json: cannot open for reading");
-  std::ofstream(dir.file("bad.json")) << R"({"input_shape": [8, 8, 1], "layers": [{"type": "Dense"}]})";
-  expect_failure(dir.file("bad.json"), "layers[0]: unknown layer type \"Dense\"");
+  std::ofstream(dir.file("bad.json")) << R"({"input_shape": [8, 8, 1], "layers": [{"type": "LSTM"}]})";
+  expect_failure(dir.file("bad.json"), "layers[0]: unknown layer type \"LSTM\"");
   std::ofstream(dir.file("broken.json")) << "{\"input_shape\": [8, 8,";
   expect_failure(dir.file("broken.json"), "invalid JSON");
   expect_failure("", "give a MODEL.json, or --input-shape");

@@ -439,8 +439,8 @@ TEST(ModelErrors, DocumentStructure) {
 }
 
 TEST(ModelErrors, TypesAndArgumentNames) {
-  expect_layer_error(R"({"type": "Dense", "units": 3})",
-                     "layers[0]: unknown layer type \"Dense\"; expected one of Conv1D");
+  expect_layer_error(R"({"type": "LSTM", "units": 3})",
+                     "layers[0]: unknown layer type \"LSTM\"; expected one of Conv1D");
   expect_layer_error(R"({"type": 2})", "\"type\" must be a string");
   expect_layer_error(
       R"({"type": "Conv2D", "filters": 8, "kernel_size": 3, "kernal_size": 3})",
@@ -524,6 +524,279 @@ TEST(ModelErrors, HugeNumbersAreRefusedNotOverflowed) {
   expect_error(R"({"input_shape": [4, 1], "layers": [{"type": "Conv1D", "filters": 1, "kernel_size": 1073741824,
                    "dilation_rate": 1073741824, "padding": "causal"}]})",
                "padding begin");
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// 4. Keras's layers other than convolutions (keras_layers.cc): shapes, parameters, MACs, fields.
+
+TEST(ModelLayers, PoolingFollowsKerasOutputSizes) {
+  // Keras: pool_size 2, strides = pool_size, padding "valid" by default; valid floor((in - pool) / s) + 1,
+  // same floor((in - 1) / s) + 1.
+  EXPECT_EQ(only(R"({"type": "MaxPooling2D"})").output_shape, (Shape{5, 5, 4}));
+  EXPECT_EQ(only(R"({"type": "MaxPooling2D"})", "[11, 7, 4]").output_shape, (Shape{5, 3, 4}));
+  EXPECT_EQ(only(R"({"type": "AveragePooling2D", "pool_size": 3, "strides": 2})", "[11, 11, 4]").output_shape,
+            (Shape{5, 5, 4}));
+  EXPECT_EQ(only(R"({"type": "MaxPooling2D", "pool_size": 3, "strides": 2, "padding": "same"})", "[11, 11, 4]")
+                .output_shape,
+            (Shape{6, 6, 4}));
+  EXPECT_EQ(only(R"({"type": "MaxPooling2D", "pool_size": [3, 3], "strides": null})", "[9, 9, 4]").output_shape,
+            (Shape{3, 3, 4}));
+  EXPECT_EQ(only(R"({"type": "AveragePooling1D", "pool_size": 4})", "[10, 2]").output_shape, (Shape{2, 2}));
+  EXPECT_EQ(only(R"({"type": "MaxPooling3D", "pool_size": [1, 2, 2]})", "[16, 112, 112, 3]").output_shape,
+            (Shape{16, 56, 56, 3}));
+  const ModelLayer pool = only(R"({"type": "MaxPooling2D", "pool_size": 3, "strides": 2})", "[11, 11, 4]");
+  EXPECT_EQ(pool.params, 0);
+  EXPECT_EQ(pool.macs, 0);
+  EXPECT_EQ(pool.receptive_field, (std::vector<double>{3, 3}));
+  EXPECT_EQ(pool.receptive_jump, (std::vector<double>{2, 2}));
+  expect_layer_error(R"({"type": "MaxPooling2D", "pool_size": 3})",
+                     "pool_size=[3, 3] is larger than the input's spatial size [2, 2]", "[2, 2, 1]");
+  expect_layer_error(R"({"type": "MaxPooling2D"})", "a 2D layer expects an input of 3 dimensions", "[8, 8, 8, 1]");
+  expect_layer_error(R"({"type": "MaxPooling2D", "padding": "full"})", "padding=\"full\" is not recognised");
+}
+
+TEST(ModelLayers, ReceptiveFieldThroughPooling) {
+  // conv 3x3 (3), max pool 2/2 (3 + 1 = 4, jump 2), conv 3x3 (4 + 2 * 2 = 8, jump 2), as VGG's 3, 5, 6, 10...
+  const Model model = parse(R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
+                               {"type": "MaxPooling2D"},
+                               {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
+                               {"type": "UpSampling2D"},
+                               {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"})",
+                            "[16, 16, 3]");
+  EXPECT_EQ(model.layers[1].receptive_field, (std::vector<double>{4, 4}));
+  EXPECT_EQ(model.layers[2].receptive_field, (std::vector<double>{8, 8}));
+  EXPECT_EQ(model.layers[2].receptive_jump, (std::vector<double>{2, 2}));
+  // Nearest upsampling by 2 halves the jump: the next 3x3 adds (3 - 1) * 1 input cells.
+  EXPECT_EQ(model.layers[3].output_shape, (Shape{16, 16, 4}));
+  EXPECT_EQ(model.layers[4].receptive_field, (std::vector<double>{10, 10}));
+}
+
+TEST(ModelLayers, GlobalPoolingFlattenDense) {
+  EXPECT_EQ(only(R"({"type": "GlobalAveragePooling2D"})").output_shape, (Shape{4}));
+  EXPECT_EQ(only(R"({"type": "GlobalMaxPooling2D", "keepdims": true})").output_shape, (Shape{1, 1, 4}));
+  EXPECT_EQ(only(R"({"type": "GlobalMaxPooling1D"})", "[7, 3]").output_shape, (Shape{3}));
+  EXPECT_EQ(only(R"({"type": "GlobalAveragePooling3D"})", "[4, 4, 4, 5]").output_shape, (Shape{5}));
+  // Dense(5) after Flatten of (2, 3, 4): 24 * 5 + 5 params, 120 MACs; the field becomes the whole input.
+  const Model model = parse(R"({"type": "Flatten"}, {"type": "Dense", "units": 5},
+                               {"type": "Dense", "units": 2, "use_bias": false})",
+                            "[2, 3, 4]");
+  EXPECT_EQ(model.layers[0].output_shape, (Shape{24}));
+  EXPECT_EQ(model.layers[0].receptive_field, (std::vector<double>{2, 3}));
+  EXPECT_EQ(model.layers[1].output_shape, (Shape{5}));
+  EXPECT_EQ(model.layers[1].params, 125);
+  EXPECT_EQ(model.layers[1].macs, 120);
+  EXPECT_EQ(model.layers[2].params, 10);
+  EXPECT_EQ(model.layers[2].macs, 10);
+  // Keras's Dense acts on the last axis of a spatial tensor: per position, in * units MACs.
+  const ModelLayer dense = only(R"({"type": "Dense", "units": 2})", "[4, 4, 3]");
+  EXPECT_EQ(dense.output_shape, (Shape{4, 4, 2}));
+  EXPECT_EQ(dense.params, 8);
+  EXPECT_EQ(dense.macs, 16 * 3 * 2);
+  EXPECT_EQ(dense.receptive_field, (std::vector<double>{1, 1}));
+  expect_layer_error(R"({"type": "Dense"})", "argument 'units' is required");
+}
+
+TEST(ModelLayers, BatchNormalizationCountsLikeKeras) {
+  // gamma and beta trainable, moving mean and variance not: 4 * C, of which 2 * C non-trainable.
+  const ModelLayer bn = only(R"({"type": "BatchNormalization"})", "[8, 8, 16]");
+  EXPECT_EQ(bn.output_shape, (Shape{8, 8, 16}));
+  EXPECT_EQ(bn.params, 64);
+  EXPECT_EQ(bn.non_trainable_params, 32);
+  EXPECT_EQ(bn.macs, 0);
+  EXPECT_EQ(only(R"({"type": "BatchNormalization", "center": false})", "[8, 8, 16]").params, 48);
+  EXPECT_EQ(only(R"({"type": "BatchNormalization", "scale": false, "center": false})", "[8, 8, 16]").params, 32);
+  EXPECT_EQ(only(R"({"type": "BatchNormalization", "axis": [3]})", "[8, 8, 16]").params, 64);
+  EXPECT_EQ(only(R"({"type": "BatchNormalization", "axis": 1})", "[6, 8, 16]").params, 24);
+  // A frozen layer (trainable=false): every parameter is non-trainable, as Keras counts it.
+  const Model frozen = parse(R"({"type": "Conv2D", "filters": 2, "kernel_size": 1, "trainable": false},
+                                {"type": "BatchNormalization"})");
+  EXPECT_EQ(frozen.total_params(), 10 + 8);
+  EXPECT_EQ(frozen.total_non_trainable_params(), 10 + 4);
+  EXPECT_EQ(frozen.total_trainable_params(), 4);
+  expect_layer_error(R"({"type": "BatchNormalization", "axis": 0})", "axis=0 is not a feature axis");
+  expect_layer_error(R"({"type": "BatchNormalization", "axis": 4})", "axis=4 is not a feature axis");
+  expect_layer_error(R"({"type": "BatchNormalization", "renorm": true})", "renorm=true is not supported");
+}
+
+TEST(ModelLayers, ShapePreservingAndReshaping) {
+  for (const char* layer : {R"({"type": "Activation", "activation": "relu"})", R"({"type": "ReLU", "max_value": 6.0})",
+                            R"({"type": "Softmax"})", R"({"type": "LeakyReLU"})", R"({"type": "Dropout", "rate": 0.5})",
+                            R"({"type": "SpatialDropout2D", "rate": 0.5})"}) {
+    SCOPED_TRACE(layer);
+    const ModelLayer result = only(layer);
+    EXPECT_EQ(result.output_shape, (Shape{10, 10, 4}));
+    EXPECT_EQ(result.params + result.macs, 0);
+  }
+  // ZeroPadding: an int, one per axis, or (begin, end) pairs.
+  EXPECT_EQ(only(R"({"type": "ZeroPadding2D"})").output_shape, (Shape{12, 12, 4}));
+  EXPECT_EQ(only(R"({"type": "ZeroPadding2D", "padding": [1, 2]})").output_shape, (Shape{12, 14, 4}));
+  EXPECT_EQ(only(R"({"type": "ZeroPadding2D", "padding": [[0, 1], [2, 3]]})").output_shape, (Shape{11, 15, 4}));
+  EXPECT_EQ(only(R"({"type": "ZeroPadding1D", "padding": [2, 3]})", "[10, 4]").output_shape, (Shape{15, 4}));
+  EXPECT_EQ(only(R"({"type": "ZeroPadding3D", "padding": [[0, 0], [1, 1], [1, 1]]})", "[1, 7, 7, 2]").output_shape,
+            (Shape{1, 9, 9, 2}));
+  expect_layer_error(R"({"type": "ZeroPadding2D", "padding": [1, 2, 3]})", "padding=[1,2,3] must be an integer");
+  EXPECT_EQ(only(R"({"type": "UpSampling2D", "size": [2, 3]})").output_shape, (Shape{20, 30, 4}));
+  EXPECT_EQ(only(R"({"type": "UpSampling1D"})", "[5, 2]").output_shape, (Shape{10, 2}));
+  EXPECT_EQ(only(R"({"type": "UpSampling3D"})", "[2, 3, 4, 1]").output_shape, (Shape{4, 6, 8, 1}));
+  EXPECT_EQ(only(R"({"type": "Reshape", "target_shape": [-1, 8]})").output_shape, (Shape{50, 8}));
+  EXPECT_EQ(only(R"({"type": "Reshape", "target_shape": [400]})").output_shape, (Shape{400}));
+  expect_layer_error(R"({"type": "Reshape", "target_shape": [3, -1]})",
+                     "target_shape=[3,-1] does not hold the 400 values");
+  // A convolution after a Reshape reads the new rank.
+  const Model model = parse(R"({"type": "Reshape", "target_shape": [20, 20]},
+                               {"type": "Conv1D", "filters": 2, "kernel_size": 3})");
+  EXPECT_EQ(model.output_shape(), (Shape{18, 2}));
+}
+
+TEST(ModelLayers, FunctionalMergesReadNamedInputs) {
+  // A residual block: conv -> conv, added to the input; then a concatenation of two branches.
+  const Model model = parse(R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "name": "a"},
+                               {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "name": "b"},
+                               {"type": "Add", "inputs": ["input", "b"], "name": "sum"},
+                               {"type": "Conv2D", "filters": 2, "kernel_size": 1, "inputs": ["a"], "name": "c"},
+                               {"type": "Concatenate", "inputs": ["sum", "c", "a"]})");
+  EXPECT_EQ(model.layers[2].inputs, (std::vector<TensorIndex>{0, 2}));
+  EXPECT_EQ(model.layers[2].output_shape, (Shape{10, 10, 4}));
+  EXPECT_EQ(model.layers[2].receptive_field, (std::vector<double>{5, 5}));  // the widest input
+  EXPECT_EQ(model.layers[3].inputs, (std::vector<TensorIndex>{1}));
+  EXPECT_EQ(model.layers[3].input_shape, (Shape{10, 10, 4}));
+  EXPECT_EQ(model.layers[3].receptive_field, (std::vector<double>{3, 3}));
+  EXPECT_EQ(model.layers[4].name, "concatenate");
+  EXPECT_EQ(model.layers[4].output_shape, (Shape{10, 10, 10}));
+  EXPECT_EQ(model.total_params(), (36 * 4 + 4) + (36 * 4 + 4) + (4 * 2 + 2));
+  // The model input can be renamed (Keras's InputLayer name).
+  EXPECT_EQ(parse_model(R"({"input_shape": [4, 2], "input_name": "x",
+                            "layers": [{"type": "Add", "inputs": ["x", "x"]}]})")
+                .output_shape(),
+            (Shape{4, 2}));
+  expect_layer_error(R"({"type": "Add"})", "a merge layer needs two or more inputs, got 1");
+  expect_layer_error(R"({"type": "Conv2D", "filters": 1, "kernel_size": 1, "inputs": ["input", "input"]})",
+                     "reads one input, got 2");
+  expect_layer_error(R"({"type": "Add", "inputs": ["input", "later"]})",
+                     "\"later\" is not the model input (\"input\") or an earlier layer's name");
+  expect_layer_error(R"({"type": "Conv2D", "filters": 2, "kernel_size": 1, "name": "c"},
+                        {"type": "Add", "inputs": ["input", "c"]})",
+                     "inputs of shapes [10, 10, 4], [10, 10, 2] must all have the same shape");
+  expect_layer_error(R"({"type": "Conv2D", "filters": 2, "kernel_size": 3, "name": "c"},
+                        {"type": "Concatenate", "inputs": ["input", "c"]})",
+                     "must have the same shape except on axis -1");
+  expect_layer_error(R"({"type": "Add", "inputs": "input"})", "inputs=\"input\" must be a non-empty list");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Keras's own model.to_json() and the published models of examples/models.
+
+TEST(ModelKerasJson, Keras2FunctionalAndSequential) {
+  // Keras 2 writes inbound nodes as [[["layer", node, tensor, {}], ...]] and the input as an InputLayer
+  // with batch_input_shape; a Sequential model may carry it on its first layer instead.
+  const Model functional = parse_model(R"({"class_name": "Functional", "config": {"name": "tiny", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "name": "input_1"},
+       "name": "input_1", "inbound_nodes": []},
+      {"class_name": "Conv2D", "config": {"name": "conv", "trainable": true, "dtype": "float32", "filters": 3,
+       "kernel_size": [3, 3], "padding": "same", "activation": "relu"}, "name": "conv",
+       "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+      {"class_name": "Add", "config": {"name": "add"}, "name": "add",
+       "inbound_nodes": [[["input_1", 0, 0, {}], ["conv", 0, 0, {}]]]}],
+      "input_layers": [["input_1", 0, 0]], "output_layers": [["add", 0, 0]]}, "keras_version": "2.13.1"})");
+  EXPECT_EQ(functional.name, "tiny");
+  EXPECT_EQ(functional.input_shape, (Shape{8, 8, 3}));
+  ASSERT_EQ(functional.layers.size(), 2u);
+  EXPECT_EQ(functional.layers[1].inputs, (std::vector<TensorIndex>{0, 1}));
+  EXPECT_EQ(functional.total_params(), 84);
+  const Model sequential = parse_model(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": [3], "batch_input_shape": [null, 9, 1]}},
+      {"class_name": "GlobalMaxPooling1D", "config": {"name": "g"}}]}})");
+  EXPECT_EQ(sequential.output_shape(), (Shape{2}));
+  // Keras 3's Sequential: an InputLayer with batch_shape.
+  const Model keras3 = parse_model(R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 4, 2], "name": "input_layer"}},
+      {"class_name": "Flatten", "config": {"name": "flatten"}}]}})");
+  EXPECT_EQ(keras3.output_shape(), (Shape{32}));
+  expect_error(R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 2]}},
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 2]}}]}})",
+               "a second InputLayer; convkit summarises models of one input");
+  expect_error(R"({"class_name": "Sequential", "config": {"layers": [{"class_name": "Flatten", "config": {}}]}})",
+               "no InputLayer");
+  expect_error(R"({"class_name": "Functional", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4, 2], "name": "in"}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]], [["in", 1, 0, {}]]]}]}})",
+               "the layer is called 2 times (shared)");
+  expect_error(R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, null, 2]}}]}})",
+               "has an unknown size (null)");
+  // Keras 3 nodes: a merge's tensors are one list argument; a malformed tensor is named.
+  const Model merged = parse_model(R"({"class_name": "Functional", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 2], "name": "in"}, "name": "in"},
+      {"class_name": "Maximum", "config": {"name": "m"}, "name": "m", "inbound_nodes": [{"args": [[
+        {"class_name": "__keras_tensor__", "config": {"keras_history": ["in", 0, 0]}},
+        {"class_name": "__keras_tensor__", "config": {"keras_history": ["in", 0, 0]}}]], "kwargs": {}}]}]}})");
+  EXPECT_EQ(merged.layers.at(0).inputs, (std::vector<TensorIndex>{0, 0}));
+  expect_error(R"({"class_name": "Functional", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 3, 2], "name": "in"}, "name": "in"},
+      {"class_name": "ReLU", "config": {}, "name": "r", "inbound_nodes": [{"args": [
+        {"class_name": "__keras_tensor__", "config": {"shape": [3, 2]}}]}]}]}})",
+               "config.layers[1] (ReLU): a __keras_tensor__ needs config.keras_history");
+  expect_error(R"({"class_name": "Functional", "config": {"layers": [{"class_name": 5, "config": {}}]}})",
+               "config.layers[0] must be an object with \"class_name\" and \"config\"");
+}
+
+const std::string kModels = std::string(CONVKIT_SOURCE_DIR) + "/examples/models/";
+
+TEST(ModelKerasJson, Vgg16IsKerasExactly) {
+  // keras.applications.VGG16(): "Total params: 138,357,544" (the Keras applications table: 138.4M).
+  const Model model = read_model(kModels + "vgg16.json");
+  EXPECT_EQ(model.layers.size(), 22u);  // Keras's 23 less the InputLayer
+  EXPECT_EQ(model.total_params(), 138357544);
+  EXPECT_EQ(model.total_non_trainable_params(), 0);
+  EXPECT_EQ(model.layers[17].output_shape, (Shape{7, 7, 512}));  // block5_pool
+  EXPECT_EQ(model.layers[17].receptive_field, (std::vector<double>{212, 212}));  // VGG16's well-known 212
+  // 13 convolutions 15,346,630,656 + 3 Dense 123,633,664; Howard et al. 2017 (MobileNets, Table 10) give
+  // 15,300 million mult-adds for VGG16.
+  EXPECT_EQ(model.total_macs(), 15470264320);
+  EXPECT_NEAR(static_cast<double>(model.total_macs()) / 15.3e9, 1.0, 0.02);
+}
+
+TEST(ModelKerasJson, MobileNetIsKerasExactly) {
+  // keras.applications.MobileNet(): 4,253,864 params, 4,231,976 trainable, 21,888 non-trainable.
+  const Model model = read_model(kModels + "mobilenet.json");
+  EXPECT_EQ(model.total_params(), 4253864);
+  EXPECT_EQ(model.total_trainable_params(), 4231976);
+  EXPECT_EQ(model.total_non_trainable_params(), 21888);
+  EXPECT_EQ(model.output_shape(), (Shape{1000}));
+  // Howard et al. 2017, Table 8: 1.0 MobileNet-224 has 569 million mult-adds.
+  EXPECT_EQ(model.total_macs(), 568740352);
+  EXPECT_NEAR(static_cast<double>(model.total_macs()) / 569e6, 1.0, 0.001);
+}
+
+TEST(ModelKerasJson, ResNet50IsKerasExactly) {
+  // keras.applications.ResNet50(): 25,636,712 params, 25,583,592 trainable, 53,120 non-trainable.
+  const Model model = read_model(kModels + "resnet50.json");
+  EXPECT_EQ(model.total_params(), 25636712);
+  EXPECT_EQ(model.total_trainable_params(), 25583592);
+  EXPECT_EQ(model.total_non_trainable_params(), 53120);
+  EXPECT_EQ(model.output_shape(), (Shape{1000}));
+  int adds = 0;
+  for (const ModelLayer& layer : model.layers) adds += layer.type == "Add" ? 1 : 0;
+  EXPECT_EQ(adds, 16);  // 3 + 4 + 6 + 3 bottleneck blocks
+  // He et al. 2016 (Deep Residual Learning, Table 1): 3.8 x 10^9 FLOPs (multiply-adds) for ResNet-50.
+  EXPECT_EQ(model.total_macs(), 3857973248);
+  EXPECT_NEAR(static_cast<double>(model.total_macs()) / 3.8e9, 1.0, 0.02);
+}
+
+TEST(ModelKerasJson, C3dIs3D) {
+  // Tran et al. 2015: 8 3x3x3 convolutions (64, 128, 256 x2, 512 x4), pool1 1x2x2, then 2x2x2; fc6/fc7
+  // 4096, 487 Sports-1M classes. conv: 27,655,936; fc6 8192*4096+4096; fc7 4096*4096+4096; fc8 4096*487+487.
+  const Model model = read_model(kModels + "c3d.json");
+  EXPECT_EQ(model.input_shape, (Shape{16, 112, 112, 3}));
+  EXPECT_EQ(model.total_params(), 27655936 + 33558528 + 16781312 + 1995239);
+  const auto pool5 = std::find_if(model.layers.begin(), model.layers.end(),
+                                  [](const ModelLayer& layer) { return layer.name == "pool5"; });
+  ASSERT_NE(pool5, model.layers.end());
+  EXPECT_EQ(pool5->output_shape, (Shape{1, 4, 4, 512}));
+  EXPECT_EQ(model.layers[0].receptive_field, (std::vector<double>{3, 3, 3}));
+  EXPECT_EQ(model.layers[1].receptive_field, (std::vector<double>{3, 4, 4}));
 }
 
 }  // namespace

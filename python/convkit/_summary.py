@@ -23,4 +23,4 @@ def summary(model):
             text = file.read()
     else:
         raise TypeError(f"model must be a dict, JSON text or a path, got {type(model).__name__}")
-    return _convkit._summary_json(text)
+    return json.loads(_convkit._summary_json(text))

@@ -35,17 +35,8 @@ py::dict cost(py::handle operation, py::handle input_shape) {
   return result;
 }
 
-// The same JSON as `convkit summary MODEL.json --json` (tools/convkit/summary.cc print_summary_json), as Python
-// objects: {"layers": [{"name", "type", "input_shape", "output_shape", "params", "macs"}], "total": {...}}.
-py::dict summary(const std::string& json_text) {
-  const Model model = parse_model(json_text, "model");
-  py::list layers;
-  for (const ModelLayer& layer : model.layers)
-    layers.append(py::dict("name"_a = layer.name, "type"_a = layer.type, "input_shape"_a = layer.input_shape,
-                           "output_shape"_a = layer.output_shape, "params"_a = layer.params, "macs"_a = layer.macs));
-  return py::dict("layers"_a = layers,
-                  "total"_a = py::dict("params"_a = model.total_params(), "macs"_a = model.total_macs()));
-}
+// The JSON text `convkit summary MODEL.json --json` prints (convkit::summary_json); _summary.py parses it.
+std::string summary(const std::string& json_text) { return summary_json(parse_model(json_text, "model")); }
 
 }  // namespace
 

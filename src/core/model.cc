@@ -70,9 +70,10 @@ Shape check_stage(const Model& model, const Stage& stage, const Shape& input, in
     return input;
   }
   const ConvSpec& spec = stage.conv;
-  if (spec.rank != model.spatial_rank() || spec.layout != model.layout)
-    fail(stage.name, ": a ", spec.rank, "D ", to_string(spec.layout), " stage does not fit a ", model.spatial_rank(),
-         "D ", to_string(model.layout), " input of shape ", input);
+  const auto input_rank = static_cast<int>(input.size()) - 2;
+  if (spec.rank != input_rank || spec.layout != model.layout)
+    fail(stage.name, ": a ", spec.rank, "D ", to_string(spec.layout), " stage does not fit a ", input_rank, "D ",
+         to_string(model.layout), " input of shape ", input);
   check_limits(spec);
   const Shape output = output_shape(spec, input);
   for (int64_t d : output) check_size(d, "output size");
@@ -105,32 +106,83 @@ void check_input(const Model& model) {
   check_size(model.batch, "batch");
 }
 
-// The receptive field of the model's layers followed by one made of `stages`, from the last layer's
-// field and jump (composing stacks: a field s2 after (s1, j1) is s1 + (s2 - 1) * j1, the jumps multiply;
-// channel shuffles do not move cells).
-ReceptiveField receptive_field_after(const Model& model, const Composite& stages) {
-  const auto rank = static_cast<size_t>(model.spatial_rank());
-  ReceptiveField field{std::vector<double>(rank, 1.0), std::vector<double>(rank, 1.0)};
-  if (!model.layers.empty()) field = {model.layers.back().receptive_field, model.layers.back().receptive_jump};
-  const std::vector<ConvSpec> stack = conv_stages(stages);
-  if (stack.empty()) return field;
-  const ReceptiveField layer = receptive_field(stack);
-  for (size_t a = 0; a < rank; ++a) {
-    field.size[a] += (layer.size[a] - 1.0) * field.jump[a];
-    field.jump[a] *= layer.jump[a];
+// The receptive field of a tensor (field and jump per spatial axis of the model input).
+ReceptiveField field_of(const Model& model, TensorIndex tensor) {
+  if (tensor == 0) {
+    const auto rank = static_cast<size_t>(model.spatial_rank());
+    return {std::vector<double>(rank, 1.0), std::vector<double>(rank, 1.0)};
+  }
+  const ModelLayer& layer = model.layers[tensor - 1];
+  return {layer.receptive_field, layer.receptive_jump};
+}
+
+// The field entering a layer: one input's, or for a merge the widest of its inputs' on each axis (an
+// output cell of Add/Concatenate depends on what every input's cell depends on).
+ReceptiveField field_entering(const Model& model, const std::vector<TensorIndex>& inputs) {
+  ReceptiveField field = field_of(model, inputs.front());
+  for (TensorIndex tensor : inputs) {
+    const ReceptiveField other = field_of(model, tensor);
+    for (size_t a = 0; a < field.size.size(); ++a) {
+      field.size[a] = std::max(field.size[a], other.size[a]);
+      field.jump[a] = std::max(field.jump[a], other.jump[a]);
+    }
   }
   return field;
 }
 
+// A layer spanning `span` cells every `stride` cells after `field` (composing stacks: a field s2 after
+// (s1, j1) is s1 + (s2 - 1) * j1, the jumps multiply). Only while the tensor keeps the model input's
+// spatial axes: after a Flatten or Reshape the field is already the whole input.
+void compose(ReceptiveField& field, const std::vector<double>& span, const std::vector<double>& stride) {
+  if (span.size() != field.size.size()) return;
+  for (size_t a = 0; a < span.size(); ++a) {
+    field.size[a] += (span[a] - 1.0) * field.jump[a];
+    field.jump[a] *= stride[a];
+  }
+}
+
+// Checks a layer's input tensors: they exist, are earlier layers' outputs or the model input.
+void check_inputs(const Model& model, const std::vector<TensorIndex>& inputs) {
+  if (inputs.empty()) fail("a layer needs at least one input");
+  for (TensorIndex tensor : inputs)
+    if (tensor > model.layers.size())
+      fail("input tensor ", tensor, " is not the model input (0) or an earlier layer's output (1-",
+           model.layers.size(), ")");
+}
+
+// Adds `layer` (its own params and MACs set) to `model`, with the running totals.
+void push_layer(Model& model, ModelLayer layer) {
+  layer.params_so_far = checked_add(model.total_params(), layer.params, "the model's total parameter count");
+  layer.macs_so_far = checked_add(model.total_macs(), layer.macs, "the model's total MAC count");
+  model.layers.push_back(std::move(layer));
+}
+
 }  // namespace
 
+const Shape& Model::tensor_shape(TensorIndex tensor) const {
+  return tensor == 0 ? input_shape : layers.at(tensor - 1).output_shape;
+}
+
 int64_t Model::total_params() const { return layers.empty() ? 0 : layers.back().params_so_far; }
+
+int64_t Model::total_non_trainable_params() const {
+  int64_t total = 0;
+  for (const ModelLayer& layer : layers) total += layer.non_trainable_params;  // <= total_params: no overflow
+  return total;
+}
 
 int64_t Model::total_macs() const { return layers.empty() ? 0 : layers.back().macs_so_far; }
 
 void append_layer(Model& model, std::string name, std::string type, Composite stages) {
+  append_layer(model, std::move(name), std::move(type), {model.last_tensor()}, std::move(stages));
+}
+
+void append_layer(Model& model, std::string name, std::string type, std::vector<TensorIndex> inputs, Composite stages,
+                  bool trainable) {
   check_input(model);
-  const Shape input = batched(model, model.output_shape());
+  check_inputs(model, inputs);
+  if (inputs.size() != 1) fail("a convolution reads one input, got ", inputs.size());
+  const Shape input = batched(model, model.tensor_shape(inputs.front()));
   Shape shape = input;
   int64_t bound = 0;
   for (const Stage& stage : stages.stages) shape = check_stage(model, stage, shape, bound);
@@ -141,14 +193,53 @@ void append_layer(Model& model, std::string name, std::string type, Composite st
   layer.input_shape = unbatched(cost.total.input_shape);
   layer.output_shape = unbatched(cost.total.output_shape);
   layer.params = cost.total.params();
+  layer.non_trainable_params = trainable ? 0 : layer.params;
   layer.macs = cost.total.macs;
-  layer.params_so_far = checked_add(model.total_params(), layer.params, "the model's total parameter count");
-  layer.macs_so_far = checked_add(model.total_macs(), layer.macs, "the model's total MAC count");
-  ReceptiveField field = receptive_field_after(model, stages);
+  ReceptiveField field = field_entering(model, inputs);
+  const std::vector<ConvSpec> stack = conv_stages(stages);
+  if (!stack.empty()) {
+    const ReceptiveField own = receptive_field(stack);
+    compose(field, own.size, own.jump);
+  }
   layer.receptive_field = std::move(field.size);
   layer.receptive_jump = std::move(field.jump);
+  layer.inputs = std::move(inputs);
   layer.stages = std::move(stages);
-  model.layers.push_back(std::move(layer));
+  push_layer(model, std::move(layer));
+}
+
+void append_layer(Model& model, std::string name, std::string type, std::vector<TensorIndex> inputs,
+                  const LayerEffect& effect, bool trainable) {
+  check_input(model);
+  check_inputs(model, inputs);
+  if (effect.output_shape.empty() || effect.params < 0 || effect.non_trainable_params < 0 ||
+      effect.non_trainable_params > effect.params || effect.macs_per_sample < 0)
+    fail("a layer needs an output shape and non-negative counts (non-trainable <= params)");
+  for (int64_t d : effect.output_shape) {
+    if (d < 1) fail("output shape ", effect.output_shape, " must be positive on every axis");
+    check_size(d, "output size");
+  }
+  ModelLayer layer;
+  layer.name = std::move(name);
+  layer.type = std::move(type);
+  layer.input_shape = model.tensor_shape(inputs.front());
+  layer.output_shape = effect.output_shape;
+  layer.params = effect.params;
+  layer.non_trainable_params = trainable ? effect.non_trainable_params : effect.params;
+  layer.macs = checked_product({model.batch, effect.macs_per_sample}, "the MAC count");
+  ReceptiveField field = field_entering(model, inputs);
+  if (effect.cells == LayerEffect::Cells::window) compose(field, effect.window, effect.stride);
+  if (effect.cells == LayerEffect::Cells::global) {
+    // Every output cell sees the whole input: the field of the input's first cell widened by the
+    // input's extent (in cells of the model input: (extent - 1) * jump more).
+    const Shape extent = spatial_of(model.layout, batched(model, layer.input_shape));
+    if (extent.size() == field.size.size())
+      for (size_t a = 0; a < extent.size(); ++a) field.size[a] += static_cast<double>(extent[a] - 1) * field.jump[a];
+  }
+  layer.receptive_field = std::move(field.size);
+  layer.receptive_jump = std::move(field.jump);
+  layer.inputs = std::move(inputs);
+  push_layer(model, std::move(layer));
 }
 
 Composite single_layer(const ConvSpec& layer) {

@@ -15,11 +15,19 @@
 
 #include "convkit/error.h"
 #include "convkit/model.h"
+#include "keras_format.h"
+#include "keras_layers.h"
+#include "layer_arguments.h"
 
 namespace convkit {
 namespace {
 
-using Json = nlohmann::json;
+using model_io::Arguments;
+using model_io::Json;
+using model_io::joined;
+using model_io::KerasLayerType;
+using model_io::shown;
+using model_io::size_value;
 
 // How a layer type becomes stages: `grouped` layers take filters and groups like Conv2D and split by
 // their type's builder; the others have arguments of their own.
@@ -53,14 +61,15 @@ constexpr LayerType kLayerTypes[] = {
 };
 
 // The arguments each family reads (Keras's names), and the Keras arguments it accepts without reading
-// because they change neither shapes nor costs (activation, initializers, regularizers, constraints).
+// because they change neither shapes nor costs (activation, initializers, regularizers, constraints;
+// name, trainable and dtype are every layer's).
 struct FamilyArguments {
   std::vector<std::string_view> read;
   std::vector<std::string_view> ignored;
 };
 
 const FamilyArguments& arguments_of(Family family) {
-  static const std::vector<std::string_view> common_ignored{"activation", "activity_regularizer", "trainable", "dtype"};
+  static const std::vector<std::string_view> common_ignored{"activation", "activity_regularizer"};
   static const auto with = [](std::vector<std::string_view> names) {
     names.insert(names.end(), common_ignored.begin(), common_ignored.end());
     return names;
@@ -88,106 +97,9 @@ const FamilyArguments& arguments_of(Family family) {
        {{"filters", "kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate",
          "use_bias"},
         separable_ignored}},
-      {Family::shuffle, {{"groups"}, {"trainable", "dtype"}}},
+      {Family::shuffle, {{"groups"}, {}}},
   };
   return table.at(family);
-}
-
-// A JSON value for a message: compact, escaped (so a message stays one line), and cut when long.
-// Nested lists and objects show as [...] / {...}, which also keeps dump()'s recursion shallow.
-std::string shown(const Json& value) {
-  const auto structured = [](const Json& item) { return item.is_structured(); };
-  const bool flat = !value.is_structured() || std::none_of(value.begin(), value.end(), structured);
-  std::string text = flat ? value.dump() : value.is_array() ? "[...]" : "{...}";
-  return text.size() <= 60 ? text : text.substr(0, 57) + "...";
-}
-
-std::string joined(const std::vector<std::string_view>& names) {
-  std::string text;
-  for (std::string_view name : names) text += (text.empty() ? "" : ", ") + std::string(name);
-  return text;
-}
-
-// An integer in [min, kMaxModelSize]; anything else is an Error naming `what`.
-int64_t size_value(const Json& value, const std::string& what, int64_t min) {
-  if (!value.is_number_integer()) fail(what, "=", shown(value), " must be an integer");
-  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(kMaxModelSize))
-    fail(what, "=", shown(value), " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
-  const auto number = value.get<int64_t>();
-  if (number < min) fail(what, "=", number, " must be ", min == 0 ? ">= 0" : "a positive integer (> 0)");
-  if (number > kMaxModelSize)
-    fail(what, "=", number, " exceeds the largest size convkit accepts (", kMaxModelSize, ")");
-  return number;
-}
-
-// One layer's JSON object: typed access to its arguments with Keras's defaults and checks.
-class Arguments {
- public:
-  Arguments(const Json& object, int rank) : object_(object), rank_(rank) {}
-
-  bool has(const char* key) const { return object_.contains(key) && !object_.at(key).is_null(); }
-
-  // filters, groups, depth_multiplier: a positive integer.
-  int64_t integer(const char* key, std::optional<int64_t> fallback) const {
-    if (!has(key)) return required(key, fallback);
-    return size_value(object_.at(key), key, 1);
-  }
-
-  // keras.src.utils.argument_validation.standardize_tuple: an int (every axis) or a list of exactly
-  // `rank` ints, each > 0 (>= 0 with allow_zero).
-  std::vector<int64_t> tuple(const char* key, std::optional<int64_t> fallback, bool allow_zero = false) const {
-    if (!has(key)) return std::vector<int64_t>(static_cast<size_t>(rank_), required(key, fallback));
-    const Json& value = object_.at(key);
-    const int64_t min = allow_zero ? 0 : 1;
-    if (value.is_number_integer()) return std::vector<int64_t>(static_cast<size_t>(rank_), size_value(value, key, min));
-    if (!value.is_array() || value.size() != static_cast<size_t>(rank_))
-      fail(key, "=", shown(value), " must be an integer or a list of ", rank_, " integers");
-    std::vector<int64_t> values;
-    try {
-      for (const Json& item : value) values.push_back(size_value(item, key, min));
-    } catch (const Error& e) {
-      fail(key, "=", shown(value), ": ", e.what());
-    }
-    return values;
-  }
-
-  bool boolean(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (!object_.at(key).is_boolean()) fail(key, "=", shown(object_.at(key)), " must be true or false");
-    return object_.at(key).get<bool>();
-  }
-
-  // keras.src.utils.argument_validation.standardize_padding: "valid" or "same" (case-insensitive),
-  // plus "causal" for Conv1D.
-  std::string padding(bool allow_causal) const {
-    if (!has("padding")) return "valid";
-    const Json& value = object_.at("padding");
-    std::string text = value.is_string() ? value.get<std::string>() : "";
-    for (char& c : text) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (text == "valid" || text == "same" || (allow_causal && text == "causal")) return text;
-    fail("padding=", shown(value), " is not recognised; expected \"valid\" or \"same\"",
-         allow_causal ? " or \"causal\"" : "");
-  }
-
- private:
-  int64_t required(const char* key, std::optional<int64_t> fallback) const {
-    if (!fallback) fail("argument '", key, "' is required");
-    return *fallback;
-  }
-
-  const Json& object_;
-  int rank_;
-};
-
-// data_format: Keras's default (image_data_format() = "channels_last") is the only one a model file
-// can use, since its input_shape is channels-last.
-void check_data_format(const Json& object) {
-  if (!object.contains("data_format") || object.at("data_format").is_null()) return;
-  const Json& value = object.at("data_format");
-  if (value != "channels_last")
-    fail("data_format=", shown(value),
-         " is not supported; a convkit model is channels_last (input_shape ends with "
-         "the channels)");
 }
 
 // The convolution the layer describes, in channels_last, with Keras's argument defaults (strides=1,
@@ -251,7 +163,7 @@ void set_transposed_padding(ConvSpec& spec, const Arguments& args, const std::st
 // The stages of one layer on an input of `in_channels` channels.
 Composite build_layer(const LayerType& type, const Json& object, int rank, int64_t in_channels) {
   const Arguments args(object, rank);
-  check_data_format(object);
+  args.check_data_format();
   if (type.family == Family::shuffle)
     return {"channel_shuffle", {{"shuffle", {}, args.integer("groups", std::nullopt)}}};
 
@@ -284,25 +196,42 @@ Composite build_layer(const LayerType& type, const Json& object, int rank, int64
   fail("layer family not handled");
 }
 
-const LayerType& find_type(const Json& value) {
+// A layer type: a convolution (kLayerTypes) or another Keras layer (keras_layers.cc).
+struct FoundType {
+  std::string_view name;
+  const LayerType* convolution = nullptr;
+  const KerasLayerType* other = nullptr;
+};
+
+FoundType find_type(const Json& value) {
   if (!value.is_string()) fail("\"type\" must be a string naming the layer type, got ", shown(value));
   const std::string type = value.get<std::string>();
   for (const LayerType& known : kLayerTypes)
-    if (known.type == type) return known;
+    if (known.type == type) return {known.type, &known, nullptr};
+  if (const KerasLayerType* other = model_io::find_keras_layer(type)) return {other->type, nullptr, other};
   std::vector<std::string_view> names;
   for (const LayerType& known : kLayerTypes) names.push_back(known.type);
+  for (std::string_view name : model_io::keras_layer_names()) names.push_back(name);
   fail("unknown layer type ", shown(value), "; expected one of ", joined(names));
 }
 
-void check_argument_names(const LayerType& type, const Json& object) {
-  const FamilyArguments& arguments = arguments_of(type.family);
+// Every key is an argument the type takes; null values are Keras's "left at its default" and pass.
+void check_argument_names(const FoundType& type, const Json& object) {
+  static const std::vector<std::string_view> every_layer{"type", "name", "inputs", "trainable", "dtype"};
+  std::vector<std::string_view> read, ignored;
+  if (type.convolution) {
+    read = arguments_of(type.convolution->family).read;
+    ignored = arguments_of(type.convolution->family).ignored;
+  } else {
+    read = type.other->arguments;
+  }
   for (const auto& item : object.items()) {
     const std::string& key = item.key();
     const auto known = [&](const std::vector<std::string_view>& names) {
       return std::find(names.begin(), names.end(), key) != names.end();
     };
-    if (key != "type" && key != "name" && !known(arguments.read) && !known(arguments.ignored))
-      fail("unknown argument ", Json(key).dump(), "; ", type.type, " takes ", joined(arguments.read), ", name");
+    if (!item.value().is_null() && !known(every_layer) && !known(read) && !known(ignored))
+      fail("unknown argument ", Json(key).dump(), "; ", type.name, " takes ", joined(read), ", name, inputs");
   }
 }
 
@@ -310,7 +239,7 @@ void check_argument_names(const LayerType& type, const Json& object) {
 // "conv2d_1", ...) unless given one; names must be unique within a model, as in a Keras model.
 class LayerNames {
  public:
-  std::string next(const LayerType& type, const Json& object) {
+  std::string next(std::string_view type, const Json& object) {
     std::string name;
     if (object.contains("name") && !object.at("name").is_null()) {
       const Json& value = object.at("name");
@@ -318,13 +247,16 @@ class LayerNames {
         fail("name=", shown(value), " must be a non-empty string");
       name = value.get<std::string>();
     } else {
-      const std::string prefix = keras_snake_case(type.type);
+      const std::string prefix = keras_snake_case(type);
       const int count = uids_[prefix]++;
       name = count == 0 ? prefix : prefix + "_" + std::to_string(count);
     }
     if (!used_.insert(name).second) fail("name ", Json(name).dump(), " is already used by another layer");
     return name;
   }
+
+  // A name no layer may take (the model input's).
+  void reserve(const std::string& name) { used_.insert(name); }
 
  private:
   std::map<std::string, int> uids_;
@@ -347,29 +279,78 @@ Shape read_input_shape(const Json& model) {
   return shape;
 }
 
-void append_json_layer(Model& model, LayerNames& names, const Json& object, size_t index) {
-  std::ostringstream context;
-  context << "layers[" << index << "]";
-  try {
-    if (!object.is_object()) fail("must be an object with a \"type\", got ", shown(object));
-    if (!object.contains("type")) fail("has no \"type\"");
-    const LayerType& type = find_type(object.at("type"));
-    context << " (" << type.type << ")";
-    const std::string name = names.next(type, object);
-    context.str("");
-    context << "layers[" << index << "] " << Json(name).dump() << " (" << type.type << ")";
-    check_argument_names(type, object);
-    if (type.rank != 0 && type.rank != model.spatial_rank())
-      fail("a ", type.rank, "D layer expects an input of ", type.rank + 1,
-           " dimensions (spatial axes, then "
-           "channels), got ",
-           model.output_shape());
-    Composite stages = build_layer(type, object, model.spatial_rank(), model.output_shape().back());
-    append_layer(model, name, std::string(type.type), std::move(stages));
-  } catch (const Error& e) {
-    fail(context.str(), ": ", e.what());
+// The tensors a layer reads: its "inputs" (names of earlier layers, or the model input's name), by
+// default the previous layer's output.
+std::vector<TensorIndex> input_tensors(const Model& model, const std::map<std::string, TensorIndex>& tensors,
+                                       const Json& object) {
+  if (!object.contains("inputs") || object.at("inputs").is_null()) return {model.last_tensor()};
+  const Json& value = object.at("inputs");
+  if (!value.is_array() || value.empty())
+    fail("inputs=", shown(value), " must be a non-empty list of earlier layers' names");
+  std::vector<TensorIndex> inputs;
+  for (const Json& item : value) {
+    const auto found = item.is_string() ? tensors.find(item.get<std::string>()) : tensors.end();
+    if (found == tensors.end())
+      fail("inputs=", shown(value), ": ", shown(item), " is not the model input (", Json(model.input_name).dump(),
+           ") or an earlier layer's name");
+    inputs.push_back(found->second);
   }
+  return inputs;
 }
+
+// Reads layers in order: each one's names are known to the layers after it.
+class LayerReader {
+ public:
+  explicit LayerReader(Model& model) : model_(model) {
+    tensors_[model.input_name] = 0;
+    names_.reserve(model.input_name);
+  }
+
+  void append(const Json& object, size_t index) {
+    std::ostringstream context;
+    context << "layers[" << index << "]";
+    try {
+      if (!object.is_object()) fail("must be an object with a \"type\", got ", shown(object));
+      if (!object.contains("type")) fail("has no \"type\"");
+      const FoundType type = find_type(object.at("type"));
+      context << " (" << type.name << ")";
+      const std::string name = names_.next(type.name, object);
+      context.str("");
+      context << "layers[" << index << "] " << Json(name).dump() << " (" << type.name << ")";
+      check_argument_names(type, object);
+      std::vector<TensorIndex> inputs = input_tensors(model_, tensors_, object);
+      const bool trainable = Arguments(object, 0).boolean("trainable", true);
+      const bool merge = type.other && type.other->merge;
+      if (merge && inputs.size() < 2) fail("a merge layer needs two or more inputs, got ", inputs.size());
+      if (!merge && inputs.size() != 1)
+        fail("reads one input, got ", inputs.size(), " (inputs=", shown(object.at("inputs")), ")");
+      const Shape& input = model_.tensor_shape(inputs.front());
+      const int rank = type.convolution ? type.convolution->rank : type.other->rank;
+      if (rank != 0 && static_cast<size_t>(rank) + 1 != input.size())
+        fail("a ", rank, "D layer expects an input of ", rank + 1, " dimensions (spatial axes, then channels), got ",
+             input);
+      const auto input_rank = static_cast<int>(input.size()) - 1;
+      if (type.convolution) {
+        if (input_rank < 1) fail("a convolution needs spatial axes, got an input of shape ", input);
+        Composite stages = build_layer(*type.convolution, object, input_rank, input.back());
+        append_layer(model_, name, std::string(type.name), std::move(inputs), std::move(stages), trainable);
+      } else {
+        std::vector<Shape> shapes;
+        for (TensorIndex tensor : inputs) shapes.push_back(model_.tensor_shape(tensor));
+        const LayerEffect effect = type.other->effect(Arguments(object, input_rank), shapes);
+        append_layer(model_, name, std::string(type.name), std::move(inputs), effect, trainable);
+      }
+      tensors_[name] = model_.last_tensor();
+    } catch (const Error& e) {
+      fail(context.str(), ": ", e.what());
+    }
+  }
+
+ private:
+  Model& model_;
+  LayerNames names_;
+  std::map<std::string, TensorIndex> tensors_;
+};
 
 }  // namespace
 
@@ -382,23 +363,30 @@ Model parse_model(std::string_view json_text, std::string_view source) {
       fail("invalid JSON: ", e.what());
     }
     if (!root.is_object()) fail("a model must be a JSON object with \"input_shape\" and \"layers\", got ", shown(root));
+    if (model_io::is_keras_model(root)) root = model_io::from_keras_model(root);
     for (const auto& [key, value] : root.items())
-      if (key != "name" && key != "input_shape" && key != "layers")
-        fail("unknown key ", Json(key).dump(), "; a model has \"name\", \"input_shape\" and \"layers\"");
+      if (key != "name" && key != "input_shape" && key != "input_name" && key != "layers")
+        fail("unknown key ", Json(key).dump(), "; a model has \"name\", \"input_shape\", \"input_name\" and \"layers\"");
     Model model;
     model.layout = Layout::channels_last;
     if (root.contains("name")) {
       if (!root.at("name").is_string()) fail("name=", shown(root.at("name")), " must be a string");
       model.name = root.at("name").get<std::string>();
     }
+    if (root.contains("input_name")) {
+      if (!root.at("input_name").is_string()) fail("input_name=", shown(root.at("input_name")), " must be a string");
+      model.input_name = root.at("input_name").get<std::string>();
+    }
     model.input_shape = read_input_shape(root);
     if (!root.contains("layers") || !root.at("layers").is_array()) fail("\"layers\" must be a list of layer objects");
-    LayerNames names;
+    LayerReader reader(model);
     const Json& layers = root.at("layers");
-    for (size_t i = 0; i < layers.size(); ++i) append_json_layer(model, names, layers[i], i);
+    for (size_t i = 0; i < layers.size(); ++i) reader.append(layers[i], i);
     return model;
   } catch (const Error& e) {
     fail(source, ": ", e.what());
+  } catch (const Json::exception& e) {  // a value of a type no check above expected
+    fail(source, ": unexpected JSON value: ", e.what());
   }
 }
 
@@ -411,6 +399,37 @@ Model read_model(const std::string& path) {
   text << file.rdbuf();
   if (file.bad()) fail(path, ": cannot read: ", std::generic_category().message(errno));
   return parse_model(text.str(), path);
+}
+
+}  // namespace convkit
+
+namespace convkit {
+
+std::string summary_json(const Model& model) {
+  using OrderedJson = nlohmann::ordered_json;
+  const auto tensor_name = [&](TensorIndex tensor) {
+    return tensor == 0 ? model.input_name : model.layers.at(tensor - 1).name;
+  };
+  OrderedJson layers = OrderedJson::array();
+  for (const ModelLayer& layer : model.layers) {
+    OrderedJson inputs = OrderedJson::array();
+    for (TensorIndex tensor : layer.inputs) inputs.push_back(tensor_name(tensor));
+    layers.push_back({{"name", layer.name},
+                      {"type", layer.type},
+                      {"inputs", inputs},
+                      {"input_shape", layer.input_shape},
+                      {"output_shape", layer.output_shape},
+                      {"params", layer.params},
+                      {"non_trainable_params", layer.non_trainable_params},
+                      {"macs", layer.macs}});
+  }
+  const OrderedJson summary{{"layers", layers},
+                            {"total",
+                             {{"params", model.total_params()},
+                              {"trainable_params", model.total_trainable_params()},
+                              {"non_trainable_params", model.total_non_trainable_params()},
+                              {"macs", model.total_macs()}}}};
+  return summary.dump(2);
 }
 
 }  // namespace convkit

@@ -86,14 +86,56 @@ def cli():
     return str(path)
 
 
-def test_summary_rows_are_the_clis():
-    model_path = ROOT / "examples" / "models" / "mobilenet_like.json"
+@pytest.mark.parametrize("name", ["mobilenet_like", "vgg16", "mobilenet", "resnet50", "c3d"])
+def test_summary_rows_are_the_clis(name):
+    model_path = ROOT / "examples" / "models" / f"{name}.json"
     expected = json.loads(subprocess.run([cli(), "summary", str(model_path), "--json"], check=True,
                                          capture_output=True, text=True).stdout)
     assert convkit.summary(model_path) == expected
     assert convkit.summary(json.loads(model_path.read_text())) == expected
     assert convkit.summary(model_path.read_text()) == expected
+
+
+def test_summary_errors():
     with pytest.raises(ValueError, match="filters"):
         convkit.summary({"input_shape": [8, 8, 3], "layers": [{"type": "Conv2D", "kernel_size": 3}]})
     with pytest.raises(TypeError):
         convkit.summary(42)
+
+
+# Keras's published totals (keras.io/api/applications; model.summary() of each) and the papers' MACs:
+# VGG16 15,300 M and 1.0 MobileNet-224 569 M mult-adds (Howard et al. 2017, Tables 8 and 10), ResNet-50
+# 3.8 G (He et al. 2016, Table 1).
+KERAS_TOTALS = {
+    "vgg16": (138357544, 0, 15.3e9, 0.02),
+    "mobilenet": (4253864, 21888, 569e6, 0.001),
+    "resnet50": (25636712, 53120, 3.8e9, 0.02),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_TOTALS))
+def test_summary_of_keras_applications(name):
+    params, non_trainable, published_macs, tolerance = KERAS_TOTALS[name]
+    total = convkit.summary(ROOT / "examples" / "models" / f"{name}.json")["total"]
+    assert total["params"] == params
+    assert total["non_trainable_params"] == non_trainable
+    assert total["trainable_params"] == params - non_trainable
+    assert total["macs"] == pytest.approx(published_macs, rel=tolerance)
+
+
+def test_summary_macs_of_vgg16_by_hand():
+    """VGG16's MACs from its architecture table, independently of the model file: 3x3 'same'
+    convolutions (H * W * Cout * Cin * 9), 2x2 pools, then Dense 25088 -> 4096 -> 4096 -> 1000."""
+    macs, size, channels = 0, 224, 3
+    for filters, convs in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
+        for _ in range(convs):
+            macs += size * size * filters * channels * 9
+            channels = filters
+        size //= 2
+    features = size * size * channels
+    for units in (4096, 4096, 1000):
+        macs += features * units
+        features = units
+    rows = convkit.summary(ROOT / "examples" / "models" / "vgg16.json")
+    assert rows["total"]["macs"] == macs == 15470264320
+    assert [row["type"] for row in rows["layers"]].count("MaxPooling2D") == 5

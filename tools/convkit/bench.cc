@@ -29,6 +29,7 @@
 #include "bench/suite.h"
 #include "bench/timing.h"
 #include "convkit/convkit.h"
+#include "data_files.h"
 #include "spec_options.h"
 
 namespace convkit::cli {
@@ -125,7 +126,7 @@ ConvkitRun make_convkit_run(const LayoutCase& c, int threads, const std::string&
 }
 
 struct BenchCommand {
-  std::string suite_path = "bench/layers.json";
+  std::string suite_path;  // default: bench/layers.json of the installed data or the source tree
   std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
   std::string clock_text = "wall";
   std::string directions_text = "forward";
@@ -346,8 +347,9 @@ struct BenchCommand {
 void add_bench_command(CLI::App& app) {
   auto command = std::make_shared<BenchCommand>();
   CLI::App* sub = app.add_subcommand("bench", "Time convkit on a suite of real layers (and against oneDNN, XNNPACK)");
-  sub->add_option("--suite", command->suite_path, "the layer suite (JSON, see bench/layers.json)")
-      ->capture_default_str();
+  sub->add_option("--suite", command->suite_path,
+                  "the layer suite (JSON); default: bench/layers.json, found from any directory (beside the installed "
+                  "binary in share/convkit, or in the source tree)");
   sub->add_option("--threads", command->threads_text, "thread counts, e.g. 1,2 (default: 1 and every hardware thread)");
   sub->add_option("--layout", command->layouts_text, "layouts to run: channels_first, channels_last or both")
       ->capture_default_str();
@@ -368,7 +370,11 @@ void add_bench_command(CLI::App& app) {
                   "time composite operations instead: each fused and staged (see bench/composites.json)");
   sub->add_option("--min-time", command->min_time, "seconds each implementation runs per row (at least 5 runs)")
       ->capture_default_str();
-  sub->callback([command] { command->run(); });
+  sub->callback([command] {
+    if (command->suite_path.empty() && command->composites_path.empty())
+      command->suite_path = find_data_file("bench/layers.json", "--suite");
+    command->run();
+  });
 }
 
 }  // namespace convkit::cli

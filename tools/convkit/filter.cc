@@ -45,34 +45,60 @@ Format output_format(const std::string& path) {
   fail("--output '", path, "' has the extension '", ext, "'; expected .png, .csv or .npy");
 }
 
+// Where a .npy array keeps its channels: (C, spatial...), (spatial..., C), or no channel axis (one
+// channel). Images and CSVs are always read channels first.
+enum class ChannelAxis { first, last, none };
+
 // The data to filter, channels first: (C, spatial...), and what is needed to write results back.
 struct Data {
   Tensor channels{};
-  bool channel_axis = true;          // false: a bare .npy array, one channel, written back without the axis
-  std::vector<std::string> names{};  // CSV column names
+  ChannelAxis axis = ChannelAxis::first;  // how a .npy output is written back (as the input was)
+  std::vector<std::string> names{};       // CSV column names
 };
 
-Data load(const std::string& path, bool npy_channels_first) {
-  switch (input_format(path)) {
-    case Format::image:
-      return {image::read(path), true, {}};
-    case Format::csv: {
-      csv::Signals signals = csv::read(path);
-      return {std::move(signals.values), true, std::move(signals.names)};
-    }
-    case Format::npy:
-      break;
+// --layout for a .npy array, or when not given the usual reading: (H, W, 3) and (H, W, 4) are RGB(A)
+// images in numpy's, PIL's and OpenCV's channels-last order (said on stdout, as a 3D volume of width
+// 3 or 4 would read the same); any other array is one channel.
+ChannelAxis npy_layout(const std::string& layout, const Shape& shape, const std::string& path) {
+  if (layout == "channels_first") return ChannelAxis::first;
+  if (layout == "channels_last") return ChannelAxis::last;
+  if (layout == "none") return ChannelAxis::none;
+  if (!layout.empty())
+    fail("--layout='", layout, "' is not recognised; expected channels_first (C, spatial...), channels_last ",
+         "(spatial..., C) or none (one channel, no channel axis)");
+  const bool rgb = shape.size() == 3 && (shape[2] == 3 || shape[2] == 4) && shape[0] > 4 && shape[1] > 4;
+  if (!rgb) return ChannelAxis::none;
+  std::cout << "note: INPUT '" << path << "' of shape " << to_string(shape) << " is read as channels_last (H, W, C), "
+            << (shape[2] == 3 ? "an RGB" : "an RGBA") << " image; --layout none reads it as one 3D channel\n";
+  return ChannelAxis::last;
+}
+
+Data load(const std::string& path, const std::string& layout) {
+  const Format format = input_format(path);
+  if (format != Format::npy && !layout.empty())
+    fail("--layout applies to .npy inputs; '", path, "' is read channels first");
+  if (format == Format::image) return {image::read(path), ChannelAxis::first, {}};
+  if (format == Format::csv) {
+    csv::Signals signals = csv::read(path);
+    return {std::move(signals.values), ChannelAxis::first, std::move(signals.names)};
   }
   Tensor array = npy::read(path);
-  const int spatial = array.rank() - (npy_channels_first ? 1 : 0);
+  const ChannelAxis axis = npy_layout(layout, array.shape(), path);
+  const int spatial = array.rank() - (axis == ChannelAxis::none ? 0 : 1);
   if (spatial < 1 || spatial > 3)
     fail("INPUT '", path, "' has shape ", array.shape(), "; expected ",
-         npy_channels_first ? "(C, W), (C, H, W) or (C, D, H, W) with --channels-first"
-                            : "(W), (H, W) or (D, H, W) (or --channels-first for (C, spatial...))");
-  if (npy_channels_first) return {std::move(array), true, {}};
+         axis == ChannelAxis::first  ? "(C, W), (C, H, W) or (C, D, H, W) with --layout channels_first"
+         : axis == ChannelAxis::last ? "(W, C), (H, W, C) or (D, H, W, C) with --layout channels_last"
+                                     : "(W), (H, W) or (D, H, W) (or --layout channels_first / channels_last)");
+  if (axis == ChannelAxis::first) return {std::move(array), axis, {}};
+  if (axis == ChannelAxis::last) {  // (spatial..., C) -> (C, spatial...)
+    std::vector<int> axes{array.rank() - 1};
+    for (int a = 0; a + 1 < array.rank(); ++a) axes.push_back(a);
+    return {Tensor::copy_of(array.view().permuted(axes)), axis, {}};
+  }
   Shape shape = array.shape();
   shape.insert(shape.begin(), 1);
-  return {array.reshaped(std::move(shape)), false, {}};
+  return {array.reshaped(std::move(shape)), axis, {}};
 }
 
 // Checks that results with the channels and rank of `channels_shape` (C, spatial...) can be written in
@@ -101,8 +127,19 @@ std::vector<uint8_t> file_bytes(Format format, const Data& input, const Tensor& 
     case Format::npy:
       break;
   }
-  return npy::serialize(
-      input.channel_axis ? result : result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
+  switch (input.axis) {
+    case ChannelAxis::first:
+      return npy::serialize(result);
+    case ChannelAxis::last: {  // (C, spatial...) -> (spatial..., C), as the input was
+      std::vector<int> axes;
+      for (int a = 1; a < result.rank(); ++a) axes.push_back(a);
+      axes.push_back(0);
+      return npy::serialize(Tensor::copy_of(result.view().permuted(axes)));
+    }
+    case ChannelAxis::none:
+      break;
+  }
+  return npy::serialize(result.reshaped(Shape(result.shape().begin() + 1, result.shape().end())));
 }
 
 Tensor read_kernel(const std::string& path) {
@@ -121,11 +158,14 @@ struct FilterCommand {
   std::string input, output;
   std::vector<std::string> filters, kernels;
   std::string padding = "same", padding_mode = "reflect", stride, dilation;  // filters::Options' defaults
+  std::string layout;
   bool flip = false, normalize = false, channels_first = false;
 
   void run() const {
     if (filters.empty() && kernels.empty()) fail("no filter given; expected --filter NAME[:P1,P2] or --kernel FILE");
-    const Data data = load(input, channels_first);
+    if (channels_first && !layout.empty() && layout != "channels_first")
+      fail("--channels-first contradicts --layout ", layout);
+    const Data data = load(input, channels_first ? "channels_first" : layout);
     const int rank = data.channels.rank() - 1;
 
     std::vector<filters::Filter> chosen;
@@ -197,7 +237,8 @@ void add_filter_command(CLI::App& app) {
           "Several filters write one output each: OUT's stem + '-' + the filter (out-edge.png, "
           "out-gaussian-5-1.5.png).");
   sub->add_option("INPUT", command->input,
-                  "image (C, H, W), CSV (one column per channel) or .npy: (W), (H, W), (D, H, W) is one channel")
+                  "image (C, H, W), CSV (one column per channel) or .npy: (W), (H, W), (D, H, W) is one channel, "
+                  "(H, W, 3|4) an RGB(A) image (see --layout)")
       ->required();
   sub->add_option("--filter", command->filters, "NAME or NAME:P1,P2 (e.g. gaussian:5,1.5); repeatable")
       ->expected(1)
@@ -216,7 +257,10 @@ void add_filter_command(CLI::App& app) {
   sub->add_option("--dilation", command->dilation, "D or D1,...,Dn (default 1)");
   sub->add_flag("--flip", command->flip, "true convolution: reverse the kernels (filters are cross-correlations)");
   sub->add_flag("--normalize", command->normalize, "PNG: stretch [min, max] to [0, 255] instead of clamping");
-  sub->add_flag("--channels-first", command->channels_first, ".npy input is (C, spatial...): C channels");
+  sub->add_option("--layout", command->layout,
+                  ".npy input: channels_first (C, spatial...), channels_last (spatial..., C) or none (one channel); "
+                  "default: channels_last for (H, W, 3|4), otherwise none");
+  sub->add_flag("--channels-first", command->channels_first, ".npy input is (C, spatial...): --layout channels_first");
   sub->callback([command] { command->run(); });
 }
 

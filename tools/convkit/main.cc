@@ -10,8 +10,9 @@
 #include "demo.h"
 #include "draw.h"
 #include "filter.h"
-#include "summary.h"
 #include "learn.h"
+#include "suggest.h"
+#include "summary.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   convkit::cli::add_learn_command(app);
   convkit::cli::add_draw_command(app);
   try {
+    convkit::cli::check_names(app, argc, argv);  // "did you mean" for a mistyped command or option
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;

@@ -41,9 +41,17 @@ std::vector<int64_t> parse_int_list(const std::string& text, const char* argumen
 
 Padding parse_padding(const std::string& text, int rank) {
   if (text.empty()) return {};
-  if (text == "valid") return Padding::valid();
-  if (text == "same") return Padding::same();
-  if (text == "same_lower") return Padding::same_lower();
+  // The words in any case: Keras writes "same"/"valid", tf.nn and ONNX "SAME"/"VALID" (ONNX's
+  // auto_pad "SAME_UPPER" is TF's "SAME"; "SAME_LOWER" puts the odd cell first).
+  std::string word = text;
+  for (char& c : word) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (word == "valid") return Padding::valid();
+  if (word == "same" || word == "same_upper") return Padding::same();
+  if (word == "same_lower") return Padding::same_lower();
+  const bool numeric = text.find_first_not_of("0123456789,-+ ") == std::string::npos;
+  if (!numeric)
+    fail("--padding='", text, "' is not recognised; expected valid, same (= same_upper), same_lower (in any case) or ",
+         "integers: P, P1,...,Pn or b1,...,bn,e1,...,en");
   const auto values = parse_int_list(text, "--padding");
   if (values.size() == 1 || values.size() == static_cast<size_t>(rank)) return Padding::symmetric(values);
   if (values.size() == 2 * static_cast<size_t>(rank)) return Padding::onnx(values);

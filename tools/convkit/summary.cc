@@ -1,4 +1,5 @@
-// `convkit summary MODEL.json [--json]`: a Keras-like model.summary() with MACs and receptive fields.
+// `convkit summary MODEL.json [--json]`: Keras's model.summary() (trainable and non-trainable params, and
+// "Connected to" for a functional model) with MACs and receptive fields; docs/summary.md.
 // `convkit summary --input-shape S --out-channels C --kernel K [conv options] [--kind ...] [--compare]`:
 // the same for one layer, or its standard, depthwise separable and spatially separable versions side by
 // side. --input-shape is read in the --layout order, C,spatial... (channels_first, the default, as
@@ -34,11 +35,11 @@ std::string with_commas(int64_t value) {
   return value < 0 ? "-" + digits : digits;
 }
 
-// Shapes as Keras prints them (without the batch): (222, 222, 64).
+// Shapes as Keras prints them (Python tuples, without the batch): (222, 222, 64), (4096,).
 std::string shape_text(const Shape& shape) {
   std::string text = "(";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + ")";
+  return text + (shape.size() == 1 ? ",)" : ")");
 }
 
 // A receptive field per axis: "3x3"; transposed layers can make it fractional ("2.5x2.5").
@@ -105,33 +106,47 @@ std::string input_text(const Model& model) {
 
 // --- Summaries ---
 
-void print_summary(const Model& model, const std::string& title) {
-  std::cout << title << "\n" << input_text(model) << "\n";
-  Table table{
-      {"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"}, {false, false, true, true, false}, {}};
-  for (const ModelLayer& layer : model.layers)
+// Whether every layer reads the one before (a Sequential model); otherwise Keras's functional summary
+// adds a "Connected to" column.
+bool is_sequential(const Model& model) {
+  for (size_t i = 0; i < model.layers.size(); ++i)
+    if (model.layers[i].inputs != std::vector<TensorIndex>{i}) return false;
+  return true;
+}
+
+std::string connected_to(const Model& model, const ModelLayer& layer) {
+  std::string text;
+  for (TensorIndex tensor : layer.inputs)
+    text += (text.empty() ? "" : ", ") + (tensor == 0 ? model.input_name : model.layers[tensor - 1].name);
+  return text;
+}
+
+// `note` follows the input line (the one-layer mode says which layout it read --input-shape in).
+void print_summary(const Model& model, const std::string& title, const std::string& note = "") {
+  std::cout << title << "\n" << input_text(model) << note << "\n";
+  const bool sequential = is_sequential(model);
+  Table table{{"Layer (type)", "Output Shape", "Param #", "MACs", "Receptive field"},
+              {false, false, true, true, false},
+              {}};
+  if (!sequential) {
+    table.header.emplace_back("Connected to");
+    table.right.push_back(false);
+  }
+  for (const ModelLayer& layer : model.layers) {
     table.rows.push_back({layer.name + " (" + layer.type + ")", shape_text(layer.output_shape),
                           with_commas(layer.params), with_commas(layer.macs), field_text(layer.receptive_field)});
+    if (!sequential) table.rows.back().push_back(connected_to(model, layer));
+  }
   const size_t width = print_table(table);
+  // Keras's totals (model.summary()), then the MACs.
   std::cout << std::string(width, '=') << "\nTotal params: " << with_commas(model.total_params())
+            << "\nTrainable params: " << with_commas(model.total_trainable_params())
+            << "\nNon-trainable params: " << with_commas(model.total_non_trainable_params())
             << "\nTotal MACs: " << with_commas(model.total_macs()) << "\n"
             << std::string(width, '_') << "\n";
 }
 
-// {"layers": [{"name", "type", "input_shape", "output_shape", "params", "macs"}], "total": {"params", "macs"}}
-void print_summary_json(const Model& model) {
-  OrderedJson layers = OrderedJson::array();
-  for (const ModelLayer& layer : model.layers)
-    layers.push_back({{"name", layer.name},
-                      {"type", layer.type},
-                      {"input_shape", layer.input_shape},
-                      {"output_shape", layer.output_shape},
-                      {"params", layer.params},
-                      {"macs", layer.macs}});
-  const OrderedJson summary{{"layers", layers},
-                            {"total", {{"params", model.total_params()}, {"macs", model.total_macs()}}}};
-  std::cout << summary.dump(2) << "\n";
-}
+void print_summary_json(const Model& model) { std::cout << summary_json(model) << "\n"; }
 
 // --- One layer ---
 
@@ -196,7 +211,7 @@ struct SummaryCommand {
     const Model model = one_layer_model(layer, chosen);
     if (!plot.empty()) write_model_plot(model, "Layer: " + describe(layer.spec), plot);
     if (json) return print_summary_json(model);
-    print_summary(model, "Layer: " + describe(layer.spec));
+    print_summary(model, "Layer: " + describe(layer.spec), layout_note());
   }
 
   void run_model() const {
@@ -208,6 +223,14 @@ struct SummaryCommand {
     if (json) return print_summary_json(model);
     if (model.name.empty()) model.name = std::filesystem::path(model_path).stem().string();
     print_summary(model, "Model: \"" + model.name + "\"");
+  }
+
+  // Without --layout, one layer's --input-shape is read channels_first, as `convkit conv` reads arrays, while
+  // MODEL.json files are channels_last as Keras's: the input line says so.
+  std::string layout_note() const {
+    if (command->count("--layout") > 0) return "";
+    return " (the default of --input-shape, as convkit conv; --layout channels_last reads spatial...,C as "
+           "MODEL.json and Keras do)";
   }
 
   // The batched input shape in the --layout order; see the top of this file for how it is read.
@@ -275,7 +298,7 @@ struct SummaryCommand {
     if (json) return print_compare_json(models);
 
     const Model& standard = models.front().second;
-    std::cout << "Layer: " << describe(layer.spec) << "\n" << input_text(standard) << "\n";
+    std::cout << "Layer: " << describe(layer.spec) << "\n" << input_text(standard) << layout_note() << "\n";
     Table table{{"Version", "Type", "Output Shape", "Param #", "MACs", "MACs ratio", "Stages (MACs)"},
                 {false, false, false, true, true, false, false},
                 {}};
@@ -330,7 +353,7 @@ void add_summary_command(CLI::App& app) {
   CLI::App* sub =
       app.add_subcommand("summary", "Shapes, parameters, MACs and receptive fields of a model or one layer");
   command->command = sub;
-  CLI::Option* model = sub->add_option("model", command->model_path, "Keras-like MODEL.json (see README)");
+  CLI::Option* model = sub->add_option("model", command->model_path, "MODEL.json: Keras's model.to_json() or convkit's short form (docs/summary.md)");
   sub->add_option("--input-shape", command->input_shape,
                   "one layer: C,spatial... in --layout order (spatial...,C for channels_last), optionally "
                   "preceded by the batch when --kernel gives one size per axis")
