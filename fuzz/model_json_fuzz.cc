@@ -11,6 +11,7 @@
 
 #include "convkit/error.h"
 #include "convkit/model.h"
+#include "convkit/model_json.h"
 
 namespace {
 

@@ -10,6 +10,7 @@ packages=(
   libstb-dev
   pybind11-dev python3-pybind11 python3-dev python3-numpy python3-torch python3-scipy python3-pytest
   python3-venv python3-setuptools python3-wheel python3-pip
+  qemu-user pkg-config  # the unit tests on emulated CPUs (Haswell, Nehalem); the install test
 )
 # `--peers`: the libraries `convkit bench --peers` compares against (CONVKIT_PEERS=ON; the dnnl CMake
 # config needs OpenCL).

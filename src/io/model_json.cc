@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "convkit/error.h"
-#include "convkit/model.h"
+#include "convkit/model_json.h"
 
 namespace convkit {
 namespace {

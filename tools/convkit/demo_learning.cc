@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "convkit/kernel_recovery.h"
+#include "kernel_recovery.h"
 #include "line_plot.h"
 
 namespace convkit::cli {

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "convkit/activity.h"
+#include "activity.h"
 #include "convkit/error.h"
-#include "convkit/kernel_recovery.h"
+#include "kernel_recovery.h"
 #include "line_plot.h"
 
 namespace convkit::cli {

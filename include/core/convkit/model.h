@@ -73,10 +73,4 @@ Composite shuffle_grouped_layer(const ConvSpec& layer);
 // "Conv2D" -> "conv2d", "DepthwiseConv2D" -> "depthwise_conv2d", "Conv2DTranspose" -> "conv2d_transpose".
 std::string keras_snake_case(std::string_view type);
 
-// Reads a MODEL.json text; `source` names it in error messages. Every error names the layer (index,
-// name, type) and the argument.
-Model parse_model(std::string_view json_text, std::string_view source = "model");
-// parse_model on the contents of a file.
-Model read_model(const std::string& path);
-
 }  // namespace convkit
