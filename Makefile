@@ -75,7 +75,10 @@ test-fast: build
 
 test: test-fast test-python test-python-install test-asan fuzz
 
-demo: build
+# Only the library and the CLI (not the tests, the Python extension or the benchmark peers), then the tour.
+demo: deps
+	@$(CONFIGURE_RELEASE) >/dev/null
+	@cmake --build $(BUILD) --target convkit_cli
 	@$(BUILD)/convkit demo
 
 clean:

@@ -12,6 +12,7 @@
 
 #include "convkit/error.h"
 #include "convkit/model.h"
+#include "convkit/model_json.h"
 
 namespace {
 

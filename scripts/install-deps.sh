@@ -11,6 +11,7 @@ packages=(
   pybind11-dev python3-pybind11 python3-dev python3-numpy python3-torch python3-scipy python3-pytest
   python3-venv python3-setuptools python3-wheel python3-pip
   python3-dask python3-distributed python3-zarr python3-nibabel
+  qemu-user pkg-config  # the unit tests on emulated CPUs (Haswell, Nehalem); the install test
 )
 # `--peers`: the libraries `convkit bench --peers` compares against (CONVKIT_PEERS=ON; the dnnl CMake
 # config needs OpenCL).

@@ -439,7 +439,7 @@ TEST(CompositeBackward, CentralDifferencesThroughEveryStage) {
           biases.push_back(s.bias ? random_tensor(bias_shape(s), rng, true) : Tensor());
         }
         auto stage_weights = [&](const std::vector<Tensor>& w, const std::vector<Tensor>& b) {
-          std::vector<reference::StageWeights> sw;
+          std::vector<StageWeights> sw;
           for (size_t k = 0; k < w.size(); ++k)
             sw.push_back({w[k].view(), b[k].numel() ? std::optional<ConstTensorView>(b[k].view()) : std::nullopt});
           return sw;

@@ -17,7 +17,7 @@
 #include "../src/cpu/algorithm.h"
 #include "../src/cpu/allocation.h"
 #include "../src/cpu/driver_util.h"
-#include "../src/cpu/parallel.h"
+#include "../src/core/private/parallel.h"
 #include "convkit/convkit.h"
 #include "algorithm_support.h"
 

@@ -38,8 +38,8 @@ Problem random_layer(std::mt19937& rng, int64_t max_channels = 6) {
 // Weights (and biases where a stage has one) for every convolution stage of a composite.
 struct StageData {
   std::vector<Tensor> weights, biases;
-  std::vector<reference::StageWeights> views() const {
-    std::vector<reference::StageWeights> v;
+  std::vector<StageWeights> views() const {
+    std::vector<StageWeights> v;
     for (size_t i = 0; i < weights.size(); ++i)
       v.push_back(
           {weights[i].view(), biases[i].numel() ? std::optional<ConstTensorView>(biases[i].view()) : std::nullopt});
@@ -337,9 +337,9 @@ TEST(CompositePlan, RejectsBadInputsNamingThem) {
   };
   expect_error([&] { (void)CompositePlan(composite, std::span(views).first(1)); },
                "got weights for 1 stages; expected 2");
-  std::vector<reference::StageWeights> swapped = {views[1], views[0]};
+  std::vector<StageWeights> swapped = {views[1], views[0]};
   expect_error([&] { (void)CompositePlan(composite, swapped); }, "weight");
-  std::vector<reference::StageWeights> no_bias = views;
+  std::vector<StageWeights> no_bias = views;
   no_bias[1].bias.reset();
   expect_error([&] { (void)CompositePlan(composite, no_bias); }, "bias=true but no bias tensor");
   expect_error([&] { (void)CompositePlan(composite, views, {.threads = -1}); }, "threads=-1");

@@ -92,10 +92,10 @@ void for_each_tap(const Shape& kernel, const std::function<void(const Shape&)>& 
 // Random weights for each convolution stage of a composite; biases where the stage has one.
 struct StageData {
   std::vector<Tensor> weights, biases;
-  std::vector<reference::StageWeights> views() const {
-    std::vector<reference::StageWeights> v;
+  std::vector<StageWeights> views() const {
+    std::vector<StageWeights> v;
     for (size_t i = 0; i < weights.size(); ++i) {
-      reference::StageWeights sw{weights[i].view(), std::nullopt};
+      StageWeights sw{weights[i].view(), std::nullopt};
       if (biases[i].numel()) sw.bias = biases[i].view();
       v.push_back(sw);
     }
@@ -517,7 +517,7 @@ TEST(CompositeEquivalence, SobelSpatialSeparableSeed) {
   ASSERT_EQ(weight_shape(composite.stages[1].conv), (Shape{1, 1, 1, 3}));
   const Tensor a({1, 1, 3, 1}, {1, 2, 1});
   const Tensor b({1, 1, 1, 3}, {-1, 0, 1});
-  const std::vector<reference::StageWeights> weights{{a.view(), std::nullopt}, {b.view(), std::nullopt}};
+  const std::vector<StageWeights> weights{{a.view(), std::nullopt}, {b.view(), std::nullopt}};
   const Tensor staged = reference::run(composite, image, weights);
   EXPECT_EQ(staged.shape(), (Shape{1, 1, 3, 3}));
   EXPECT_EQ(max_abs_difference(staged, full), 0.0);  // integer data: exact
@@ -940,15 +940,15 @@ TEST(CompositeErrors, RunWithWrongNumberOfStageWeights) {
   const Composite ds = depthwise_separable(layer);
   const Tensor w0 = random_tensor(weight_shape(ds.stages[0].conv), rng);
   const Tensor w1 = random_tensor(weight_shape(ds.stages[1].conv), rng);
-  const std::vector<reference::StageWeights> one{{w0.view(), std::nullopt}};
-  const std::vector<reference::StageWeights> three{
+  const std::vector<StageWeights> one{{w0.view(), std::nullopt}};
+  const std::vector<StageWeights> three{
       {w0.view(), std::nullopt}, {w1.view(), std::nullopt}, {w1.view(), std::nullopt}};
   for (const auto* weights : {&one, &three}) {
     const std::string m = error_message([&] { reference::run(ds, x, *weights); });
     EXPECT_TRUE(contains(m, "expected 2")) << m;
     EXPECT_TRUE(contains(m, std::to_string(weights->size()))) << m;
   }
-  EXPECT_THROW(reference::run(ds, x, std::span<const reference::StageWeights>()), Error);
+  EXPECT_THROW(reference::run(ds, x, std::span<const StageWeights>()), Error);
 
   // shuffled_grouped has three stages but only two convolutions.
   ConvSpec first = plain_layer();
@@ -957,11 +957,11 @@ TEST(CompositeErrors, RunWithWrongNumberOfStageWeights) {
   second.in_channels = 8;
   const Composite sg = shuffled_grouped(first, second);
   const Tensor s0 = random_tensor(weight_shape(first), rng), s1 = random_tensor(weight_shape(second), rng);
-  const std::vector<reference::StageWeights> sg_three{
+  const std::vector<StageWeights> sg_three{
       {s0.view(), std::nullopt}, {s1.view(), std::nullopt}, {s1.view(), std::nullopt}};
   const std::string m = error_message([&] { reference::run(sg, x, sg_three); });
   EXPECT_TRUE(contains(m, "expected 2")) << m;
-  const std::vector<reference::StageWeights> sg_two{{s0.view(), std::nullopt}, {s1.view(), std::nullopt}};
+  const std::vector<StageWeights> sg_two{{s0.view(), std::nullopt}, {s1.view(), std::nullopt}};
   EXPECT_NO_THROW(reference::run(sg, x, sg_two));
 }
 

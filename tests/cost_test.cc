@@ -306,7 +306,7 @@ TEST(CostComposite, SumsStagesAndChainsShapes) {
         stage_weights.push_back(random_tensor(weight_shape(s), rng));
         stage_biases.push_back(s.bias ? random_tensor(bias_shape(s), rng) : Tensor());
       }
-      std::vector<reference::StageWeights> views;
+      std::vector<StageWeights> views;
       for (size_t k = 0; k < stage_weights.size(); ++k) {
         views.push_back({stage_weights[k].view(), std::nullopt});
         if (stage_biases[k].numel()) views.back().bias = stage_biases[k].view();

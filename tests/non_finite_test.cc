@@ -243,7 +243,7 @@ TEST(NonFinite, CompositesGiveTheReferencePattern) {
           layout == Layout::channels_first ? Shape{2, channels, 12, 13} : Shape{2, 12, 13, channels};
       for (int target = 0; target < 3; ++target) {  // the input, the first or the last stage's weights
         std::vector<Tensor> weights, biases;
-        std::vector<reference::StageWeights> views;
+        std::vector<StageWeights> views;
         for (const ConvSpec& spec : conv_stages(composite)) {
           weights.push_back(testing::random_tensor(weight_shape(spec), rng));
           biases.push_back(spec.bias ? testing::random_tensor(bias_shape(spec), rng) : Tensor());

@@ -1,7 +1,7 @@
 // The engine's thread pool under the ways callers use it: loops nested in loops, several threads calling
 // at once (a Python thread pool, a web server), a child forked after the pool has run (Dask,
 // multiprocessing), thread counts beyond the pool's cap; and the default thread count's sources.
-#include "../src/cpu/thread_pool.h"
+#include "../src/core/private/thread_pool.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "../src/cpu/parallel.h"
+#include "../src/core/private/parallel.h"
 #include "convkit/conv.h"
 
 namespace convkit {

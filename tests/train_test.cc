@@ -8,7 +8,9 @@
 #include <memory>
 #include <vector>
 
+#include "activity.h"  // tools/convkit: the learning demonstrations
 #include "convkit/train.h"
+#include "kernel_recovery.h"
 #include "test_support.h"
 
 namespace convkit {

@@ -47,7 +47,7 @@ std::unique_ptr<PyCompositePlan> make_composite_plan(const Composite& composite,
       result->biases.emplace_back();
     }
   }
-  std::vector<reference::StageWeights> views;
+  std::vector<StageWeights> views;
   for (size_t s = 0; s < stages; ++s)
     views.push_back({result->weights[s].view, result->biases[s] ? std::optional<ConstTensorView>(result->biases[s]->view)
                                                                 : std::nullopt});

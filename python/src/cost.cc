@@ -9,6 +9,7 @@
 #include "convkit/cost.h"
 #include "convkit/error.h"
 #include "convkit/model.h"
+#include "convkit/model_json.h"
 #include "spec_arguments.h"
 
 namespace convkit::python {

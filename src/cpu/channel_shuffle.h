@@ -1,6 +1,7 @@
 // The channel shuffle of the composite plans' staged execution, as a bandwidth-bound copy (the rule of
 // reference::channel_shuffle: output channel i * groups + g is input channel g * (C / groups) + i).
-// A separate step so that it can later be fused into the next convolution's input read.
+// Used where the shuffle cannot be fused into the next convolution's input read (CompositePlan's
+// shuffled_read, a GemmConvolution reading through the shuffle, takes the other cases).
 #pragma once
 
 #include <cstdint>

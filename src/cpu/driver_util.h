@@ -15,7 +15,7 @@ namespace convkit::cpu {
 constexpr int kMaxRank = 3;
 inline size_t slot(int rank, int axis) { return static_cast<size_t>(kMaxRank - rank + axis); }
 
-// Below this many multiply-adds a layer runs on one thread: an OpenMP fork costs more.
+// Below this many multiply-adds a layer runs on one thread: waking the pool's threads costs more.
 constexpr int64_t kSerialMacs = int64_t{1} << 20;
 
 // ceil(a / b) for b > 0 and any sign of a.

@@ -12,13 +12,23 @@
 
 namespace convkit::cpu {
 
-std::span<const TileKernel> avx512_grouped_gemm_kernels();
-std::span<const TileKernel> avx2_grouped_gemm_kernels();
+std::span<const TileKernel> avx512_grouped_gemm_widths();
+std::span<const TileKernel> avx2_grouped_gemm_widths();
 
+// The dense engine's tiles plus grouped_gemm's own widths, assembled here rather than in the per-ISA
+// files: std::vector<TileKernel> code instantiated there would be compiled with that ISA's flags, and
+// the linker keeps one copy of it for the whole program, possibly the AVX-512 one on an AVX2 machine.
 std::span<const TileKernel> grouped_gemm_kernels(Isa isa) {
+  const auto with_widths = [](Isa tiles_isa, std::span<const TileKernel> widths) {
+    std::vector<TileKernel> all(tile_kernels(tiles_isa).begin(), tile_kernels(tiles_isa).end());
+    all.insert(all.end(), widths.begin(), widths.end());
+    return all;
+  };
+  static const std::vector<TileKernel> avx512 = with_widths(Isa::avx512, avx512_grouped_gemm_widths());
+  static const std::vector<TileKernel> avx2 = with_widths(Isa::avx2, avx2_grouped_gemm_widths());
   switch (isa) {
-    case Isa::avx512: return avx512_grouped_gemm_kernels();
-    case Isa::avx2: return avx2_grouped_gemm_kernels();
+    case Isa::avx512: return avx512;
+    case Isa::avx2: return avx2;
     case Isa::portable: break;
   }
   return tile_kernels(Isa::portable);

@@ -4,18 +4,19 @@
 #include "simd_avx2.h"
 #include "tile_kernel_impl.h"
 
-#include <vector>
-
 namespace convkit::cpu {
 
-std::span<const TileKernel> avx2_grouped_gemm_kernels() {
-  using simd::Avx2;
-  static const std::vector<TileKernel> kernels = [] {
-    std::vector<TileKernel> all(tile_kernels(Isa::avx2).begin(), tile_kernels(Isa::avx2).end());
-    all.push_back(igemm_kernel<Avx2, Isa::avx2, 8, 1>());
-    return all;
-  }();
-  return kernels;
-}
+namespace {
+
+using simd::Avx2;
+
+constexpr TileKernel kWidths[] = {
+    igemm_kernel<Avx2, Isa::avx2, 8, 1>(),
+};
+
+}  // namespace
+
+// grouped_gemm's widths beyond the dense engine's tiles (grouped_gemm_convolution.cc joins them).
+std::span<const TileKernel> avx2_grouped_gemm_widths() { return kWidths; }
 
 }  // namespace convkit::cpu

@@ -4,20 +4,20 @@
 #include "simd_avx512.h"
 #include "tile_kernel_impl.h"
 
-#include <vector>
-
 namespace convkit::cpu {
 
-std::span<const TileKernel> avx512_grouped_gemm_kernels() {
-  using simd::Avx512;
-  static const std::vector<TileKernel> kernels = [] {
-    std::vector<TileKernel> all(tile_kernels(Isa::avx512).begin(), tile_kernels(Isa::avx512).end());
-    for (const TileKernel& k : {igemm_kernel<Avx512, Isa::avx512, 14, 1>(), igemm_kernel<Avx512, Isa::avx512, 5, 5>(),
-                                igemm_kernel<Avx512, Isa::avx512, 4, 7>()})
-      all.push_back(k);
-    return all;
-  }();
-  return kernels;
-}
+namespace {
+
+using simd::Avx512;
+
+constexpr TileKernel kWidths[] = {
+    igemm_kernel<Avx512, Isa::avx512, 14, 1>(), igemm_kernel<Avx512, Isa::avx512, 5, 5>(),
+    igemm_kernel<Avx512, Isa::avx512, 4, 7>(),
+};
+
+}  // namespace
+
+// grouped_gemm's widths beyond the dense engine's tiles (grouped_gemm_convolution.cc joins them).
+std::span<const TileKernel> avx512_grouped_gemm_widths() { return kWidths; }
 
 }  // namespace convkit::cpu

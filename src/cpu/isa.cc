@@ -22,7 +22,7 @@ bool cpu_has(Isa isa) {
   switch (isa) {
     case Isa::portable: return true;
     case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case Isa::avx512: return __builtin_cpu_supports("avx512f");
+    case Isa::avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");  // the kernels use both
   }
   return false;
 }

@@ -1,4 +1,5 @@
-// The exact reference engine as a plan algorithm, for the specs no fast algorithm computes.
+// The exact reference engine as a plan algorithm: the table's last entry, chosen when forced
+// (PlanOptions::algorithm = "reference") or for weights holding NaN or Inf (create_direct, algorithm.h).
 #pragma once
 
 #include <optional>

@@ -15,6 +15,7 @@
 
 #include "convkit/error.h"
 #include "convkit/model.h"
+#include "convkit/model_json.h"
 #include "keras_format.h"
 #include "keras_layers.h"
 #include "layer_arguments.h"

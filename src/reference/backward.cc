@@ -10,7 +10,7 @@
 
 #include "convkit/error.h"
 #include "convkit/shape.h"
-#include "../cpu/parallel.h"
+#include "parallel.h"
 
 namespace convkit::reference {
 namespace {

@@ -6,7 +6,7 @@
 #include "convkit/error.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"
-#include "../cpu/parallel.h"
+#include "parallel.h"
 
 namespace convkit::reference {
 namespace {

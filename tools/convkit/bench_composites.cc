@@ -104,7 +104,7 @@ void run_composite_bench(const CompositeBenchOptions& options) {
       std::mt19937 rng(kSeed + static_cast<uint32_t>(index));
       const Tensor input = random_tensor(c.layer.input_shape(layout), rng);
       std::vector<Tensor> weights, biases;
-      std::vector<reference::StageWeights> views;
+      std::vector<StageWeights> views;
       for (const ConvSpec& spec : conv_stages(composite)) {
         weights.push_back(random_tensor(weight_shape(spec), rng));
         biases.push_back(spec.bias ? random_tensor(bias_shape(spec), rng) : Tensor());

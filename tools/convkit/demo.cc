@@ -82,7 +82,7 @@ class Tour {
   Tensor composite(const std::string& name, const Composite& c, const Tensor& x,
                    const std::function<Tensor(size_t, const Shape&)>& weight_of) {
     std::vector<Tensor> weights;
-    std::vector<reference::StageWeights> stage_weights;
+    std::vector<StageWeights> stage_weights;
     for (const ConvSpec& stage : conv_stages(c)) weights.push_back(weight_of(weights.size(), weight_shape(stage)));
     for (const Tensor& w : weights) stage_weights.push_back({w.view(), std::nullopt});
     const auto start = std::chrono::steady_clock::now();

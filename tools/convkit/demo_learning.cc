@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "convkit/kernel_recovery.h"
 #include "draw/scene.h"
+#include "kernel_recovery.h"
 #include "loss_plot.h"
 
 namespace convkit::cli {

@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include "convkit/activity.h"
+#include "activity.h"
 #include "convkit/error.h"
-#include "convkit/kernel_recovery.h"
 #include "draw/scene.h"
+#include "kernel_recovery.h"
 #include "loss_plot.h"
 
 namespace convkit::cli {

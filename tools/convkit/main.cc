@@ -6,6 +6,7 @@
 #include <new>
 
 #include "bench.h"
+#include "convkit/version.h"
 #include "conv.h"
 #include "demo.h"
 #include "draw.h"
@@ -16,7 +17,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"convkit: every convolution of CNNs, exactly as TensorFlow, PyTorch and ONNX define them"};
-  app.set_version_flag("--version", std::string("convkit ") + CONVKIT_VERSION);
+  app.set_version_flag("--version", "convkit " + std::string(convkit::version()));
   app.require_subcommand(1);
   convkit::cli::add_conv_command(app);
   convkit::cli::add_demo_command(app);

@@ -1,6 +1,6 @@
 // ConvSpec: one N-D description of every convolution convkit computes (rank 1-3, grouped, depthwise,
-// strided, dilated, padded, transposed, flipped, either layout). The reference engine and, later, the
-// fast plans take the same ConvSpec, so every fast path is checked against the reference by construction.
+// strided, dilated, padded, transposed, flipped, either layout). The reference engine and the fast
+// plans (ConvPlan) take the same ConvSpec, so every fast path is checked against the reference by construction.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "convkit/kernel_recovery.h"
+#include "kernel_recovery.h"
 
 #include <cmath>
 

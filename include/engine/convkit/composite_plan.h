@@ -37,7 +37,7 @@ class CompositePlan {
   // Validates the composite (stages chain: each stage's in_channels and layout match the previous
   // output) and the weights (one entry per convolution stage, shapes as reference::convolution checks),
   // then creates the stages' plans.
-  CompositePlan(const Composite& composite, std::span<const reference::StageWeights> weights,
+  CompositePlan(const Composite& composite, std::span<const StageWeights> weights,
                 CompositePlanOptions options = {});
   ~CompositePlan();
   CompositePlan(CompositePlan&&) noexcept;

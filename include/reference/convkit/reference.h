@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
+#include "convkit/composite.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
 
@@ -27,5 +29,8 @@ void convolution(const ConvSpec& spec, ConstTensorView input, ConstTensorView we
 // ShuffleNet channel shuffle: view the channels as (groups, C/groups), transpose to (C/groups, groups)
 // and flatten, so output channel i*groups + g is input channel g*(C/groups) + i.
 Tensor channel_shuffle(ConstTensorView input, int64_t groups, Layout layout);
+
+// Runs every stage of `composite` with the reference engine; `weights` has one entry per convolution stage.
+Tensor run(const Composite& composite, ConstTensorView input, std::span<const StageWeights> weights);
 
 }  // namespace convkit::reference

@@ -1,4 +1,4 @@
-#include "convkit/activity.h"
+#include "activity.h"
 
 #include <algorithm>
 #include <array>

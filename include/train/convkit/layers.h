@@ -1,7 +1,7 @@
 // A tiny layer stack for training small networks with convkit's convolutions: each layer computes its
 // forward pass, keeps what its backward pass needs, and turns dL/d(output) into dL/d(input) while
 // storing the gradients of its parameters. Convolutions run forward through a ConvPlan and backward
-// through the reference backward passes (convkit/backward.h).
+// through the backward plans (convkit/backward_plan.h).
 #pragma once
 
 #include <memory>

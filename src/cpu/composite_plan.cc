@@ -7,11 +7,11 @@
 #include <mutex>
 #include <optional>
 
-#include "../cpu/channel_shuffle.h"
-#include "../cpu/finite_scan.h"
-#include "../cpu/fused_separable.h"
-#include "../cpu/gemm_convolution.h"
-#include "../cpu/isa.h"
+#include "channel_shuffle.h"
+#include "finite_scan.h"
+#include "fused_separable.h"
+#include "gemm_convolution.h"
+#include "isa.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
 
@@ -44,7 +44,7 @@ void check_chain(const Composite& composite) {
   }
 }
 
-void check_weights(const Composite& composite, std::span<const reference::StageWeights> weights) {
+void check_weights(const Composite& composite, std::span<const StageWeights> weights) {
   const std::vector<ConvSpec> convs = conv_stages(composite);
   if (weights.size() != convs.size())
     fail("CompositePlan: got weights for ", weights.size(), " stages; expected ", convs.size(),
@@ -78,7 +78,7 @@ struct CompositePlan::Impl {
   // Stage i's convolution reading channel_shuffle(input, G) through the gemm's channel runs when stage i - 1
   // is that shuffle and the stage's own plan chose a GEMM (gemm, or grouped_gemm: the same indirect GEMM with
   // tiles fitted to the group) -- the copy is what it saves; else null.
-  std::unique_ptr<cpu::GemmConvolution> shuffled_read(size_t i, const reference::StageWeights& w) const {
+  std::unique_ptr<cpu::GemmConvolution> shuffled_read(size_t i, const StageWeights& w) const {
     if (i == 0 || !composite.stages[i - 1].is_shuffle()) return nullptr;
     const int64_t groups = composite.stages[i - 1].shuffle_groups;
     const std::string algorithm = plans[i]->algorithm();
@@ -91,7 +91,7 @@ struct CompositePlan::Impl {
   }
 
   // The fused execution when the composite is a depthwise stage then a pointwise stage, or why not.
-  std::string try_fuse(std::span<const reference::StageWeights> weights) {
+  std::string try_fuse(std::span<const StageWeights> weights) {
     if (!options.fuse) return "fuse=false";
     if (composite.stages.size() != 2 || composite.stages[1].is_shuffle()) return "not a depthwise then pointwise pair";
     const ConvSpec& dw = composite.stages[0].conv;
@@ -137,7 +137,7 @@ struct CompositePlan::Impl {
   }
 };
 
-CompositePlan::CompositePlan(const Composite& composite, std::span<const reference::StageWeights> weights,
+CompositePlan::CompositePlan(const Composite& composite, std::span<const StageWeights> weights,
                              CompositePlanOptions options)
     : impl_(std::make_unique<Impl>()) {
   check_chain(composite);
@@ -154,7 +154,7 @@ CompositePlan::CompositePlan(const Composite& composite, std::span<const referen
     auto& plan = impl_->plans.emplace_back();
     auto& shuffled_read = impl_->shuffled_reads.emplace_back();
     if (stage.is_shuffle()) continue;
-    const reference::StageWeights& w = weights[next_weight++];
+    const StageWeights& w = weights[next_weight++];
     plan.emplace(stage.conv, w.weight, w.bias, PlanOptions{.threads = options.threads});
     if (options.fuse) shuffled_read = impl_->shuffled_read(i, w);
   }

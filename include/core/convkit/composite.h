@@ -1,6 +1,6 @@
 // Composite operations of the seeds, each a short pipeline of convolution stages (and channel
-// shuffles) described by ordinary ConvSpecs, so the reference engine, the cost model and later the
-// fast plans all treat a composite as the sum of its stages.
+// shuffles) described by ordinary ConvSpecs, so the reference engine, the cost model and the fast
+// plans (CompositePlan) all treat a composite as the sum of its stages.
 #pragma once
 
 #include <cstdint>
@@ -67,16 +67,9 @@ struct SeparableFactors {
 };
 SeparableFactors factor_separable(ConstTensorView kernel, double tolerance = 1e-6);
 
-namespace reference {
-
-// The weights (and optional bias) of one convolution stage.
+// The weights (and optional bias) of one convolution stage of a composite, in stage order.
 struct StageWeights {
   ConstTensorView weight;
   std::optional<ConstTensorView> bias;
 };
-
-// Runs every stage with the reference engine; `weights` has one entry per convolution stage.
-Tensor run(const Composite& composite, ConstTensorView input, std::span<const StageWeights> weights);
-
-}  // namespace reference
 }  // namespace convkit
