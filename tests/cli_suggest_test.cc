@@ -21,8 +21,9 @@ TEST(CliSuggest, MistypedCommands) {
   expect_message("filtr in.png", "unknown command 'filtr' for 'convkit'; did you mean 'filter'?");
   expect_message("sumary model.json", "unknown command 'sumary' for 'convkit'; did you mean 'summary'?");
   expect_message("learn kernal", "unknown command 'kernal' for 'convkit learn'; did you mean 'kernel'?");
-  expect_message("frobnicate",
-                 "unknown command 'frobnicate' for 'convkit'; expected one of conv, demo, summary, filter, bench, learn");
+  expect_message("drow --input-shape 5,5", "unknown command 'drow' for 'convkit'; did you mean 'draw'?");
+  expect_message("frobnicate", "unknown command 'frobnicate' for 'convkit'; expected one of conv, demo, summary, "
+                               "filter, bench, learn, draw");
 }
 
 TEST(CliSuggest, MistypedOptions) {
