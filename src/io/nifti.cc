@@ -280,7 +280,9 @@ Shape channels_shape(std::span<const int64_t> dims) {
   return shape;
 }
 
-Volume parse(std::span<const uint8_t> bytes, std::string_view name) {
+namespace {
+
+Volume parse_uncompressed(std::span<const uint8_t> bytes, std::string_view name) {
   if (bytes.size() < static_cast<size_t>(kHeaderSize))
     fail("truncated NIfTI '", name, "': ", bytes.size(), " bytes; a NIfTI-1 header is 348");
   const int64_t size = static_cast<int64_t>(bytes.size());
@@ -297,11 +299,15 @@ Volume parse(std::span<const uint8_t> bytes, std::string_view name) {
   return volume;
 }
 
-Volume read(const std::string& path) {
-  const std::vector<uint8_t> file = io::read_file(path);
-  if (file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b) return parse(inflate_bounded(file, path), path);
-  return parse(file, path);
+}  // namespace
+
+Volume parse(std::span<const uint8_t> bytes, std::string_view name) {
+  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+    return parse_uncompressed(inflate_bounded(bytes, name), name);
+  return parse_uncompressed(bytes, name);
 }
+
+Volume read(const std::string& path) { return parse(io::read_file(path), path); }
 
 std::vector<uint8_t> serialize(const Tensor& data, const Header& like) {
   if (like.bytes.size() < static_cast<size_t>(kMinVoxOffset))

@@ -41,10 +41,11 @@ struct Volume {
   Tensor data{};  // channels first, as described above
 };
 
-// Parses the uncompressed contents of a .nii file. `name` prefixes every error message.
+// Parses the contents of a .nii or .nii.gz file (gzip is recognised by its magic bytes, not the name).
+// `name` prefixes every error message.
 Volume parse(std::span<const uint8_t> bytes, std::string_view name = "<memory>");
 
-// Reads the .nii or .nii.gz file at `path` (gzip is recognised by its magic bytes, not the name).
+// Reads the file at `path` and parses it; errors name the path.
 Volume read(const std::string& path);
 
 // The uncompressed .nii contents for `data` (shaped as `like` was read) with `like`'s header.
