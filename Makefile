@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
-FUZZERS    := npy model_json kernel_text csv image filter_spec bench_suite conv_plan
+FUZZERS    := npy nifti model_json kernel_text csv image filter_spec bench_suite conv_plan
 BENCH_BUILD ?= build-bench
 
 SHELL := /bin/bash

@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ clang libomp-14-dev libclang-rt-14-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev
-  libstb-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core
+  libstb-dev zlib1g-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core
   pybind11-dev python3-pybind11 python3-dev python3-numpy python3-torch python3-scipy python3-pytest
   python3-venv python3-setuptools python3-wheel python3-pip
   python3-dask python3-distributed python3-zarr python3-nibabel

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "cli_test_support.h"
+#include "nifti_support.h"
 #include "convkit/convkit.h"
 #include "test_support.h"
 
@@ -224,7 +225,7 @@ TEST_F(CliFilter, Errors) {
   expect_failure(path("junk.png") + " --filter box" + out, "junk.png: cannot decode");
   expect_failure(path("bad.csv") + " --filter smooth --output " + path("out.csv"), "bad.csv:2: has 1 fields");
   expect_failure(path("in.txt") + " --filter box" + out, "expected .png, .jpg");
-  expect_failure(in + " --filter box --output " + path("out.jpg"), "expected .png, .csv or .npy");
+  expect_failure(in + " --filter box --output " + path("out.jpg"), "expected .png, .csv, .npy, .nii or .nii.gz");
   expect_failure(in + " --filter box --output " + path("out.csv"), "a CSV holds 1D signals");
   expect_failure(path("in.csv") + " --filter smooth" + out, "a PNG needs 2D data");
   expect_failure(in + " --filter box --normalize --output " + path("out.npy"), "--normalize");
@@ -296,6 +297,41 @@ TEST_F(CliFilter, ImagesMustBeWhatTheyClaim) {
   expect_failure(path("claim.bmp") + " --filter box --output " + path("out.png"),
                  "truncated BMP: the header says 8000x8000 at 24 bits per pixel (192000000 bytes of pixels from "
                  "byte 54) but the file has 0");
+}
+
+// A NIfTI volume (int16, big-endian, scaled) filtered as .nii.gz keeps its header (affine, pixdim,
+// qform/sform, descrip: every byte but datatype/bitpix/scl) and equals the same data filtered as .npy.
+TEST_F(CliFilter, NiftiKeepsItsHeaderAndEqualsTheNpyResult) {
+  using namespace testing::nifti_files;
+  std::vector<double> values(7 * 6 * 5 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>((i * 37) % 101) - 50.0;
+  const std::vector<uint8_t> original = make_nifti({7, 6, 5, 2}, kTypes[1], values, true, 0.5f, 3.0f);
+  std::ofstream(path("scan.nii"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(original.data()), static_cast<std::streamsize>(original.size()));
+  const nifti::Volume volume = nifti::read(path("scan.nii"));
+  nifti::write(path("scan.nii.gz"), volume.data, volume.header);
+  npy::write(path("scan.npy"), volume.data);  // (T, Z, Y, X) = (2, 5, 6, 7), channels first
+
+  filter(path("scan.nii.gz") + " --filter gaussian:5 --output " + path("result.nii.gz"));
+  filter(path("scan.npy") + " --channels-first --filter gaussian:5 --output " + path("result.npy"));
+  const nifti::Volume out = nifti::read(path("result.nii.gz"));
+  expect_header_kept(original, nifti::serialize(out.data, out.header), true);
+  EXPECT_EQ(out.data.shape(), (Shape{2, 5, 6, 7}));
+  EXPECT_EQ(out.data.values(), npy::read(path("result.npy")).values());
+
+  // Several filters: the label goes before the whole ".nii.gz".
+  filter(path("scan.nii") + " --filter gaussian:3 --filter box:3 --output " + path("many.nii.gz"));
+  EXPECT_TRUE(std::filesystem::exists(path("many-gaussian-3.nii.gz")));
+  EXPECT_TRUE(std::filesystem::exists(path("many-box-3.nii.gz")));
+
+  expect_failure(path("scan.npy") + " --channels-first --filter gaussian:3 --output " + path("out.nii"),
+                 "a NIfTI output keeps the input's header");
+  expect_failure(path("scan.nii") + " --filter gaussian:3 --stride 2 --output " + path("out.nii"),
+                 "does not match the input's");
+  std::ofstream(path("bad.nii"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(original.data()), 400);
+  expect_failure(path("bad.nii") + " --filter gaussian:3 --output " + path("out.nii"),
+                 "the header says 7x6x5x2 int16 (840 bytes from byte 352) but the file has 400");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "convkit/kernel_text.h"
 #include "convkit/model.h"
 #include "convkit/model_json.h"
+#include "convkit/nifti.h"
 #include "convkit/npy.h"
 #include "convkit/reference.h"
 #include "convkit/shape.h"

@@ -17,6 +17,7 @@
 #include "convkit/error.h"
 #include "convkit/files.h"
 #include "files.h"
+#include "float_narrowing.h"
 
 namespace convkit::npy {
 namespace {
@@ -66,18 +67,6 @@ float half_to_float(uint16_t half) {
   return std::bit_cast<float>(bits);
 }
 
-// double to float with IEEE round-to-nearest overflow to infinity (a plain cast of an out-of-range
-// finite double is undefined behaviour in C++).
-float narrow_to_float(double value) {
-  constexpr double kMax = std::numeric_limits<float>::max();
-  if (std::isnan(value) || std::fabs(value) <= kMax) return static_cast<float>(value);
-  // Finite values below FLT_MAX + half an ulp (2^128 - 2^103) round down to FLT_MAX, the rest overflow.
-  constexpr double kOverflow = 0x1.ffffffp127;
-  const float magnitude = std::fabs(value) < kOverflow ? std::numeric_limits<float>::max()
-                                                        : std::numeric_limits<float>::infinity();
-  return std::signbit(value) ? -magnitude : magnitude;
-}
-
 template <Kind K, int Size>
 float to_float(uint64_t bits) {
   if constexpr (K == Kind::kFloat && Size == 2) {
@@ -85,7 +74,7 @@ float to_float(uint64_t bits) {
   } else if constexpr (K == Kind::kFloat && Size == 4) {
     return std::bit_cast<float>(static_cast<uint32_t>(bits));
   } else if constexpr (K == Kind::kFloat && Size == 8) {
-    return narrow_to_float(std::bit_cast<double>(bits));
+    return io::narrow_to_float(std::bit_cast<double>(bits));
   } else if constexpr (K == Kind::kSigned) {
     constexpr int kUnused = 64 - 8 * Size;  // sign-extend (well defined in C++20)
     return static_cast<float>(static_cast<int64_t>(bits << kUnused) >> kUnused);

@@ -4,6 +4,8 @@
 // padding 'same' and the reflect border by default. One filter writes OUT; several write one file per
 // filter, OUT's stem + "-" + the filter's label + OUT's extension (out.png with edge and gaussian:5,1.5
 // gives out-edge.png and out-gaussian-5-1.5.png; a --kernel file's label is its file stem).
+// A NIfTI volume (.nii, .nii.gz) is filtered as convkit/nifti.h reads it, (X, Y, Z, T) -> (T, Z, Y, X):
+// in 3D, each time point separately; its output is float32 with the input's header (affine and all).
 #include "filter.h"
 
 #include <algorithm>
@@ -19,22 +21,31 @@
 namespace convkit::cli {
 namespace {
 
-enum class Format { image, csv, npy };
+enum class Format { image, csv, npy, nifti };
 
-std::string lower_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
+  return text;
 }
+
+// The extension, ".nii.gz" counted as one.
+std::string extension_of(const std::string& path) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (lowercase(name).ends_with(".nii.gz")) return name.substr(name.size() - 7);
+  return std::filesystem::path(name).extension().string();
+}
+
+std::string lower_extension(const std::string& path) { return lowercase(extension_of(path)); }
 
 Format input_format(const std::string& path) {
   const std::string ext = lower_extension(path);
   if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") return Format::image;
   if (ext == ".csv") return Format::csv;
   if (ext == ".npy") return Format::npy;
+  if (ext == ".nii" || ext == ".nii.gz") return Format::nifti;
   fail("INPUT '", path, "' has the extension '", ext,
-       "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals) or .npy");
+       "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals), .npy or .nii/.nii.gz (NIfTI-1 volumes)");
 }
 
 Format output_format(const std::string& path) {
@@ -42,7 +53,8 @@ Format output_format(const std::string& path) {
   if (ext == ".png") return Format::image;
   if (ext == ".csv") return Format::csv;
   if (ext == ".npy") return Format::npy;
-  fail("--output '", path, "' has the extension '", ext, "'; expected .png, .csv or .npy");
+  if (ext == ".nii" || ext == ".nii.gz") return Format::nifti;
+  fail("--output '", path, "' has the extension '", ext, "'; expected .png, .csv, .npy, .nii or .nii.gz");
 }
 
 // Where a .npy array keeps its channels: (C, spatial...), (spatial..., C), or no channel axis (one
@@ -54,6 +66,7 @@ struct Data {
   Tensor channels{};
   ChannelAxis axis = ChannelAxis::first;  // how a .npy output is written back (as the input was)
   std::vector<std::string> names{};       // CSV column names
+  nifti::Header header{};                 // a NIfTI input's header, kept in a NIfTI output
 };
 
 // --layout for a .npy array, or when not given the usual reading: (H, W, 3) and (H, W, 4) are RGB(A)
@@ -77,10 +90,14 @@ Data load(const std::string& path, const std::string& layout) {
   const Format format = input_format(path);
   if (format != Format::npy && !layout.empty())
     fail("--layout applies to .npy inputs; '", path, "' is read channels first");
-  if (format == Format::image) return {image::read(path), ChannelAxis::first, {}};
+  if (format == Format::image) return {image::read(path), ChannelAxis::first, {}, {}};
+  if (format == Format::nifti) {
+    nifti::Volume volume = nifti::read(path);
+    return {std::move(volume.data), ChannelAxis::first, {}, std::move(volume.header)};
+  }
   if (format == Format::csv) {
     csv::Signals signals = csv::read(path);
-    return {std::move(signals.values), ChannelAxis::first, std::move(signals.names)};
+    return {std::move(signals.values), ChannelAxis::first, std::move(signals.names), {}};
   }
   Tensor array = npy::read(path);
   const ChannelAxis axis = npy_layout(layout, array.shape(), path);
@@ -90,20 +107,21 @@ Data load(const std::string& path, const std::string& layout) {
          axis == ChannelAxis::first  ? "(C, W), (C, H, W) or (C, D, H, W) with --layout channels_first"
          : axis == ChannelAxis::last ? "(W, C), (H, W, C) or (D, H, W, C) with --layout channels_last"
                                      : "(W), (H, W) or (D, H, W) (or --layout channels_first / channels_last)");
-  if (axis == ChannelAxis::first) return {std::move(array), axis, {}};
+  if (axis == ChannelAxis::first) return {std::move(array), axis, {}, {}};
   if (axis == ChannelAxis::last) {  // (spatial..., C) -> (C, spatial...)
     std::vector<int> axes{array.rank() - 1};
     for (int a = 0; a + 1 < array.rank(); ++a) axes.push_back(a);
-    return {Tensor::copy_of(array.view().permuted(axes)), axis, {}};
+    return {Tensor::copy_of(array.view().permuted(axes)), axis, {}, {}};
   }
   Shape shape = array.shape();
   shape.insert(shape.begin(), 1);
-  return {array.reshaped(std::move(shape)), axis, {}};
+  return {array.reshaped(std::move(shape)), axis, {}, {}};
 }
 
 // Checks that results with the channels and rank of `channels_shape` (C, spatial...) can be written in
 // `format` (filters keep both), before any work is done.
-void check_output(Format format, const std::string& path, const Shape& channels_shape, bool normalize) {
+void check_output(Format format, const std::string& path, const Data& data, bool normalize) {
+  const Shape& channels_shape = data.channels.shape();
   const auto spatial = static_cast<int>(channels_shape.size()) - 1;
   if (format == Format::image && (spatial != 2 || (channels_shape[0] != 1 && channels_shape[0] != 3)))
     fail(
@@ -111,12 +129,16 @@ void check_output(Format format, const std::string& path, const Shape& channels_
         "': a PNG needs 2D data with 1 (grey) or 3 (RGB) channels, but the data is (C, spatial...) = ", channels_shape);
   if (format == Format::csv && spatial != 1)
     fail("--output '", path, "': a CSV holds 1D signals (one column per channel), but the data is ", spatial, "D");
+  if (format == Format::nifti && data.header.bytes.empty())
+    fail("--output '", path, "': a NIfTI output keeps the input's header (affine, voxel sizes), so INPUT must be "
+         ".nii or .nii.gz");
   if (normalize && format != Format::image)
     fail("--normalize stretches the range of PNG outputs; --output '", path, "' is not a PNG");
 }
 
 // The file contents of `result` in `format`.
-std::vector<uint8_t> file_bytes(Format format, const Data& input, const Tensor& result, bool normalize) {
+std::vector<uint8_t> file_bytes(Format format, const Data& input, const Tensor& result, bool normalize,
+                                const std::string& path) {
   switch (format) {
     case Format::image:
       return image::encode_png(result, normalize ? image::Scaling::normalize : image::Scaling::clamp);
@@ -124,6 +146,8 @@ std::vector<uint8_t> file_bytes(Format format, const Data& input, const Tensor& 
       const std::string text = csv::serialize({input.names, result});
       return {text.begin(), text.end()};
     }
+    case Format::nifti:  // the header's voxel grid must still fit: nifti::serialize checks the shape
+      return nifti::encode(result, input.header, path);
     case Format::npy:
       break;
   }
@@ -186,7 +210,7 @@ struct FilterCommand {
 
     const filters::Options options = parsed_options(rank);
     const Format format = output_format(output);
-    check_output(format, output, data.channels.shape(), normalize);
+    check_output(format, output, data, normalize);
     std::vector<std::string> paths;
     std::vector<Tensor> results;
     for (size_t i = 0; i < chosen.size(); ++i) {
@@ -212,7 +236,8 @@ struct FilterCommand {
 
   std::string path_for(const std::string& label) const {
     const std::filesystem::path out(output);
-    return (out.parent_path() / (out.stem().string() + "-" + label + out.extension().string())).string();
+    const std::string name = out.filename().string(), extension = extension_of(output);
+    return (out.parent_path() / (name.substr(0, name.size() - extension.size()) + "-" + label + extension)).string();
   }
 
   // Writes every result as one batch: all files are complete before the first replaces an output, so a
@@ -220,7 +245,7 @@ struct FilterCommand {
   void write_all(Format format, const Data& data, const std::vector<std::string>& paths,
                  const std::vector<Tensor>& results) const {
     files::AtomicWrites batch;
-    for (size_t i = 0; i < results.size(); ++i) batch.add(paths[i], file_bytes(format, data, results[i], normalize));
+    for (size_t i = 0; i < results.size(); ++i) batch.add(paths[i], file_bytes(format, data, results[i], normalize, paths[i]));
     batch.commit();
   }
 };
@@ -231,14 +256,15 @@ void add_filter_command(CLI::App& app) {
   auto command = std::make_shared<FilterCommand>();
   CLI::App* sub = app.add_subcommand(
       "filter",
-      "Filter images (PNG/JPEG/BMP), CSV signals or .npy arrays with named or custom kernels, each channel "
+      "Filter images (PNG/JPEG/BMP), CSV signals, .npy arrays or NIfTI volumes (.nii, .nii.gz) with named or custom kernels, each channel "
       "separately (depthwise). Named filters:\n" +
           filters::catalogue() +
           "Several filters write one output each: OUT's stem + '-' + the filter (out-edge.png, "
           "out-gaussian-5-1.5.png).");
   sub->add_option("INPUT", command->input,
-                  "image (C, H, W), CSV (one column per channel) or .npy: (W), (H, W), (D, H, W) is one channel, "
-                  "(H, W, 3|4) an RGB(A) image (see --layout)")
+                  "image (C, H, W), CSV (one column per channel), .npy: (W), (H, W), (D, H, W) is one channel, "
+                  "(H, W, 3|4) an RGB(A) image (see --layout), or NIfTI .nii/.nii.gz: (X, Y, Z, T) is T channels "
+                  "of (Z, Y, X)")
       ->required();
   sub->add_option("--filter", command->filters, "NAME or NAME:P1,P2 (e.g. gaussian:5,1.5); repeatable")
       ->expected(1)
@@ -247,7 +273,7 @@ void add_filter_command(CLI::App& app) {
                   ".npy, text rows (blank lines separate 3D slices) or JSON nested arrays; repeatable")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  sub->add_option("--output", command->output, "OUT.png, OUT.csv or OUT.npy (format by extension)")->required();
+  sub->add_option("--output", command->output, "OUT.png, OUT.csv, OUT.npy, OUT.nii or OUT.nii.gz (format by extension; NIfTI keeps a NIfTI input's header)")->required();
   sub->add_option("--padding", command->padding, "same | valid | same_lower | P | P1,...,Pn | b1,...,bn,e1,...,en")
       ->capture_default_str();
   sub->add_option("--padding-mode", command->padding_mode,
