@@ -1,7 +1,7 @@
-// libFuzzer target for the NIfTI-1 reader. Any input must either parse or raise convkit::Error; a crash,
-// sanitizer report, leak, oversized allocation (-malloc_limit_mb) or exception of another type is a bug.
-// Inputs that parse must survive a serialize/parse round trip bit for bit. Inputs starting with the gzip
-// magic take the .nii.gz path, so the bounded inflation is fuzzed too.
+// libFuzzer target for the NIfTI-1 and NIfTI-2 reader. Any input must either parse or raise
+// convkit::Error; a crash, sanitizer report, leak, oversized allocation (-malloc_limit_mb) or exception of
+// another type is a bug. Inputs that parse must survive a serialize/parse round trip bit for bit. Inputs
+// starting with the gzip magic take the .nii.gz path, so the bounded inflation is fuzzed too.
 //
 // Build: make fuzz (CMake option CONVKIT_FUZZ=ON with clang++), which also runs it briefly.
 #include <cstdint>

@@ -1,5 +1,5 @@
-// NIfTI-1 reader/writer: every datatype in both byte orders, scaling, the axis order, round trips
-// (.nii and .nii.gz) keeping the header, and every kind of hostile file.
+// NIfTI-1/NIfTI-2 reader and writer: every datatype in both byte orders and both versions, scaling, the
+// axis order, round trips (.nii and .nii.gz) keeping the header, and every kind of hostile file.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -36,11 +36,13 @@ std::string error_of(const std::vector<uint8_t>& bytes) {
   return "no error";
 }
 
-TEST(Nifti, EveryDatatypeBothByteOrders) {
+TEST(Nifti, EveryDatatypeBothByteOrdersBothVersions) {
+  for (const Layout* layout : {&kNifti1, &kNifti2})
   for (const Type& type : kTypes)
     for (const bool big : {false, true}) {
       const std::vector<double> values = ramp(24, type.is_signed);
-      const nifti::Volume volume = nifti::parse(make_nifti({4, 3, 2}, type, values, big), "vol.nii");
+      const nifti::Volume volume = nifti::parse(make_volume(*layout, {4, 3, 2}, type, values, big), "vol.nii");
+      EXPECT_EQ(volume.header.version, layout == &kNifti1 ? 1 : 2);
       EXPECT_EQ(volume.data.shape(), (Shape{1, 2, 3, 4})) << type.code;  // (X, Y, Z) -> (1, Z, Y, X)
       EXPECT_EQ(volume.header.big_endian, big);
       EXPECT_EQ(volume.header.datatype, type.code);
@@ -75,12 +77,14 @@ TEST(Nifti, ScalingAppliesUnlessSlopeIsZeroOrIdentity) {
   }
 }
 
-TEST(Nifti, RoundTripKeepsTheHeaderInBothByteOrders) {
+TEST(Nifti, RoundTripKeepsTheHeaderInBothByteOrdersAndVersions) {
+  for (const Layout* layout : {&kNifti1, &kNifti2})
   for (const bool big : {false, true}) {
-    const std::vector<uint8_t> original = make_nifti({4, 3, 2, 2}, kTypes[1], ramp(48, true), big, 0.5f, 3.0f);
+    const std::vector<uint8_t> original = make_volume(*layout, {4, 3, 2, 2}, kTypes[1], ramp(48, true), big, 0.5, 3.0);
     const nifti::Volume volume = nifti::parse(original, "v");
+    EXPECT_EQ(volume.data.at({1, 0, 0, 1}), static_cast<float>((3.0 * 25 - 20.0) * 0.5 + 3.0));  // scaled
     const std::vector<uint8_t> written = nifti::serialize(volume.data, volume.header);
-    expect_header_kept(original, written, big);
+    expect_header_kept(original, written, big, *layout);
     const nifti::Volume again = nifti::parse(written, "again");
     EXPECT_EQ(again.header.big_endian, big);
     EXPECT_EQ(again.data.values(), volume.data.values());
@@ -88,8 +92,9 @@ TEST(Nifti, RoundTripKeepsTheHeaderInBothByteOrders) {
 }
 
 TEST(Nifti, GzipRoundTripAndPlainFile) {
+  for (const Layout* layout : {&kNifti1, &kNifti2}) {
   ScratchDir dir;
-  const std::vector<uint8_t> original = make_nifti({5, 4, 3}, kTypes[4], ramp(60, true), false);
+  const std::vector<uint8_t> original = make_volume(*layout, {5, 4, 3}, kTypes[4], ramp(60, true), false);
   const nifti::Volume volume = nifti::parse(original, "v");
   for (const std::string name : {"out.nii.gz", "out.nii"}) {
     nifti::write(dir.file(name), volume.data, volume.header);
@@ -99,7 +104,8 @@ TEST(Nifti, GzipRoundTripAndPlainFile) {
     EXPECT_EQ(bytes[0] == 0x1f && bytes[1] == 0x8b, name.ends_with(".gz")) << name;
     const nifti::Volume again = nifti::read(dir.file(name));
     EXPECT_EQ(again.data.values(), volume.data.values());
-    expect_header_kept(original, nifti::serialize(again.data, again.header), false);
+    expect_header_kept(original, nifti::serialize(again.data, again.header), false, *layout);
+  }
   }
 }
 
@@ -153,6 +159,34 @@ TEST(Nifti, HostileHeadersAreClearErrors) {
             "448");
 }
 
+// NIfTI-2: int64 dims past NIfTI-1's 32767, and its own hostile fields.
+TEST(Nifti, Nifti2DimsAndHostileHeaders) {
+  const nifti::Volume wide = nifti::parse(make_volume(kNifti2, {40000}, kTypes[0], std::vector<double>(40000, 7.0), true), "w");
+  EXPECT_EQ(wide.data.shape(), (Shape{1, 40000}));
+  EXPECT_EQ(wide.data.data()[39999], 7.0f);
+
+  const std::vector<uint8_t> good = make_volume(kNifti2, {4, 3, 2}, kTypes[3], ramp(24, false), false);
+  const auto with = [&](auto change) {
+    std::vector<uint8_t> b = good;
+    change(b);
+    return error_of(b);
+  };
+  const auto expect_in = [](const std::string& message, const std::string& fragment) {
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+  };
+  expect_in(error_of(std::vector<uint8_t>(good.begin(), good.begin() + 400)), "400 bytes; a NIfTI-2 header is 540");
+  expect_in(error_of(std::vector<uint8_t>(good.begin(), good.begin() + 3)), "3 bytes; a NIfTI header starts");
+  expect_in(with([](auto& b) { std::memcpy(b.data() + 4, "ni2\0", 4); }), ".hdr/.img pair");
+  expect_in(with([](auto& b) { std::memcpy(b.data() + 4, "n+1\0", 4); }), "magic is not \"n+2\\0\"");
+  expect_in(with([](auto& b) { put(b, kNifti2.vox_offset, 540, 8, false); }), "vox_offset is 540; expected a whole number of bytes >= 544");
+  expect_in(with([](auto& b) { put(b, kNifti2.vox_offset, static_cast<uint64_t>(-8), 8, false); }), "vox_offset is -8");
+  expect_in(with([](auto& b) { put(b, kNifti2.dim + 16, static_cast<uint64_t>(-5), 8, false); }), "dim[2] is -5");
+  expect_in(with([](auto& b) { put(b, kNifti2.dim + 8, uint64_t{1} << 40, 8, false); put(b, kNifti2.dim + 16, uint64_t{1} << 40, 8, false); }),
+            "overflow 64-bit byte counts");
+  expect_in(with([](auto& b) { put(b, kNifti2.dim + 8, uint64_t{1} << 40, 8, false); }),
+            "the header says 1099511627776x3x2 float32 (26388279066624 bytes from byte 544) but the file has 640");
+}
+
 // Gzips `bytes` into `path` (zlib's own gzip writer, independent of the code under test).
 void gzip_to(const std::string& path, const std::vector<uint8_t>& bytes) {
   gzFile file = gzopen(path.c_str(), "wb");
@@ -196,6 +230,14 @@ TEST(Nifti, HostileGzipStreams) {
     std::ofstream(dir.file("cut.nii.gz"), std::ios::binary).write(gz.data(), static_cast<std::streamsize>(gz.size() / 2));
   }
   EXPECT_NE(read_error(dir.file("cut.nii.gz")).find("cut.nii.gz"), std::string::npos);
+
+  gzip_to(dir.file("nifti2.nii.gz"), std::vector<uint8_t>(good.begin(), good.begin() + 2));
+  EXPECT_NE(read_error(dir.file("nifti2.nii.gz")).find("inflates to 2 bytes; a NIfTI header starts"), std::string::npos)
+      << read_error(dir.file("nifti2.nii.gz"));
+  const std::vector<uint8_t> v2 = make_volume(kNifti2, {4, 3, 2}, kTypes[3], ramp(24, false), true);
+  gzip_to(dir.file("v2.nii.gz"), std::vector<uint8_t>(v2.begin(), v2.begin() + 500));
+  EXPECT_NE(read_error(dir.file("v2.nii.gz")).find("inflates to 500 bytes; a NIfTI-2 header is 540"), std::string::npos)
+      << read_error(dir.file("v2.nii.gz"));
 
   // A header claiming 1 GiB in a stream of a few hundred bytes: refused before inflating or allocating.
   std::vector<uint8_t> huge = good;

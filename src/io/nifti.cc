@@ -1,10 +1,8 @@
-// NIfTI-1 reader and writer. Format reference: nifti1.h (https://nifti.nimh.nih.gov/pub/dist/src/niftilib/nifti1.h).
-//
-// The 348-byte header, byte offsets of the fields used here (nifti1.h's struct nifti_1_header):
-//   0 int sizeof_hdr (348; read swapped it gives the byte order)   40 short dim[8]
-//  70 short datatype   72 short bitpix   108 float vox_offset   112 float scl_slope   116 float scl_inter
-// 344 char magic[4] ("n+1\0": header and data in one file). Bytes 348-351 are the extension flag;
-// the data starts at vox_offset (>= 352), x fastest.
+// NIfTI-1 and NIfTI-2 single-file reader and writer. Format references: nifti1.h and nifti2.h
+// (https://nifti.nimh.nih.gov/pub/dist/src/niftilib/). The two headers hold the same fields at different
+// offsets and widths (NIfTI-2 widens dims and vox_offset to int64 and the scalings to double); the
+// byte offsets used here are in kNifti1/kNifti2 below. Bytes [header size, +4) are the extension flag;
+// the data starts at vox_offset (>= header size + 4), x fastest.
 #include "convkit/nifti.h"
 
 #include <zlib.h>
@@ -24,10 +22,22 @@
 namespace convkit::nifti {
 namespace {
 
-constexpr int64_t kHeaderSize = 348;
-constexpr int64_t kMinVoxOffset = 352;  // header + the 4-byte extension flag
-constexpr int kSizeofHdr = 0, kDim = 40, kDatatype = 70, kBitpix = 72, kVoxOffset = 108, kSclSlope = 112,
-              kSclInter = 116, kMagic = 344;
+// Where one header version keeps the fields convkit reads or rewrites (struct nifti_1_header /
+// nifti_2_header); "real" fields are float32 in NIfTI-1 and float64 in NIfTI-2.
+struct Version {
+  int number;
+  int64_t header_size;     // sizeof_hdr, at byte 0 in both
+  const char* magic;       // single file; the first 4 of magic's bytes are compared, as nibabel does
+  const char* pair_magic;  // .hdr/.img pair (refused)
+  int magic_at;
+  int dim_at, dim_bytes;   // dim[8]: int16 or int64
+  int datatype_at, bitpix_at;
+  int vox_offset_at;       // float32 (NIfTI-1) or int64 (NIfTI-2)
+  int scl_slope_at, scl_inter_at, cal_max_at, cal_min_at, real_bytes;
+  int64_t min_vox_offset() const { return header_size + 4; }  // the header and the extension flag
+};
+constexpr Version kNifti1{1, 348, "n+1", "ni1", 344, 40, 2, 70, 72, 108, 112, 116, 124, 128, 4};
+constexpr Version kNifti2{2, 540, "n+2", "ni2", 4, 16, 8, 12, 14, 168, 176, 184, 192, 200, 8};
 constexpr int kFloat32 = 16;
 // deflate emits at least one bit per 258 bytes of output, so a gzip stream of n bytes inflates to at
 // most about 1032 n bytes (zlib's FAQ); a header claiming more than that cannot be honest.
@@ -53,11 +63,20 @@ void store_bits(uint8_t* p, uint64_t bits, int size, bool big_endian) {
   for (int i = 0; i < size; ++i) p[big_endian ? size - 1 - i : i] = static_cast<uint8_t>(bits >> (8 * i));
 }
 
-int16_t load_i16(std::span<const uint8_t> b, int at, bool big) {
-  return static_cast<int16_t>(load_bits(b.data() + at, 2, big));
+// A signed integer field of `size` bytes (dims: int16 in NIfTI-1, int64 in NIfTI-2).
+int64_t load_int(std::span<const uint8_t> b, int at, int size, bool big) {
+  const uint64_t bits = load_bits(b.data() + at, size, big);
+  return size == 8 ? static_cast<int64_t>(bits) : static_cast<int64_t>(static_cast<int16_t>(bits));
 }
-float load_f32(std::span<const uint8_t> b, int at, bool big) {
-  return std::bit_cast<float>(static_cast<uint32_t>(load_bits(b.data() + at, 4, big)));
+// A "real" header field: float32 in NIfTI-1, float64 in NIfTI-2.
+double load_real(std::span<const uint8_t> b, int at, const Version& v, bool big) {
+  const uint64_t bits = load_bits(b.data() + at, v.real_bytes, big);
+  return v.real_bytes == 8 ? std::bit_cast<double>(bits) : std::bit_cast<float>(static_cast<uint32_t>(bits));
+}
+void store_real(uint8_t* header, int at, double value, const Version& v, bool big) {
+  const uint64_t bits = v.real_bytes == 8 ? std::bit_cast<uint64_t>(value)
+                                          : std::bit_cast<uint32_t>(static_cast<float>(value));
+  store_bits(header + at, bits, v.real_bytes, big);
 }
 
 // One stored value as a double (exact for every datatype but 64-bit integers beyond 2^53).
@@ -96,45 +115,63 @@ struct Layout {
   }
 };
 
-// Reads and checks the header fields in `head` (at least kHeaderSize bytes). The caller checks that the
-// data the header implies (end()) is what the file holds, before anything is allocated.
+// The header version and byte order from sizeof_hdr, the first 4 bytes of `head`.
+const Version& detect_version(std::span<const uint8_t> head, std::string_view name, bool& big_endian) {
+  if (head.size() < 4)
+    fail("truncated NIfTI '", name, "': ", head.size(), " bytes; a NIfTI header starts with its 4-byte sizeof_hdr");
+  const auto little = static_cast<int32_t>(load_bits(head.data(), 4, false));
+  const auto swapped = static_cast<int32_t>(load_bits(head.data(), 4, true));
+  for (const Version* version : {&kNifti1, &kNifti2})
+    if (little == version->header_size || swapped == version->header_size) {
+      big_endian = little != version->header_size;
+      return *version;
+    }
+  fail("NIfTI '", name, "': sizeof_hdr is ", little,
+       "; expected 348 (a NIfTI-1 header) or 540 (a NIfTI-2 header), in either byte order");
+}
+
+// Reads and checks the header fields in `head` (the file's first bytes, at least the header). The caller
+// checks that the data the header implies (end()) is what the file holds, before anything is allocated.
 Layout read_layout(std::span<const uint8_t> head, std::string_view name) {
   Layout layout;
   Header& header = layout.header;
-  const auto sizeof_hdr = static_cast<int32_t>(load_bits(head.data() + kSizeofHdr, 4, false));
-  const auto swapped = static_cast<int32_t>(load_bits(head.data() + kSizeofHdr, 4, true));
-  if (sizeof_hdr == 540 || swapped == 540)
-    fail("NIfTI '", name, "': sizeof_hdr is 540, a NIfTI-2 header; only NIfTI-1 (348) is supported");
-  if (sizeof_hdr != kHeaderSize && swapped != kHeaderSize)
-    fail("NIfTI '", name, "': sizeof_hdr is ", sizeof_hdr, "; expected 348 (a NIfTI-1 header, either byte order)");
-  const bool big = header.big_endian = sizeof_hdr != kHeaderSize;
-  if (std::memcmp(head.data() + kMagic, "ni1\0", 4) == 0)
-    fail("NIfTI '", name, "': magic is \"ni1\", a .hdr/.img pair; expected a single-file .nii (magic \"n+1\")");
-  if (std::memcmp(head.data() + kMagic, "n+1\0", 4) != 0)
-    fail("NIfTI '", name, "': magic is not \"n+1\\0\"; expected a single-file NIfTI-1 .nii");
+  bool big = false;
+  const Version& v = detect_version(head, name, big);
+  header.big_endian = big;
+  header.version = v.number;
+  if (head.size() < static_cast<size_t>(v.header_size))
+    fail("truncated NIfTI '", name, "': ", head.size(), " bytes; a NIfTI-", v.number, " header is ", v.header_size);
+  if (std::memcmp(head.data() + v.magic_at, v.pair_magic, 4) == 0)
+    fail("NIfTI '", name, "': magic is \"", v.pair_magic, "\", a .hdr/.img pair; expected a single-file .nii (magic \"",
+         v.magic, "\")");
+  if (std::memcmp(head.data() + v.magic_at, v.magic, 4) != 0)
+    fail("NIfTI '", name, "': magic is not \"", v.magic, "\\0\"; expected a single-file NIfTI-", v.number, " .nii");
 
-  const int rank = load_i16(head, kDim, big);
+  const int64_t rank = load_int(head, v.dim_at, v.dim_bytes, big);
   if (rank < 1 || rank > 7) fail("NIfTI '", name, "': dim[0] is ", rank, "; expected a rank of 1 to 7");
   for (int i = 1; i <= rank; ++i) {
-    const int dim = load_i16(head, kDim + 2 * i, big);
+    const int64_t dim = load_int(head, v.dim_at + v.dim_bytes * i, v.dim_bytes, big);
     if (dim < 1) fail("NIfTI '", name, "': dim[", i, "] is ", dim, "; expected >= 1");
     header.dims.push_back(dim);
   }
-  header.datatype = load_i16(head, kDatatype, big);
+  header.datatype = static_cast<int16_t>(load_bits(head.data() + v.datatype_at, 2, big));
   for (const Datatype& type : kDatatypes)
     if (type.code == header.datatype) layout.type = &type;
   if (layout.type == nullptr)
     fail("NIfTI '", name, "': datatype ", header.datatype,
          " is not supported; expected 2 (uint8), 4 (int16), 8 (int32), 16 (float32), 64 (float64), 256 (int8), "
          "512 (uint16), 768 (uint32), 1024 (int64) or 1280 (uint64)");
-  const int bitpix = load_i16(head, kBitpix, big);
+  const auto bitpix = static_cast<int16_t>(load_bits(head.data() + v.bitpix_at, 2, big));
   if (bitpix != 8 * layout.type->bytes)
     fail("NIfTI '", name, "': bitpix is ", bitpix, " but datatype ", header.datatype, " (", layout.type->name,
          ") has ", 8 * layout.type->bytes);
 
-  const float vox_offset = load_f32(head, kVoxOffset, big);
-  if (!(vox_offset >= kMinVoxOffset && vox_offset < 0x1p62f) || vox_offset != std::floor(vox_offset))
-    fail("NIfTI '", name, "': vox_offset is ", vox_offset, "; expected a whole number of bytes >= 352");
+  // NIfTI-1 stores vox_offset as a float32, NIfTI-2 as an int64.
+  const double vox_offset = v.number == 1 ? load_real(head, v.vox_offset_at, v, big)
+                                          : static_cast<double>(load_int(head, v.vox_offset_at, 8, big));
+  if (!(vox_offset >= static_cast<double>(v.min_vox_offset()) && vox_offset < 0x1p62) ||
+      vox_offset != std::floor(vox_offset))
+    fail("NIfTI '", name, "': vox_offset is ", vox_offset, "; expected a whole number of bytes >= ", v.min_vox_offset());
   layout.vox_offset = static_cast<int64_t>(vox_offset);
 
   int64_t count = layout.type->bytes;
@@ -144,8 +181,8 @@ Layout read_layout(std::span<const uint8_t> head, std::string_view name) {
            " overflow 64-bit byte counts");
   layout.data_bytes = count;
 
-  header.scl_slope = load_f32(head, kSclSlope, big);
-  header.scl_inter = load_f32(head, kSclInter, big);
+  header.scl_slope = load_real(head, v.scl_slope_at, v, big);
+  header.scl_inter = load_real(head, v.scl_inter_at, v, big);
   return layout;
 }
 
@@ -217,10 +254,19 @@ class Inflater {
 // compressed size can inflate to), refusing streams that are shorter or longer.
 std::vector<uint8_t> inflate_bounded(std::span<const uint8_t> gz, std::string_view name) {
   Inflater inflater(gz, name);
-  std::vector<uint8_t> bytes(kHeaderSize);
-  const size_t got = inflater.fill(bytes);
+  std::vector<uint8_t> bytes(4);  // sizeof_hdr says which header follows
+  size_t got = inflater.fill(bytes);
   if (got < bytes.size())
-    fail("truncated NIfTI '", name, "': the gzip stream inflates to ", got, " bytes; a NIfTI-1 header is 348");
+    fail("truncated NIfTI '", name, "': the gzip stream inflates to ", got,
+         " bytes; a NIfTI header starts with its 4-byte sizeof_hdr");
+  bool big = false;
+  const Version& version = detect_version(bytes, name, big);
+  const int64_t header_size = version.header_size;
+  bytes.resize(static_cast<size_t>(header_size));
+  got += inflater.fill(std::span<uint8_t>(bytes).subspan(4));
+  if (got < bytes.size())
+    fail("truncated NIfTI '", name, "': the gzip stream inflates to ", got, " bytes; a NIfTI-", version.number,
+         " header is ", header_size);
   const Layout layout = read_layout(bytes, name);
   const uint64_t capacity = std::min<uint64_t>(gz.size(), std::numeric_limits<int64_t>::max() / kMaxInflateRatio) *
                             kMaxInflateRatio;
@@ -228,10 +274,10 @@ std::vector<uint8_t> inflate_bounded(std::span<const uint8_t> gz, std::string_vi
     fail("truncated NIfTI '", name, "': the header says ", layout.describe(), " but a gzip stream of ", gz.size(),
          " bytes inflates to at most ", capacity);
   bytes.resize(static_cast<size_t>(layout.end()));
-  const size_t rest = inflater.fill(std::span<uint8_t>(bytes).subspan(kHeaderSize));
-  if (kHeaderSize + static_cast<int64_t>(rest) < layout.end())
+  const size_t rest = inflater.fill(std::span<uint8_t>(bytes).subspan(static_cast<size_t>(header_size)));
+  if (header_size + static_cast<int64_t>(rest) < layout.end())
     fail("truncated NIfTI '", name, "': the header says ", layout.describe(), " but the gzip stream inflates to ",
-         kHeaderSize + static_cast<int64_t>(rest), " bytes");
+         header_size + static_cast<int64_t>(rest), " bytes");
   uint8_t extra = 0;
   if (inflater.fill(std::span<uint8_t>(&extra, 1)) != 0 || !inflater.ended() || inflater.input_left())
     fail("NIfTI '", name, "': the gzip stream holds more than the ", layout.end(), " bytes the header implies (",
@@ -283,8 +329,6 @@ Shape channels_shape(std::span<const int64_t> dims) {
 namespace {
 
 Volume parse_uncompressed(std::span<const uint8_t> bytes, std::string_view name) {
-  if (bytes.size() < static_cast<size_t>(kHeaderSize))
-    fail("truncated NIfTI '", name, "': ", bytes.size(), " bytes; a NIfTI-1 header is 348");
   const int64_t size = static_cast<int64_t>(bytes.size());
   Layout layout = read_layout(bytes, name);
   if (layout.end() > size)
@@ -310,17 +354,23 @@ Volume parse(std::span<const uint8_t> bytes, std::string_view name) {
 Volume read(const std::string& path) { return parse(io::read_file(path), path); }
 
 std::vector<uint8_t> serialize(const Tensor& data, const Header& like) {
-  if (like.bytes.size() < static_cast<size_t>(kMinVoxOffset))
-    fail("NIfTI header of ", like.bytes.size(), " bytes; expected the >= 352 bytes a read volume keeps");
+  bool big = false;
+  const Version& v = detect_version(like.bytes, "the header to write", big);
+  if (like.bytes.size() < static_cast<size_t>(v.min_vox_offset()))
+    fail("NIfTI-", v.number, " header of ", like.bytes.size(), " bytes; expected the >= ", v.min_vox_offset(),
+         " bytes a read volume keeps");
   if (data.shape() != channels_shape(like.dims))
     fail("NIfTI output of shape ", data.shape(), " (C, spatial...) does not match the input's ",
          channels_shape(like.dims), "; the header's affine describes the input's voxel grid");
   std::vector<uint8_t> bytes = like.bytes;
-  const bool big = like.big_endian;
-  store_bits(bytes.data() + kDatatype, kFloat32, 2, big);
-  store_bits(bytes.data() + kBitpix, 32, 2, big);
-  store_bits(bytes.data() + kSclSlope, std::bit_cast<uint32_t>(1.0f), 4, big);
-  store_bits(bytes.data() + kSclInter, std::bit_cast<uint32_t>(0.0f), 4, big);
+  store_bits(bytes.data() + v.datatype_at, kFloat32, 2, big);
+  store_bits(bytes.data() + v.bitpix_at, 32, 2, big);
+  store_real(bytes.data(), v.scl_slope_at, 1.0, v, big);
+  store_real(bytes.data(), v.scl_inter_at, 0.0, v, big);
+  // The input's display range (cal_min, cal_max) does not describe filtered values; (0, 0) means "unset"
+  // (nifti1.h), so viewers scale to the data.
+  store_real(bytes.data(), v.cal_max_at, 0.0, v, big);
+  store_real(bytes.data(), v.cal_min_at, 0.0, v, big);
   const size_t start = bytes.size();
   bytes.resize(start + static_cast<size_t>(data.numel()) * 4);
   for (int64_t i = 0; i < data.numel(); ++i)

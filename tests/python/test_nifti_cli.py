@@ -25,29 +25,33 @@ def cli():
     return str(path)
 
 
-def scanned_volume(tmp_path, name, byte_order):
-    """An int16 (X, Y, Z, T) volume with scaling, an oblique affine and header fields worth keeping."""
+def scanned_volume(tmp_path, name, byte_order, image_class=nibabel.Nifti1Image):
+    """An int16 (X, Y, Z, T) volume with scaling, an oblique affine, a display range and header fields worth
+    keeping, as NIfTI-1 or NIfTI-2 (image_class)."""
     rng = np.random.default_rng(14)
     values = rng.normal(100.0, 30.0, size=(9, 8, 7, 2))
     affine = np.array([[0.9, 0.1, 0.0, -40.0], [-0.1, 0.9, 0.05, 12.5], [0.0, -0.05, 1.2, 3.0], [0, 0, 0, 1]])
-    image = nibabel.Nifti1Image(values, affine)
+    image = image_class(values, affine)
     image.set_data_dtype(np.int16)  # nibabel picks scl_slope/scl_inter to fit the values
     image.set_qform(affine, code=1)
     image.header["descrip"] = b"convkit nifti test"
     image.header.set_intent("t test", (12.0,), name="tstat")
     image.header.set_xyzt_units("mm", "sec")
+    image.header["cal_min"], image.header["cal_max"] = 20.0, 180.0
     if byte_order == ">":
-        image = nibabel.Nifti1Image(values, affine, image.header.as_byteswapped(">"))
+        image = image_class(values, affine, image.header.as_byteswapped(">"))
     path = tmp_path / name
     nibabel.save(image, path)
     return path
 
 
-@pytest.mark.parametrize("name, byte_order", [("scan.nii.gz", "<"), ("scan.nii", ">")])
-def test_filter_keeps_the_header_and_equals_scipy(tmp_path, name, byte_order):
-    source = scanned_volume(tmp_path, name, byte_order)
+@pytest.mark.parametrize("name, byte_order, image_class", [
+    ("scan.nii.gz", "<", nibabel.Nifti1Image), ("scan.nii", ">", nibabel.Nifti1Image),
+    ("scan.nii", "<", nibabel.Nifti2Image), ("scan.nii.gz", ">", nibabel.Nifti2Image)])
+def test_filter_keeps_the_header_and_equals_scipy(tmp_path, name, byte_order, image_class):
+    source = scanned_volume(tmp_path, name, byte_order, image_class)
     scan = nibabel.load(source)
-    assert scan.header.endianness == byte_order
+    assert scan.header.endianness == byte_order and type(scan) is image_class
     data = scan.get_fdata()  # (X, Y, Z, T), scaled
     # An asymmetric kernel, so that a mix-up of the axes shows: convkit reads (X, Y, Z, T) as T channels of
     # (Z, Y, X), so a (3, 3, 3) kernel file is indexed [z, y, x].
@@ -58,7 +62,11 @@ def test_filter_keeps_the_header_and_equals_scipy(tmp_path, name, byte_order):
                    check=True, capture_output=True)
 
     result = nibabel.load(output)
+    assert type(result) is image_class
     assert result.header.get_data_dtype() == np.dtype(byte_order + "f4")
+    # The input's display range does not describe the filtered values: written as (0, 0), "unset".
+    assert (scan.header["cal_min"], scan.header["cal_max"]) == (20.0, 180.0)
+    assert (result.header["cal_min"], result.header["cal_max"]) == (0.0, 0.0)
     assert np.array_equal(result.affine, scan.affine)
     assert np.array_equal(result.get_qform(), scan.get_qform()) and np.array_equal(result.get_sform(), scan.get_sform())
     for field in KEPT_FIELDS:

@@ -45,7 +45,7 @@ Format input_format(const std::string& path) {
   if (ext == ".npy") return Format::npy;
   if (ext == ".nii" || ext == ".nii.gz") return Format::nifti;
   fail("INPUT '", path, "' has the extension '", ext,
-       "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals), .npy or .nii/.nii.gz (NIfTI-1 volumes)");
+       "'; expected .png, .jpg, .jpeg, .bmp (images), .csv (signals), .npy or .nii/.nii.gz (NIfTI-1 or NIfTI-2 volumes)");
 }
 
 Format output_format(const std::string& path) {

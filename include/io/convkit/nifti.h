@@ -1,4 +1,5 @@
-// Reading and writing single-file NIfTI-1 volumes (.nii, and .nii.gz through zlib) as float32 Tensors.
+// Reading and writing single-file NIfTI-1 and NIfTI-2 volumes (.nii, and .nii.gz through zlib) as float32
+// Tensors.
 //
 // Axis order: NIfTI stores x fastest (dims (X, Y, Z, T, ...), Fortran-like), which is C order for the
 // reversed dims. A volume is read channels first, as convkit's filters expect: (X) -> (1, X),
@@ -8,13 +9,14 @@
 //
 // The reader accepts either byte order, the datatypes uint8/16/32/64, int8/16/32/64, float32 and
 // float64, and applies scl_slope/scl_inter (value * slope + inter) when slope is finite, non-zero and
-// the pair is not (1, 0), as nibabel does. NIfTI-2 headers, header/image pairs (.hdr/.img) and other
-// datatypes raise convkit::Error. So do hostile files: every size is checked against the bytes the
+// the pair is not (1, 0), as nibabel does. Header/image pairs (.hdr/.img) and other datatypes raise
+// convkit::Error. So do hostile files: every size is checked against the bytes the
 // file holds (for .gz: the header's size bound, inflating at most that many bytes) before anything is
 // allocated, and the error names the file and the field.
 //
-// The writer keeps every header byte of the input (affine, qform/sform, pixdim, intent, descrip,
-// extensions, byte order) except datatype/bitpix (float32) and scl_slope/scl_inter (1, 0).
+// The writer keeps every header byte of the input (NIfTI version, affine, qform/sform, pixdim, intent,
+// descrip, extensions, byte order) except datatype/bitpix (float32), scl_slope/scl_inter (1, 0) and the
+// display range cal_min/cal_max (0, 0: unset, since it described the input's values).
 #pragma once
 
 #include <cstdint>
@@ -29,8 +31,9 @@ namespace convkit::nifti {
 
 // A volume's header as read: the file's bytes before the data, and the fields convkit uses.
 struct Header {
-  std::vector<uint8_t> bytes{};  // bytes [0, vox_offset): the 348-byte header, extension flag, extensions
+  std::vector<uint8_t> bytes{};  // bytes [0, vox_offset): the 348- or 540-byte header, extension flag, extensions
   bool big_endian = false;
+  int version = 1;               // 1 (348-byte header) or 2 (540-byte header)
   std::vector<int64_t> dims{};   // dim[1..dim[0]], x first
   int datatype = 0;              // NIfTI DT_* code
   double scl_slope = 0.0, scl_inter = 0.0;
