@@ -64,7 +64,7 @@ setup(
     description="Every CNN convolution exactly as PyTorch, TensorFlow and ONNX define them, on numpy arrays",
     packages=["convkit", "convkit.dask"],
     package_dir={"": "python"},
-    package_data={"convkit": ["*.pyi", "py.typed"]},
+    package_data={"convkit": ["*.pyi", "py.typed"], "convkit.dask": ["*.pyi"]},
     ext_modules=[CMakeExtension("convkit._convkit")],
     cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.9",

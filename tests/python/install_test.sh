@@ -31,6 +31,8 @@ import convkit
 venv = pathlib.Path(sys.argv[1]) / ".venv"
 location = pathlib.Path(convkit.__file__).resolve()
 assert venv.resolve() in location.parents, f"imported {location}, not the venv's install"
+for stub in ("__init__.pyi", "_convkit.pyi", "py.typed", "dask/__init__.pyi"):  # editors see the signatures
+    assert (location.parent / stub).is_file(), f"{stub} is not installed next to {location}"
 y = convkit.conv1d(np.arange(1, 7, dtype=np.float32).reshape(1, 1, 6), np.full((1, 1, 3), 2, np.float32))
 assert y.ravel().tolist() == [12, 18, 24, 30], y
 import convkit.dask  # the subpackage is installed too (setup.py packages)

@@ -103,3 +103,14 @@ def test_nifti_errors(tmp_path):
     with pytest.raises(ValueError, match=r"affine has shape \(3, 3\)"):
         ckd.to_nifti(np.zeros((2, 2, 2)), tmp_path / "out.nii", np.eye(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nii"]  # nothing half-written
+
+
+def test_nifti_2_when_a_dimension_passes_32767(tmp_path):
+    line = np.arange(40000, dtype=np.float32).reshape(40000, 1, 1)
+    ckd.to_nifti(line, tmp_path / "line.nii", np.eye(4))
+    image = nibabel.load(tmp_path / "line.nii")
+    assert type(image) is nibabel.Nifti2Image and image.shape == (40000, 1, 1)
+    volume, affine = ckd.from_nifti(tmp_path / "line.nii")
+    assert np.array_equal(volume.compute(), line) and np.array_equal(affine, np.eye(4))
+    ckd.to_nifti(line[:100], tmp_path / "short.nii", np.eye(4))
+    assert type(nibabel.load(tmp_path / "short.nii")) is nibabel.Nifti1Image

@@ -39,7 +39,8 @@ def from_nifti(path, chunks="auto"):
 
 def to_nifti(volume, path, affine):
     """Write `volume` (spatial axes first, as from_nifti returns; a dask or numpy array) to `path` with `affine`,
-    as float32. The file appears whole or not at all (written next to it, then renamed)."""
+    as float32: NIfTI-1, or NIfTI-2 when a dimension exceeds NIfTI-1's 32767. The file appears whole or not
+    at all (written next to it, then renamed)."""
     import nibabel
 
     path = os.fspath(path)
@@ -56,7 +57,8 @@ def to_nifti(volume, path, affine):
     handle, temporary = tempfile.mkstemp(suffix=suffix, dir=directory)
     os.close(handle)
     try:
-        nibabel.save(nibabel.Nifti1Image(data, affine), temporary)
+        image_class = nibabel.Nifti2Image if max(data.shape) > 32767 else nibabel.Nifti1Image  # int16 dims
+        nibabel.save(image_class(data, affine), temporary)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
