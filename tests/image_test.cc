@@ -196,8 +196,10 @@ TEST(Image, WritePngIsAtomic) {
 
 // A PNG from its parts: signature, IHDR, one IDAT holding `zlib`, IEND (stb_image does not check CRCs,
 // so they are left zero).
+// A PNG of the given header and IDAT data; `apple` puts a CgBI chunk first (then the IDAT data is raw
+// deflate, without zlib's header).
 std::vector<uint8_t> png_of(uint32_t width, uint32_t height, uint8_t colour_type, bool interlaced,
-                            const std::vector<uint8_t>& zlib) {
+                            const std::vector<uint8_t>& zlib, bool apple = false) {
   std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const auto chunk = [&](std::string_view type, const std::vector<uint8_t>& data) {
     for (int shift : {24, 16, 8, 0}) png.push_back(static_cast<uint8_t>(data.size() >> shift));
@@ -209,6 +211,7 @@ std::vector<uint8_t> png_of(uint32_t width, uint32_t height, uint8_t colour_type
   for (uint32_t v : {width, height})
     for (int shift : {24, 16, 8, 0}) ihdr.push_back(static_cast<uint8_t>(v >> shift));
   ihdr.insert(ihdr.end(), {8, colour_type, 0, 0, static_cast<uint8_t>(interlaced)});
+  if (apple) chunk("CgBI", {0x50, 0x00, 0x20, 0x06});
   chunk("IHDR", ihdr);
   chunk("IDAT", zlib);
   chunk("IEND", {});
@@ -267,6 +270,22 @@ TEST(ImageTruncation, PngChunksAndPixelStreamMustFitTheFileAndTheHeader) {
   two_headers.insert(two_headers.begin() + 33, huge_header.begin(), huge_header.end());
   EXPECT_NE(decode_error(two_headers, "h.png").find("h.png: cannot decode the PNG image"), std::string::npos)
       << decode_error(two_headers, "h.png");
+
+  // Apple's CgBI chunk before the IHDR (stb_image reads such files): the header is still found, so the
+  // same bounds hold. A 3x2 grey image decodes as the plain PNG does; claiming 16000x16000 is refused.
+  const std::vector<uint8_t> rows = {0, 1, 2, 3, 0, 4, 5, 6};  // filter byte 0, then 3 pixels, per row
+  const std::vector<uint8_t> zlib = zlib_of(rows);
+  // Without zlib's 2-byte header; Debian's stb_image needs the bytes after the deflate data (here the
+  // Adler-32) to read its last code, and says "bad huffman code" without them.
+  const std::vector<uint8_t> deflate(zlib.begin() + 2, zlib.end());
+  const Tensor apple = image::decode(png_of(3, 2, 0, false, deflate, true), "a.png");
+  EXPECT_EQ(apple.values(), image::decode(png_of(3, 2, 0, false, zlib), "z.png").values());
+  EXPECT_EQ(apple.values(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_NE(decode_error(png_of(16000, 16000, 0, false, deflate, true), "a.png")
+                .find("a.png: truncated PNG: the header says 16000x16000 (256016000 bytes of filtered pixels) but its "
+                      "compressed pixels are"),
+            std::string::npos)
+      << decode_error(png_of(16000, 16000, 0, false, deflate, true), "a.png");
 
   // 5x3 grey, Adam7 (PNG spec 8.2): 22 filtered bytes in six non-empty passes (the third starts at row
   // 4). Filter bytes 0; the pixel at (x, y) is 10 * y + x.

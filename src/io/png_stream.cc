@@ -1,7 +1,9 @@
 // The PNG layout read here (PNG specification, W3C 2003, sections 5 and 8): an 8-byte signature, then
 // chunks of length (4 bytes, big-endian), type (4), data, CRC (4); IHDR first (width, height, bit depth,
 // colour type, compression, filter, interlace); the zlib stream is the concatenation of all IDAT data.
-// Apple's "CgBI" PNGs carry raw deflate without the zlib header, which stb_image also reads.
+// Apple's "CgBI" PNGs put a CgBI chunk before the IHDR and carry raw deflate without the zlib header;
+// stb_image reads them too (it skips CgBI chunks and takes the first other chunk as the header, which
+// must be the only IHDR), so the header is found here the same way.
 #include "png_stream.h"
 
 #include <stb_image.h>
@@ -58,7 +60,7 @@ int64_t inflated_size(const Header& h) {
 void check_png_stream(std::span<const uint8_t> bytes, std::string_view name) {
   constexpr size_t kSignature = 8;
   Header header;
-  bool have_header = false, headerless_deflate = false;
+  bool have_header = false, headerless_deflate = false, before_header = true;
   std::vector<uint8_t> stream;
   for (size_t at = kSignature; at + 8 <= bytes.size();) {
     const size_t length = big_endian(bytes, at);
@@ -66,12 +68,14 @@ void check_png_stream(std::span<const uint8_t> bytes, std::string_view name) {
     if (length > bytes.size() - at - 8) fail(name, ": truncated PNG: the ", escaped(type), " chunk at byte ", at,
                                              " says ", length, " bytes but the file ends before them");
     const std::span<const uint8_t> data = bytes.subspan(at + 8, length);
-    if (type == "CgBI") headerless_deflate = true;
-    // Only the first chunk is the header (stb_image refuses a later IHDR); the checks before this one
-    // bounded the sizes it gives.
-    if (type == "IHDR" && at == kSignature && length >= 13) {
-      header = {big_endian(data, 0), big_endian(data, 4), data[8], channels_of(data[9]), data[12] == 1};
-      have_header = true;
+    if (type == "CgBI") {
+      headerless_deflate = true;
+    } else if (before_header) {  // stb_image's header: the first chunk that is not CgBI, an IHDR or an error
+      before_header = false;
+      if (type == "IHDR" && length >= 13) {
+        header = {big_endian(data, 0), big_endian(data, 4), data[8], channels_of(data[9]), data[12] == 1};
+        have_header = true;
+      }
     }
     if (type == "IDAT") stream.insert(stream.end(), data.begin(), data.end());
     if (type == "IEND") break;
@@ -80,6 +84,12 @@ void check_png_stream(std::span<const uint8_t> bytes, std::string_view name) {
   // stb_image reports a missing or malformed IHDR and a missing IDAT itself, with its own words.
   if (!have_header || header.channels == 0 || header.depth == 0 || stream.empty()) return;
   const int64_t needed = inflated_size(header);
+  // Deflate expands at most 1032:1 (a 258-byte match in two one-bit codes), so a stream shorter than
+  // 1/1032 of what the header needs cannot hold the pixels: refused before the buffer below is allocated.
+  if (needed / 1032 > static_cast<int64_t>(stream.size()))
+    fail(name, ": truncated PNG: the header says ", header.width, "x", header.height, " (", needed,
+         " bytes of filtered pixels) but its compressed pixels are ", stream.size(), " bytes, less than 1/1032 of "
+         "them (the most deflate compresses)");
   // stb_image accepts a stream longer than the pixels need; allow a quarter more and 64 KiB.
   const int64_t capacity = needed + needed / 4 + (int64_t{1} << 16);
   if (capacity > std::numeric_limits<int>::max() || stream.size() > size_t{std::numeric_limits<int>::max()})

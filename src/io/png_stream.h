@@ -7,8 +7,9 @@
 
 namespace convkit::image {
 
-// Inflates the concatenated IDAT chunks of the PNG `bytes` into a buffer of the size its header implies
-// (Adam7 passes included) plus a fixed slack, and fails (an Error naming `name`) when the stream does not
+// Walks the chunks of the PNG `bytes` against the file's size, refuses compressed pixels shorter than
+// 1/1032 of what the header implies (deflate's largest ratio), then inflates the concatenated IDAT chunks
+// into a buffer of the size the header implies (Adam7 passes included) plus a fixed slack, and fails (an Error naming `name`) when the stream does not
 // end within it, is corrupt, or holds fewer bytes than the pixels need. Debian 12's stb_image keeps
 // inflating zero bits past the end of an unterminated stream, doubling its buffer without bound; after
 // this check it only ever sees streams that end.
