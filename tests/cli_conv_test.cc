@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <random>
 
 #include "cli_test_support.h"
 #include "convkit/npy.h"
@@ -71,6 +72,23 @@ TEST_F(CliConv, ExplainNamesTheChosenAlgorithm) {
   const auto transposed = run_cli("conv " + inputs() + " --output " + dir_.file("y.npy") + " --transposed --explain");
   EXPECT_NE(transposed.output.find("gemm: declined: transposed"), std::string::npos) << transposed.output;
   EXPECT_NE(transposed.output.find("transposed: chosen, phase decomposition"), std::string::npos) << transposed.output;
+}
+
+TEST_F(CliConv, AccuracyStrictUsesADirectAlgorithm) {
+  std::mt19937 rng(testing::kSeed);
+  const Tensor x = testing::random_tensor({1, 64, 12, 12}, rng), w = testing::random_tensor({64, 64, 3, 3}, rng);
+  npy::write(dir_.file("x.npy"), x);
+  npy::write(dir_.file("w.npy"), w);
+  // Outputs to z.npy: expect_failure checks that no y.npy is written.
+  const auto fast = run_cli("conv " + inputs() + " --output " + dir_.file("z.npy") + " --padding 1 --explain");
+  EXPECT_NE(fast.output.find("winograd: chosen"), std::string::npos) << fast.output;
+  const auto strict =
+      run_cli("conv " + inputs() + " --output " + dir_.file("z.npy") + " --padding 1 --accuracy strict --explain");
+  EXPECT_EQ(strict.status, 0) << strict.output;
+  EXPECT_NE(strict.output.find("winograd: declined: accuracy=strict"), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("gemm: chosen"), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("error: |error| <= "), std::string::npos) << strict.output;
+  expect_failure(inputs() + " --accuracy exact", "--accuracy='exact' is not recognised; expected one of fast, strict");
 }
 
 TEST_F(CliConv, TensorFlowSameInChannelsLast) {

@@ -52,12 +52,12 @@ class _PlanCache:
     def __reduce__(self):
         return (_PlanCache, ())
 
-    def plan_for(self, spec, w, b, w_array, b_array):
-        key = (tuple(str(getattr(spec, field)) for field in self._SPEC_FIELDS), w._version, w.data_ptr(),
+    def plan_for(self, spec, accuracy, w, b, w_array, b_array):
+        key = (tuple(str(getattr(spec, field)) for field in self._SPEC_FIELDS), accuracy, w._version, w.data_ptr(),
                None if b is None else (b._version, b.data_ptr()))
         entry = self.entry
         if entry is None or entry[0] != key:
-            entry = (key, _convkit.Plan(spec, w_array, b_array))
+            entry = (key, _convkit.Plan(spec, w_array, b_array, accuracy=accuracy))
             self.entry = entry
         return entry[1]
 
@@ -66,12 +66,14 @@ class _Convolution(torch.autograd.Function):
     """y = conv(x, w, b) with `spec`; gradients from convkit's backward plans."""
 
     @staticmethod
-    def forward(ctx, x, w, b, keywords, cache):
+    def forward(ctx, x, w, b, keywords, accuracy, cache):
         x_array, w_array, b_array = _array(x, "input"), _array(w, "weight"), _array(b, "bias")
         spec = _convkit.ConvSpec.for_arrays(x_array, w_array, b_array, **keywords)
-        plan = cache.plan_for(spec, w, b, w_array, b_array) if cache else _convkit.Plan(spec, w_array, b_array)
+        plan = (cache.plan_for(spec, accuracy, w, b, w_array, b_array) if cache
+                else _convkit.Plan(spec, w_array, b_array, accuracy=accuracy))
         y = plan(x_array)
         ctx.spec = spec
+        ctx.accuracy = accuracy
         ctx.has_bias = b is not None
         ctx.save_for_backward(x, w)
         return torch.from_numpy(y)
@@ -83,18 +85,20 @@ class _Convolution(torch.autograd.Function):
         dy = _array(grad_output, "grad_output")
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.from_numpy(_convkit.conv_backward_data(dy, _array(w, "weight"), list(x.shape), ctx.spec))
+            grad_x = torch.from_numpy(_convkit.conv_backward_data(dy, _array(w, "weight"), list(x.shape), ctx.spec,
+                                                                  accuracy=ctx.accuracy))
         if ctx.needs_input_grad[1]:
             grad_w = torch.from_numpy(_convkit.conv_backward_weights(_array(x, "input"), dy, ctx.spec))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = torch.from_numpy(_convkit.conv_backward_bias(dy, ctx.spec))
-        return grad_x, grad_w, grad_b, None, None
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 def conv(input, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, transposed=False,
          output_padding=0, output_shape=None, padding_mode="zeros", flip=False, layout="channels_first",
-         _plan_cache=None):
-    """convkit.conv on torch.Tensors (see help(convkit.conv)), differentiable in input, weight and bias."""
+         accuracy="fast", _plan_cache=None):
+    """convkit.conv on torch.Tensors (see help(convkit.conv)), differentiable in input, weight and bias;
+    accuracy="strict" keeps the forward and input-gradient plans to direct algorithms."""
     keywords = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, transposed=transposed,
                     output_padding=output_padding, output_shape=output_shape, padding_mode=padding_mode, flip=flip,
                     layout=layout)
@@ -103,7 +107,7 @@ def conv(input, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1,
     unbatched = isinstance(input, torch.Tensor) and input.dim() == weight.dim() - 1
     if unbatched:
         input = input.unsqueeze(0)
-    y = _Convolution.apply(input, weight, bias, keywords, _plan_cache)
+    y = _Convolution.apply(input, weight, bias, keywords, accuracy, _plan_cache)
     return y.squeeze(0) if unbatched else y
 
 
@@ -111,17 +115,17 @@ def _functional(rank, transposed):
     name = f"conv_transpose{rank}d" if transposed else f"conv{rank}d"
     if transposed:
         def function(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
-                     output_shape=None, padding_mode="zeros", flip=False, layout="channels_first"):
+                     output_shape=None, padding_mode="zeros", flip=False, layout="channels_first", accuracy="fast"):
             _check_rank(weight, rank, name)
             return conv(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
                         transposed=True, output_padding=output_padding, output_shape=output_shape,
-                        padding_mode=padding_mode, flip=flip, layout=layout)
+                        padding_mode=padding_mode, flip=flip, layout=layout, accuracy=accuracy)
     else:
         def function(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
-                     flip=False, layout="channels_first"):
+                     flip=False, layout="channels_first", accuracy="fast"):
             _check_rank(weight, rank, name)
             return conv(input, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                        padding_mode=padding_mode, flip=flip, layout=layout)
+                        padding_mode=padding_mode, flip=flip, layout=layout, accuracy=accuracy)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"torch.nn.functional.{name} computed by convkit, differentiable (see "
                         f"help(convkit.{name}) for the arguments).")
@@ -145,12 +149,14 @@ def _padding_argument(module):
 def _forward_module(base):
     class Module(base):
         __doc__ = (f"torch.nn.{base.__name__} whose forward runs convkit (same parameters, state_dict and defaults); "
-                   "the packed weights are kept until the parameters change.")
+                   "the packed weights are kept until the parameters change. Set `module.accuracy = 'strict'` for "
+                   "direct algorithms only (see help(convkit.conv)).")
+        accuracy = "fast"
 
         def forward(self, input):
             return conv(input, self.weight, self.bias, stride=tuple(self.stride), padding=_padding_argument(self),
                         dilation=tuple(self.dilation), groups=self.groups, padding_mode=self.padding_mode,
-                        _plan_cache=self.__dict__.setdefault("_convkit_plans", _PlanCache()))
+                        accuracy=self.accuracy, _plan_cache=self.__dict__.setdefault("_convkit_plans", _PlanCache()))
 
     Module.__name__ = Module.__qualname__ = base.__name__
     return Module
@@ -159,7 +165,8 @@ def _forward_module(base):
 def _transposed_module(base, rank):
     class Module(base):
         __doc__ = (f"torch.nn.{base.__name__} whose forward runs convkit (same parameters, state_dict and defaults; "
-                   "output_size as PyTorch's).")
+                   "output_size as PyTorch's). Set `module.accuracy = 'strict'` for direct algorithms only.")
+        accuracy = "fast"
 
         def forward(self, input, output_size=None):
             output_padding = tuple(self.output_padding)
@@ -169,7 +176,7 @@ def _transposed_module(base, rank):
                                                             self.kernel_size, rank, self.dilation))
             return conv(input, self.weight, self.bias, stride=tuple(self.stride), padding=tuple(self.padding),
                         dilation=tuple(self.dilation), groups=self.groups, transposed=True,
-                        output_padding=output_padding,
+                        output_padding=output_padding, accuracy=self.accuracy,
                         _plan_cache=self.__dict__.setdefault("_convkit_plans", _PlanCache()))
 
     Module.__name__ = Module.__qualname__ = base.__name__

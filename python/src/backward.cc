@@ -25,7 +25,8 @@ void check_grad_output(const ConvSpec& spec, const Shape& input_shape, const Inp
 }
 
 py::array backward_data(py::handle grad_output, py::handle weight, py::handle input_shape, const ConvSpec& spec,
-                        py::handle out) {
+                        py::handle accuracy, py::handle out) {
+  const PlanOptions options{.accuracy = parse_accuracy(string_value(accuracy, "accuracy"))};
   const InputArray dy = input_array(grad_output, "grad_output");
   const InputArray w = input_array(weight, "weight");
   const Shape shape = int_list(input_shape, "input_shape");
@@ -34,7 +35,7 @@ py::array backward_data(py::handle grad_output, py::handle weight, py::handle in
   OutputArray dx = output_array(out, shape, {&dy, &w});
   {
     py::gil_scoped_release release;
-    const BackwardDataPlan plan(spec, w.view);
+    const BackwardDataPlan plan(spec, w.view, options);
     plan.run(dy.view, dx.view);
   }
   return dx.array;
@@ -77,7 +78,7 @@ py::array backward_bias(py::handle grad_output, const ConvSpec& spec, py::handle
 
 void register_backward(py::module_& module) {
   module.def("conv_backward_data", &backward_data, "grad_output"_a, "weight"_a, "input_shape"_a, "spec"_a,
-             py::kw_only(), "out"_a = py::none(),
+             py::kw_only(), "accuracy"_a = "fast", "out"_a = py::none(),
              "dL/dx of the convolution `spec` (a ConvSpec) for a (batched) input of `input_shape`, from dL/dy. "
              "It is the adjoint convolution of dL/dy with the same weight (a transposed convolution for a "
              "convolution and the reverse), run by a fast plan.");

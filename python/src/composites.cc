@@ -30,7 +30,7 @@ struct PyCompositePlan {
 
 // weights: one entry per convolution stage, each a weight array or a (weight, bias) pair (bias may be None).
 std::unique_ptr<PyCompositePlan> make_composite_plan(const Composite& composite, const py::sequence& weights,
-                                                      bool fuse, int64_t threads) {
+                                                      bool fuse, int64_t threads, Accuracy accuracy) {
   auto result = std::make_unique<PyCompositePlan>();
   const size_t stages = conv_stages(composite).size();
   if (weights.size() != stages)
@@ -51,7 +51,7 @@ std::unique_ptr<PyCompositePlan> make_composite_plan(const Composite& composite,
   for (size_t s = 0; s < stages; ++s)
     views.push_back({result->weights[s].view, result->biases[s] ? std::optional<ConstTensorView>(result->biases[s]->view)
                                                                 : std::nullopt});
-  const CompositePlanOptions options{plan_threads(threads), fuse};
+  const CompositePlanOptions options{plan_threads(threads), fuse, accuracy};
   py::gil_scoped_release release;
   result->plan.emplace(composite, views, options);
   return result;
@@ -118,10 +118,12 @@ void register_composites(py::module_& module) {
                               "A composite's fast plan: each convolution stage by its own plan, or fused (a depthwise "
                               "stage and its pointwise stage band by band; a shuffle read by the next GEMM) where the "
                               "plan can. weights: one weight or (weight, bias) per convolution stage.")
-      .def(py::init([](const Composite& composite, const py::sequence& weights, py::object fuse, py::object threads) {
-             return make_composite_plan(composite, weights, bool_value(fuse, "fuse"), int_value(threads, "threads"));
+      .def(py::init([](const Composite& composite, const py::sequence& weights, py::object fuse, py::object threads,
+                       py::object accuracy) {
+             return make_composite_plan(composite, weights, bool_value(fuse, "fuse"), int_value(threads, "threads"),
+                                        parse_accuracy(string_value(accuracy, "accuracy")));
            }),
-           "composite"_a, "weights"_a, py::kw_only(), "fuse"_a = true, "threads"_a = 0)
+           "composite"_a, "weights"_a, py::kw_only(), "fuse"_a = true, "threads"_a = 0, "accuracy"_a = "fast")
       .def("__call__", &run_composite, "input"_a, py::kw_only(), "out"_a = py::none())
       .def_property_readonly("composite", [](const PyCompositePlan& p) { return p.plan->composite(); })
       .def_property_readonly("fused", [](const PyCompositePlan& p) { return p.plan->fused(); })

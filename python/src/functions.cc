@@ -17,7 +17,8 @@ namespace {
 using namespace pybind11::literals;
 
 py::array convolve(py::handle input, py::handle weight, py::handle bias, bool transposed, int rank,
-                   const ConvArguments& arguments, py::handle out) {
+                   const ConvArguments& arguments, py::handle accuracy, py::handle out) {
+  const PlanOptions options{.accuracy = parse_accuracy(string_value(accuracy, "accuracy"))};
   InputArray w = input_array(weight, "weight");
   if (rank != 0 && w.view.rank() != rank + 2)
     fail("weight of shape ", w.view.shape(), " has ", w.view.rank(), " dimensions; a ", rank, "D convolution expects ",
@@ -32,7 +33,7 @@ py::array convolve(py::handle input, py::handle weight, py::handle bias, bool tr
   CallArrays call = prepare_call(std::move(x), spec, out, {&w, b ? &*b : nullptr});
   {
     py::gil_scoped_release release;
-    const ConvPlan plan(spec, w.view, b ? std::optional<ConstTensorView>(b->view) : std::nullopt);
+    const ConvPlan plan(spec, w.view, b ? std::optional<ConstTensorView>(b->view) : std::nullopt, options);
     plan.run(call.input.view, call.output_view);
   }
   return call.output.array;
@@ -57,6 +58,8 @@ Keyword-only (convkit):
   padding_mode: 'zeros', 'reflect', 'replicate' or 'circular' (as torch.nn.ConvNd; transposed: zeros only).
   flip: reverse the kernel on every spatial axis (true convolution, scipy.signal.convolve).
   layout: 'channels_first' (PyTorch, ONNX) or 'channels_last' (TensorFlow, Keras shapes above).
+  accuracy: 'fast' (Winograd and FFT where they win; their error bounds are in Plan.explain()) or
+    'strict' (direct sums only, within the ordering bound |error| <= K u / (1 - K u) * sum |w x|).
   out: a float32 array of the output's shape to write into (any strides; must not overlap the inputs).
 Arrays: a C-contiguous float32 array is read in place; other arrays of real numbers (float64, ints,
 non-contiguous views) are converted to float32 first. Returns a new float32 array (or `out`).
@@ -75,13 +78,13 @@ void register_functions(py::module_& module) {
         ("conv" + r + "d").c_str(),
         [rank](py::object input, py::object weight, py::object bias, py::object stride, py::object padding,
                py::object dilation, py::object groups, py::object padding_mode, py::object flip, py::object layout,
-               py::object out) {
+               py::object accuracy, py::object out) {
           const ConvArguments arguments{.stride = stride, .padding = padding, .dilation = dilation, .groups = groups,
                                         .padding_mode = padding_mode, .flip = flip, .layout = layout};
-          return convolve(input, weight, bias, false, rank, arguments, out);
+          return convolve(input, weight, bias, false, rank, arguments, accuracy, out);
         },
         "input"_a, "weight"_a, "bias"_a = py::none(), "stride"_a = 1, "padding"_a = 0, "dilation"_a = 1, "groups"_a = 1,
-        py::kw_only(), "padding_mode"_a = "zeros", "flip"_a = false, "layout"_a = "channels_first",
+        py::kw_only(), "padding_mode"_a = "zeros", "flip"_a = false, "layout"_a = "channels_first", "accuracy"_a = "fast",
         "out"_a = py::none(), conv_doc.c_str());
 
     const std::string transposed_doc = "Applies a " + r +
@@ -95,15 +98,15 @@ void register_functions(py::module_& module) {
         ("conv_transpose" + r + "d").c_str(),
         [rank](py::object input, py::object weight, py::object bias, py::object stride, py::object padding,
                py::object output_padding, py::object groups, py::object dilation, py::object output_shape,
-               py::object padding_mode, py::object flip, py::object layout, py::object out) {
+               py::object padding_mode, py::object flip, py::object layout, py::object accuracy, py::object out) {
           const ConvArguments arguments{.stride = stride, .padding = padding, .dilation = dilation, .groups = groups,
                                         .output_padding = output_padding, .output_shape = output_shape,
                                         .padding_mode = padding_mode, .flip = flip, .layout = layout};
-          return convolve(input, weight, bias, true, rank, arguments, out);
+          return convolve(input, weight, bias, true, rank, arguments, accuracy, out);
         },
         "input"_a, "weight"_a, "bias"_a = py::none(), "stride"_a = 1, "padding"_a = 0, "output_padding"_a = 0,
         "groups"_a = 1, "dilation"_a = 1, py::kw_only(), "output_shape"_a = py::none(), "padding_mode"_a = "zeros",
-        "flip"_a = false, "layout"_a = "channels_first", "out"_a = py::none(),
+        "flip"_a = false, "layout"_a = "channels_first", "accuracy"_a = "fast", "out"_a = py::none(),
         transposed_doc.c_str());
   }
 
@@ -116,14 +119,14 @@ void register_functions(py::module_& module) {
       "conv",
       [](py::object input, py::object weight, py::object bias, py::object stride, py::object padding,
          py::object dilation, py::object groups, py::object transposed, py::object output_padding,
-         py::object output_shape, py::object padding_mode, py::object flip, py::object layout, py::object out) {
+         py::object output_shape, py::object padding_mode, py::object flip, py::object layout, py::object accuracy, py::object out) {
         const ConvArguments arguments{stride, padding, dilation, groups, output_padding, output_shape,
                                       padding_mode, flip, layout};
-        return convolve(input, weight, bias, bool_value(transposed, "transposed"), 0, arguments, out);
+        return convolve(input, weight, bias, bool_value(transposed, "transposed"), 0, arguments, accuracy, out);
       },
       "input"_a, "weight"_a, "bias"_a = py::none(), py::kw_only(), "stride"_a = 1, "padding"_a = 0, "dilation"_a = 1,
       "groups"_a = 1, "transposed"_a = false, "output_padding"_a = 0, "output_shape"_a = py::none(),
-      "padding_mode"_a = "zeros", "flip"_a = false, "layout"_a = "channels_first", "out"_a = py::none(),
+      "padding_mode"_a = "zeros", "flip"_a = false, "layout"_a = "channels_first", "accuracy"_a = "fast", "out"_a = py::none(),
       generic_doc.c_str());
 }
 

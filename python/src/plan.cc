@@ -28,10 +28,10 @@ struct Plan {
 };
 
 std::unique_ptr<Plan> make_plan(const ConvSpec& spec, py::handle weight, py::handle bias, const std::string& algorithm,
-                                int64_t threads) {
+                                int64_t threads, Accuracy accuracy) {
   InputArray w = input_array(weight, "weight");
   std::optional<InputArray> b = optional_input_array(bias, "bias");
-  const PlanOptions options{plan_threads(threads), algorithm};
+  const PlanOptions options{plan_threads(threads), algorithm, accuracy};
   std::optional<ConvPlan> plan;
   {
     py::gil_scoped_release release;
@@ -167,10 +167,12 @@ void register_plan(py::module_& module) {
 
   py::class_<Plan>(module, "Plan", kPlanDoc)
       .def(py::init([](const ConvSpec& spec, py::object weight, py::object bias, py::object algorithm,
-                       py::object threads) {
-             return make_plan(spec, weight, bias, string_value(algorithm, "algorithm"), int_value(threads, "threads"));
+                       py::object threads, py::object accuracy) {
+             return make_plan(spec, weight, bias, string_value(algorithm, "algorithm"), int_value(threads, "threads"),
+                              parse_accuracy(string_value(accuracy, "accuracy")));
            }),
-           "spec"_a, "weight"_a, "bias"_a = py::none(), py::kw_only(), "algorithm"_a = "", "threads"_a = 0)
+           "spec"_a, "weight"_a, "bias"_a = py::none(), py::kw_only(), "algorithm"_a = "", "threads"_a = 0,
+           "accuracy"_a = "fast")
       .def("__call__", &run_plan, "input"_a, py::kw_only(), "out"_a = py::none(),
            "The convolution of `input` (batched, or unbatched with rank + 1 dimensions) as a new float32 array or "
            "into `out`.")

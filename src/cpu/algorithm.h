@@ -40,6 +40,11 @@ struct AlgorithmEntry {
   std::string (*prefers_not)(const ConvSpec& spec);
   // `weight` in the spec's layout (shape checked); `bias` has out_channels values or is null.
   std::unique_ptr<Algorithm> (*create)(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+  // True when each output is a float sum of its terms (any order): within the ordering bound, so
+  // Accuracy::strict may choose it. Winograd and FFT transform the data and are not.
+  bool direct;
+  // Its error bound for `spec`, for ConvPlan::explain, e.g. "|error| <= 1.7e-05 * S (...)".
+  std::string (*error_bound)(const ConvSpec& spec);
 };
 
 // Every algorithm, in order of preference; the last one (reference) computes every spec.
@@ -52,6 +57,11 @@ std::span<const AlgorithmEntry> algorithms();
 // chooses when winograd and fft are left out. With NaN or Inf in the weights: the reference, the only one
 // with no term for a zero-padding cell (the others multiply the weight by a staged zero: 0 * Inf = NaN).
 std::unique_ptr<Algorithm> create_direct(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
+
+// The bound of a direct sum of at most K = Cin/groups x taps (+ 1 for a bias) terms in float32, in any order:
+// |y - y_exact| <= gamma_K * S, gamma_K = K u / (1 - K u), u = 2^-24, S = |b| + sum |w| |x| over the
+// output's terms (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., (3.4)-(3.5)).
+std::string direct_error_bound(const ConvSpec& spec);
 
 // Helpers for entries.
 inline std::string always(const ConvSpec&) { return {}; }

@@ -155,7 +155,7 @@ CompositePlan::CompositePlan(const Composite& composite, std::span<const StageWe
     auto& shuffled_read = impl_->shuffled_reads.emplace_back();
     if (stage.is_shuffle()) continue;
     const StageWeights& w = weights[next_weight++];
-    plan.emplace(stage.conv, w.weight, w.bias, PlanOptions{.threads = options.threads});
+    plan.emplace(stage.conv, w.weight, w.bias, PlanOptions{.threads = options.threads, .accuracy = options.accuracy});
     if (options.fuse) shuffled_read = impl_->shuffled_read(i, w);
   }
 }

@@ -6,10 +6,13 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 
 #include "convkit/shape.h"
 #include "finite_scan.h"
 #include "padded_row.h"
+#include "padding_only_outputs.h"
 
 namespace convkit::cpu {
 namespace {
@@ -39,6 +42,16 @@ std::string FftConvolution::prefers_not(const ConvSpec& spec) {
   if (k < kMinTaps)
     return "kernel " + std::to_string(k) + " < " + std::to_string(kMinTaps) + " taps: the direct paths are faster";
   return {};
+}
+
+std::string FftConvolution::error_bound(const ConvSpec& spec) {
+  const int64_t n = block_size(dilated_taps(spec), spec.in_channels / spec.groups, spec.out_channels / spec.groups);
+  const double scale = 5.0 * 0x1p-24 * std::log2(static_cast<double>(n)) * std::sqrt(static_cast<double>(n));
+  std::ostringstream out;
+  out << std::setprecision(2) << "|error| <= " << scale << " * max|x| * ||w_o||_2 (" << n
+      << "-point blocks: relative to the block's largest input, so an output much smaller than its "
+      << "neighbours loses digits)";
+  return out.str();
 }
 
 int64_t FftConvolution::block_size(int64_t taps, int64_t cin_g, int64_t cout_g) {
@@ -135,6 +148,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
     }
   });
   if (non_finite) direct_->run(input, output, threads);
+  else write_bias_where_all_padding(spec_, ConvGeometry{{axis}}, batch, bias_.empty() ? nullptr : bias_.data(), output);
 }
 
 std::string FftConvolution::name() const {

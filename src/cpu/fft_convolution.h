@@ -41,6 +41,8 @@ class FftConvolution final : public Algorithm {
 
   static std::string cannot(const ConvSpec& spec);
   static std::string prefers_not(const ConvSpec& spec);
+  // The bound above for the spec's transform size, for ConvPlan::explain.
+  static std::string error_bound(const ConvSpec& spec);
   // The transform size for a dilated kernel of `taps` cells: the power of two with the least modelled
   // work per output ((Cin/g + Cout/g) transforms of n log2 n, Cin/g * Cout/g products of n, over the
   // n - taps + 1 outputs of a block).

@@ -28,6 +28,14 @@ const cpu::AlgorithmEntry* find_algorithm(std::string_view name) {
 
 }  // namespace
 
+std::string_view to_string(Accuracy accuracy) { return accuracy == Accuracy::strict ? "strict" : "fast"; }
+
+Accuracy parse_accuracy(std::string_view text, std::string_view argument) {
+  for (Accuracy accuracy : {Accuracy::fast, Accuracy::strict})
+    if (to_string(accuracy) == text) return accuracy;
+  fail(argument, "='", text, "' is not recognised; expected one of fast, strict");
+}
+
 void set_num_threads(int threads) {
   if (threads < 0) fail("set_num_threads: threads=", threads, " must be >= 0 (0 = every hardware thread)");
   cpu::set_default_threads(threads);
@@ -57,6 +65,9 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
     if (!forced) fail("PlanOptions.algorithm=", options.algorithm, " is not one of: ", algorithm_names(), " (or empty to choose)");
     if (const std::string reason = forced->cannot(spec); !reason.empty())
       fail("PlanOptions.algorithm=", options.algorithm, " cannot compute ", describe(spec), ": ", reason);
+    if (options.accuracy == Accuracy::strict && !forced->direct)
+      fail("PlanOptions.algorithm=", options.algorithm,
+           " transforms the data, but PlanOptions.accuracy=strict allows only direct algorithms");
   }
   impl_->spec = spec;
   impl_->options = options;
@@ -72,16 +83,25 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
                          "there)" + (forced ? ", instead of the requested " + options.algorithm : "") + "\n";
     return;
   }
+  // Each line: the entry, chosen or why it declined, and its error bound where it could compute the spec.
   for (const cpu::AlgorithmEntry& entry : cpu::algorithms()) {
-    std::string reason = forced ? (&entry == forced ? "" : "not requested (algorithm=" + options.algorithm + ")")
-                                : entry.cannot(spec);
-    if (reason.empty() && !forced) reason = entry.prefers_not(spec);
+    const std::string name(entry.name);
+    if (const std::string reason = entry.cannot(spec); !reason.empty()) {
+      impl_->explanation += name + ": declined: " + reason + "\n";
+      continue;
+    }
+    std::string reason;
+    if (forced && &entry != forced) reason = "not requested (algorithm=" + options.algorithm + ")";
+    else if (!forced && options.accuracy == Accuracy::strict && !entry.direct)
+      reason = "accuracy=strict: a transform, not a direct sum";
+    else if (!forced) reason = entry.prefers_not(spec);
+    const std::string bound = "; error: " + entry.error_bound(spec) + "\n";
     if (!reason.empty()) {
-      impl_->explanation += std::string(entry.name) + ": declined: " + reason + "\n";
+      impl_->explanation += name + ": declined: " + reason + bound;
       continue;
     }
     impl_->algorithm = entry.create(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
-    impl_->explanation += std::string(entry.name) + ": chosen, " + impl_->algorithm->details() + "\n";
+    impl_->explanation += name + ": chosen, " + impl_->algorithm->details() + bound;
     return;
   }
   fail("internal error: no algorithm accepts ", describe(spec));  // unreachable: the reference accepts every spec

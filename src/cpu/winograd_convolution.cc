@@ -10,6 +10,7 @@
 #include "cache_size.h"
 #include "convkit/shape.h"
 #include "finite_scan.h"
+#include "padding_only_outputs.h"
 #include "tile_kernel.h"
 #include "winograd_matrices.h"
 
@@ -101,6 +102,13 @@ int64_t WinogradConvolution::transformed_bytes(const ConvSpec& spec, int m) {
 // F(2x2) on C3D conv3a (47-56 vs 65-99 ms). Where the F(4x4) weights exceed the limit (ResNet-50 res4,
 // 256 -> 256: 9 MiB), F(2x2) has 16/36 of them (4 MiB) and still 2.25x fewer multiplications than gemm
 // (res4 1.3-1.9 ms vs F(4x4) 1.4-2.0 ms, gemm 1.9-2.6 ms).
+std::string WinogradConvolution::error_bound(const ConvSpec& spec) {
+  const std::string m = std::to_string(tile_size(spec));
+  const std::string tile = spec.rank == 1 ? "F(" + m + ", 3)" : "F(" + m + "x" + m + ", 3x3)";
+  return "|error| <= 1e-05 * S, S = |b| + sum |w| |x| (" + tile +
+         ": the transforms scale values up to 8x and recombine them; tests/winograd_test.cc)";
+}
+
 int WinogradConvolution::tile_size(const ConvSpec& spec) {
   if (spec.rank == 1) return 6;
   return transformed_bytes(spec, 4) <= max_transformed_bytes(spec.rank) ? 4 : 2;
@@ -469,7 +477,11 @@ void WinogradConvolution::run(ConstTensorView input, float* output, int threads)
   if (weights_finite_) {
     const Call call(*this, input, output);
     run_blocks(call, threads);
-    if (!call.non_finite) return;
+    if (!call.non_finite) {
+      write_bias_where_all_padding(spec_, resolve_geometry(spec_, input_spatial_of(spec_, input.shape())), input.dim(0),
+                                   bias_.size() ? bias_.data() : nullptr, output);
+      return;
+    }
   }
   direct_->run(input, output, threads);
 }

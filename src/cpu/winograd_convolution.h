@@ -45,6 +45,8 @@ class WinogradConvolution final : public Algorithm {
   static std::string cannot(const ConvSpec& spec);
   // Empty when it should be faster than gemm for `spec`, otherwise why not.
   static std::string prefers_not(const ConvSpec& spec);
+  // The tested bound (docs/engine.md, "Error bound"), for ConvPlan::explain.
+  static std::string error_bound(const ConvSpec& spec);
   // The output tile size m of F(m, 3) used for `spec`.
   static int tile_size(const ConvSpec& spec);
   // The transformed weights of F(m, 3) for `spec`, per group.

@@ -283,7 +283,7 @@ Tensor apply(const Filter& filter, ConstTensorView x, const Options& options) {
     const ConvSpec spec = depthwise_spec(kernel, channels, options);
     Tensor weight(weight_shape(spec));
     for (int64_t i = 0; i < weight.numel(); ++i) weight[i] = kernel[i % kernel.numel()];
-    Tensor y = ConvPlan(spec, weight).run(batched);
+    Tensor y = ConvPlan(spec, weight, std::nullopt, PlanOptions{.accuracy = options.accuracy}).run(batched);
     if (!filter.magnitude) {
       result = std::move(y);
     } else {

@@ -87,8 +87,7 @@ struct ConvkitRun {
   std::function<Tensor()> peer_result;
 };
 
-ConvkitRun make_convkit_run(const LayoutCase& c, int threads, const std::string& algorithm) {
-  const PlanOptions options{.threads = threads, .algorithm = algorithm};
+ConvkitRun make_convkit_run(const LayoutCase& c, const PlanOptions& options) {
   constexpr int64_t kFloat = sizeof(float);
   ConvkitRun r;
   if (c.direction == Direction::backward_weights) {
@@ -128,6 +127,7 @@ ConvkitRun make_convkit_run(const LayoutCase& c, int threads, const std::string&
 struct BenchCommand {
   std::string suite_path;  // default: bench/layers.json of the installed data or the source tree
   std::string threads_text, layouts_text = "channels_first,channels_last", json_path, filter, algorithm;
+  std::string accuracy = "fast";
   std::string clock_text = "wall";
   std::string directions_text = "forward";
   std::string composites_path;  // --composites: time composite plans (fused and staged) instead
@@ -201,6 +201,7 @@ struct BenchCommand {
   void run() const {
     if (!(min_time >= 0 && min_time <= 3600)) fail("--min-time: ", min_time, " s; expected 0 to 3600 seconds");
     const std::vector<int> threads = thread_counts();
+    (void)parse_accuracy(accuracy, "--accuracy");  // a bad name fails before any row runs
     if (clock() == TimingClock::cpu && threads != std::vector<int>{1})
       fail("--clock cpu: process CPU time is the elapsed time only with one thread; use --threads 1");
     if (!composites_path.empty()) {
@@ -273,7 +274,8 @@ struct BenchCommand {
                      const Stage& stage) const {
     set_num_threads(threads);  // the peers set theirs in Peer::prepare
     stage("planning");
-    const ConvkitRun convkit = make_convkit_run(c, threads, algorithm);
+    const ConvkitRun convkit = make_convkit_run(
+        c, PlanOptions{.threads = threads, .algorithm = algorithm, .accuracy = parse_accuracy(accuracy, "--accuracy")});
     BenchRow row{.layer = c.layer.name,
                  .direction = c.direction,
                  .layout = c.layout,
@@ -359,6 +361,7 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--algorithm", command->algorithm,
                   "force this algorithm in convkit's plans (PlanOptions::algorithm), e.g. to time a layer without "
                   "Winograd; default: the plan chooses");
+  add_accuracy_option(*sub, command->accuracy);
   sub->add_option("--clock", command->clock_text,
                   "wall (elapsed time) or cpu (process CPU time: steadier on a machine shared with other work; "
                   "--threads 1 only)")

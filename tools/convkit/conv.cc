@@ -15,6 +15,7 @@ namespace {
 struct ConvCommand {
   std::string input, weight, bias, output;
   bool explain = false;
+  std::string accuracy = "fast";
   SpecOptions options;
 
   void run() const {
@@ -25,7 +26,8 @@ struct ConvCommand {
     const ConvSpec spec = options.spec_for(x.shape(), w.shape(), b.has_value());
     check_weight_shape(spec, w.shape());  // every shape rule, before the plan packs the weights
     (void)output_shape(spec, x.shape());
-    const ConvPlan plan(spec, w, b ? std::optional<ConstTensorView>(b->view()) : std::nullopt);
+    const ConvPlan plan(spec, w, b ? std::optional<ConstTensorView>(b->view()) : std::nullopt,
+                        PlanOptions{.accuracy = parse_accuracy(accuracy, "--accuracy")});
     const Tensor y = plan.run(x);
     npy::write(output, y);
     std::cout << describe(spec) << ": " << to_string(x.shape()) << " -> " << to_string(y.shape()) << " written to "
@@ -44,6 +46,7 @@ void add_conv_command(CLI::App& app) {
   sub->add_option("--bias", command->bias, "bias .npy of shape (out_channels,)");
   sub->add_option("--output", command->output, "output .npy (float32, C order)")->required();
   sub->add_flag("--explain", command->explain, "print which algorithm the plan chose and why the others declined");
+  add_accuracy_option(*sub, command->accuracy);
   command->options.add_to(*sub);
   sub->callback([command] { command->run(); });
 }

@@ -182,7 +182,7 @@ struct FilterCommand {
   std::string input, output;
   std::vector<std::string> filters, kernels;
   std::string padding = "same", padding_mode = "reflect", stride, dilation;  // filters::Options' defaults
-  std::string layout;
+  std::string layout, accuracy = "fast";
   bool flip = false, normalize = false, channels_first = false;
 
   void run() const {
@@ -231,6 +231,7 @@ struct FilterCommand {
     if (!stride.empty()) options.stride = parse_int_list(stride, "--stride");
     if (!dilation.empty()) options.dilation = parse_int_list(dilation, "--dilation");
     options.flip = flip;
+    options.accuracy = parse_accuracy(accuracy, "--accuracy");
     return options;
   }
 
@@ -282,6 +283,7 @@ void add_filter_command(CLI::App& app) {
   sub->add_option("--stride", command->stride, "S or S1,...,Sn (default 1)");
   sub->add_option("--dilation", command->dilation, "D or D1,...,Dn (default 1)");
   sub->add_flag("--flip", command->flip, "true convolution: reverse the kernels (filters are cross-correlations)");
+  add_accuracy_option(*sub, command->accuracy);
   sub->add_flag("--normalize", command->normalize, "PNG: stretch [min, max] to [0, 255] instead of clamping");
   sub->add_option("--layout", command->layout,
                   ".npy input: channels_first (C, spatial...), channels_last (spatial..., C) or none (one channel); "

@@ -22,6 +22,14 @@ void SpecOptions::add_to(CLI::App& command) {
   command.add_flag("--flip", flip, "true convolution: reverse the kernel on every axis (scipy.signal.convolve)");
 }
 
+void add_accuracy_option(CLI::App& command, std::string& accuracy) {
+  command
+      .add_option("--accuracy", accuracy,
+                  "fast (Winograd and FFT where they win) or strict (direct sums only, within the reference's "
+                  "ordering bound; --explain shows each algorithm's error bound)")
+      ->capture_default_str();
+}
+
 std::vector<int64_t> parse_int_list(const std::string& text, const char* argument) {
   std::vector<int64_t> values;
   size_t start = 0;

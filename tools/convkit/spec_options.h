@@ -29,6 +29,10 @@ struct SpecOptions {
   ConvSpec spec_for(const Shape& input_shape, const Shape& weight_shape, bool has_bias) const;
 };
 
+// --accuracy fast|strict (PlanOptions::accuracy) on a subcommand that runs plans; the text is parsed by
+// convkit::parse_accuracy(text, "--accuracy") when the command runs.
+void add_accuracy_option(CLI::App& command, std::string& accuracy);
+
 // "2" or "2,3,1" -> {2} or {2, 3, 1}; an Error names `argument` when the text is not a list of integers.
 std::vector<int64_t> parse_int_list(const std::string& text, const char* argument);
 

@@ -30,6 +30,7 @@ namespace convkit {
 struct CompositePlanOptions {
   int threads = 0;   // 0 = convkit::num_threads() at run time
   bool fuse = true;  // false: every stage by its own ConvPlan (the staged execution)
+  Accuracy accuracy = Accuracy::fast;  // for every stage's ConvPlan (the fused kernels are direct sums)
 };
 
 class CompositePlan {

@@ -21,9 +21,22 @@ namespace convkit {
 void set_num_threads(int threads);
 int num_threads();
 
+// Which algorithms a plan may choose (ConvPlan::explain states each one's error bound).
+//   fast:   Winograd and FFT too, where they win; their transforms round differently from a direct sum
+//           (Winograd: |error| <= 1e-5 * S, S = |b| + sum |w| |x| over the output's terms; FFT: a bound
+//           relative to the largest values of its block, so small outputs beside large ones lose digits).
+//   strict: direct algorithms only: each output is a sum of its K terms in float32, within the ordering
+//           bound every summation order has, |error| <= K * 2^-24 / (1 - K * 2^-24) * S (Higham,
+//           "Accuracy and Stability of Numerical Algorithms", 2nd ed., (3.4)-(3.5)).
+enum class Accuracy { fast, strict };
+std::string_view to_string(Accuracy accuracy);
+// "fast" or "strict"; anything else is an Error naming `argument` and the value.
+Accuracy parse_accuracy(std::string_view text, std::string_view argument = "accuracy");
+
 struct PlanOptions {
   int threads = 0;        // 0 = convkit::num_threads() at run time
   std::string algorithm{};  // "" = let the plan choose; otherwise force one (see ConvPlan::algorithm)
+  Accuracy accuracy = Accuracy::fast;
 };
 
 class ConvPlan {
@@ -43,7 +56,8 @@ class ConvPlan {
   const ConvSpec& spec() const;
   // The algorithm the plan chose, e.g. "gemm.avx512.14x32" (names: operation.isa.tile).
   std::string algorithm() const;
-  // Why: one line per candidate algorithm, the chosen one and the reasons the others declined.
+  // Why: one line per candidate algorithm, the chosen one and the reasons the others declined, each that
+  // could compute the spec with its error bound (see Accuracy).
   std::string explain() const;
   // Memory the plan holds (packed weights and bias) and the extra memory one run needs.
   std::size_t packed_bytes() const;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "convkit/conv.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
 
@@ -77,6 +78,7 @@ struct Options {
   std::vector<int64_t> stride{};
   std::vector<int64_t> dilation{};
   bool flip = false;  // true convolution: every kernel reversed on every axis
+  Accuracy accuracy = Accuracy::fast;  // strict: no FFT for long kernels (see convkit::Accuracy)
 };
 
 // The depthwise convolution that applies `kernel` (spatial shape) to each of `channels` channels:
