@@ -139,7 +139,10 @@ int default_threads() {
   if (const int set = g_default_threads.load(std::memory_order_relaxed); set > 0) return set;
   static const int from_environment = threads_from_environment();
   if (from_environment > 0) return from_environment;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Read once: hardware_concurrency() reads /sys/devices/system/cpu/online (three system calls), which
+  // was most of a small convolution's call.
+  static const int hardware = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return hardware;
 }
 
 void set_default_threads(int threads) { g_default_threads.store(threads, std::memory_order_relaxed); }
