@@ -2,6 +2,7 @@
 // spec and does not step aside, each able to say why it declines), weight packing at creation, and the
 // per-run glue (shape checks, staging of strided views).
 #include <algorithm>
+#include <vector>
 
 #include "convkit/conv.h"
 #include "convkit/error.h"
@@ -44,9 +45,16 @@ void set_num_threads(int threads) {
 int num_threads() { return cpu::default_threads(); }
 
 struct ConvPlan::Impl {
+  // One candidate's outcome, formatted only when explain() asks (a plan is made in every functional call).
+  struct Candidate {
+    const cpu::AlgorithmEntry* entry;
+    std::string declined;  // why it declined; empty for the chosen one
+    bool computes;         // it could compute the spec: explain() states its error bound
+  };
   ConvSpec spec;
   PlanOptions options;
-  std::string explanation;
+  std::vector<Candidate> candidates;
+  std::string non_finite_weights;  // the explanation when the weights hold NaN or Inf
   std::unique_ptr<cpu::Algorithm> algorithm;
 
   int threads() const { return options.threads > 0 ? options.threads : num_threads(); }
@@ -78,16 +86,14 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
   const cpu::Isa isa = cpu::supported_isas().front();
   if (!cpu::all_finite(weight_copy.data(), weight_copy.numel())) {  // see cpu::create_direct
     impl_->algorithm = cpu::create_direct(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
-    impl_->explanation = "weights hold NaN or Inf: " + impl_->algorithm->name() +
+    impl_->non_finite_weights = "weights hold NaN or Inf: " + impl_->algorithm->name() +
                          ", which has no term for a zero-padding cell (the other algorithms would add 0 * Inf = NaN " +
                          "there)" + (forced ? ", instead of the requested " + options.algorithm : "") + "\n";
     return;
   }
-  // Each line: the entry, chosen or why it declined, and its error bound where it could compute the spec.
   for (const cpu::AlgorithmEntry& entry : cpu::algorithms()) {
-    const std::string name(entry.name);
-    if (const std::string reason = entry.cannot(spec); !reason.empty()) {
-      impl_->explanation += name + ": declined: " + reason + "\n";
+    if (std::string reason = entry.cannot(spec); !reason.empty()) {
+      impl_->candidates.push_back({&entry, std::move(reason), false});
       continue;
     }
     std::string reason;
@@ -95,13 +101,10 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
     else if (!forced && options.accuracy == Accuracy::strict && !entry.direct)
       reason = "accuracy=strict: a transform, not a direct sum";
     else if (!forced) reason = entry.prefers_not(spec);
-    const std::string bound = "; error: " + entry.error_bound(spec) + "\n";
-    if (!reason.empty()) {
-      impl_->explanation += name + ": declined: " + reason + bound;
-      continue;
-    }
+    const bool chosen = reason.empty();
+    impl_->candidates.push_back({&entry, std::move(reason), true});
+    if (!chosen) continue;
     impl_->algorithm = entry.create(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
-    impl_->explanation += name + ": chosen, " + impl_->algorithm->details() + bound;
     return;
   }
   fail("internal error: no algorithm accepts ", describe(spec));  // unreachable: the reference accepts every spec
@@ -154,7 +157,18 @@ const ConvSpec& ConvPlan::spec() const { return impl_->spec; }
 
 std::string ConvPlan::algorithm() const { return impl_->algorithm->name(); }
 
-std::string ConvPlan::explain() const { return impl_->explanation; }
+std::string ConvPlan::explain() const {
+  if (!impl_->non_finite_weights.empty()) return impl_->non_finite_weights;
+  // One line per candidate: chosen or why it declined, and its error bound where it could compute the spec.
+  std::string text;
+  for (const Impl::Candidate& c : impl_->candidates) {
+    text += std::string(c.entry->name) + ": " +
+            (c.declined.empty() ? "chosen, " + impl_->algorithm->details() : "declined: " + c.declined);
+    if (c.computes) text += "; error: " + c.entry->error_bound(impl_->spec);
+    text += "\n";
+  }
+  return text;
+}
 
 std::size_t ConvPlan::packed_bytes() const { return impl_->algorithm->packed_bytes(); }
 

@@ -87,6 +87,7 @@ SpatialConvolution::SpatialConvolution(const ConvSpec& spec, ConstTensorView wei
   kernel_ = spatial_kernels(isa)[static_cast<size_t>(block_width_ - 1)];
   // Rows share the staged input between their H taps; a 1D layer has one row, so its pieces run along W.
   (spec.rank == 1 ? band_pieces_w_ : band_rows_) = kernel_.pieces;
+  plan_row_slots();
 
   // Element strides of the weight along (output channel, input channel, D, H, W), as GemmConvolution.
   const auto& st = weight.strides();
@@ -121,6 +122,23 @@ SpatialConvolution::SpatialConvolution(const ConvSpec& spec, ConstTensorView wei
   }
 }
 
+// Band row r reads input row (oh0 + r) * s + kh * d - pad at H tap kh: one slot per distinct r * s + kh * d.
+// Depends on the spec only, so it is planned once here rather than in every call.
+void SpatialConvolution::plan_row_slots() {
+  const int64_t h_stride = spec_.rank >= 2 ? per_axis(spec_.stride, spec_.rank, 1, "stride")[static_cast<size_t>(spec_.rank - 2)] : 1;
+  const int64_t h_dilation =
+      spec_.rank >= 2 ? per_axis(spec_.dilation, spec_.rank, 1, "dilation")[static_cast<size_t>(spec_.rank - 2)] : 1;
+  std::vector<int64_t> offsets;
+  for (int64_t r = 0; r < band_rows_; ++r)
+    for (int64_t kh = 0; kh < kernel_size_[1]; ++kh) offsets.push_back(r * h_stride + kh * h_dilation);
+  std::vector<int64_t> distinct = offsets;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  for (int64_t offset : offsets)
+    row_slots_.push_back(std::lower_bound(distinct.begin(), distinct.end(), offset) - distinct.begin());
+  row_slots_used_ = static_cast<int64_t>(distinct.size());
+}
+
 // Everything one call needs: the resolved axes, the band sizes and the band loop.
 struct SpatialConvolution::Call {
   struct Axis {
@@ -142,10 +160,6 @@ struct SpatialConvolution::Call {
   // A staged row is segments of every stride-th padded W cell, segment i from padded cell
   // ow0 * stride + segment_starts[i]; tap q reads its columns from tap_offsets[q] on.
   std::vector<int64_t> segment_starts, tap_offsets;
-  // row_slots[r * KH + kh]: which of the band's `row_slots_used` distinct input rows (per input channel and
-  // D tap) band row r reads at H tap kh; rows read by several (r, kh) are staged once.
-  std::vector<int64_t> row_slots;
-  int64_t row_slots_used = 0;
 
   Call(const SpatialConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
@@ -164,7 +178,6 @@ struct SpatialConvolution::Call {
     w_chunks = ceil_div(w.out, chunk);
     staged_output = spec.layout == Layout::channels_last && spec.out_channels > 1;
     plan_segments(w);
-    plan_row_slots(h);
   }
 
   // Tap q reads padded cells (ow0 + j) * s + q * d. Deinterleaved by stride phase (q * d mod s), the taps of
@@ -197,20 +210,7 @@ struct SpatialConvolution::Call {
     row_len = static_cast<int64_t>(segment_starts.size()) * segment_len;
   }
 
-  // Band row r reads input row (oh0 + r) * s + kh * d - pad at H tap kh: one slot per distinct r * s + kh * d.
-  void plan_row_slots(const Axis& h) {
-    std::vector<int64_t> offsets;
-    for (int64_t r = 0; r < conv.band_rows_; ++r)
-      for (int64_t kh = 0; kh < h.kernel; ++kh) offsets.push_back(r * h.stride + kh * h.dilation);
-    std::vector<int64_t> distinct = offsets;
-    std::sort(distinct.begin(), distinct.end());
-    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    for (int64_t offset : offsets)
-      row_slots.push_back(std::lower_bound(distinct.begin(), distinct.end(), offset) - distinct.begin());
-    row_slots_used = static_cast<int64_t>(distinct.size());
-  }
-
-  int64_t staged_rows() const { return 1 + conv.cin_g_ * axes[0].kernel * row_slots_used; }  // + the zero row
+  int64_t staged_rows() const { return 1 + conv.cin_g_ * axes[0].kernel * conv.row_slots_used_; }  // + the zero row
   int64_t output_buffer() const { return staged_output ? conv.block_width_ * conv.band_rows_ * chunk : 0; }
 
   // Stages the segments of the padded W row of input row `src` (elements `pitch` apart) that output
@@ -261,12 +261,12 @@ struct SpatialConvolution::Call {
         for (int64_t kh = 0; kh < h.kernel; ++kh)
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t rr = r < valid_rows ? r : 0;  // pieces below the last output row repeat row 0
-            const int64_t j = row_slots[static_cast<size_t>(rr * h.kernel + kh)];
+            const int64_t j = conv.row_slots_[static_cast<size_t>(rr * h.kernel + kh)];
             const int64_t raw_h = (oh0 + rr) * h.stride + kh * h.dilation - h.pad;
             const int64_t ih = id < 0 ? -1 : padded_source_index(raw_h, h.in, spec.padding_mode);
             const float* row = staged;
             if (ih >= 0) {
-              int64_t& at = slots[(c * d.kernel + kd) * row_slots_used + j];
+              int64_t& at = slots[(c * d.kernel + kd) * conv.row_slots_used_ + j];
               if (at < 0) {
                 int64_t pitch = 1;
                 const float* src = input_row(n, g * cin_g + c, id, ih, &pitch);

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "algorithm.h"
 #include "aligned_buffer.h"
@@ -39,6 +40,7 @@ class SpatialConvolution final : public Algorithm {
 
  private:
   struct Call;  // per-call geometry and the band loop
+  void plan_row_slots();
 
   ConvSpec spec_;
   SpatialKernel kernel_{};
@@ -47,6 +49,10 @@ class SpatialConvolution final : public Algorithm {
   int64_t row_taps_ = 1;                // Cin/g * kd * kh
   int64_t blocks_ = 1, block_width_ = 1;  // output-channel blocks per group, channels per block (= CO)
   int64_t band_rows_ = 1, band_pieces_w_ = 1;  // pieces per band: rows x vectors along W
+  // row_slots_[r * KH + kh]: which of a band's `row_slots_used_` distinct input rows (per input channel and
+  // D tap) band row r reads at H tap kh; rows read by several (r, kh) are staged once.
+  std::vector<int64_t> row_slots_;
+  int64_t row_slots_used_ = 0;
   AlignedBuffer weights_;  // [group][block][row tap][kw][CO], zero beyond Cout/g
   AlignedBuffer bias_;     // [group][block][CO], empty without bias
 };
