@@ -1,6 +1,7 @@
 // The functional API: torch.nn.functional's conv1d/2d/3d and conv_transpose1d/2d/3d (same names, argument
-// order, defaults and shape rules) plus convkit's keywords, and the generic convkit.conv. Each call makes a
-// ConvPlan (packing the weights) and runs it with the GIL released.
+// order, defaults and shape rules) plus convkit's keywords, and the generic convkit.conv. Each call runs a
+// ConvPlan with the GIL released: a new one (packing the weights), or for small weights seen in a recent
+// call with the same spec, that call's plan (plan_cache.h).
 #include <optional>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "convkit/conv.h"
 #include "convkit/error.h"
 #include "convkit/shape.h"
+#include "plan_cache.h"
 #include "spec_arguments.h"
 
 namespace convkit::python {
@@ -33,8 +35,9 @@ py::array convolve(py::handle input, py::handle weight, py::handle bias, bool tr
   CallArrays call = prepare_call(std::move(x), spec, out, {&w, b ? &*b : nullptr});
   {
     py::gil_scoped_release release;
-    const ConvPlan plan(spec, w.view, b ? std::optional<ConstTensorView>(b->view) : std::nullopt, options);
-    plan.run(call.input.view, call.output_view);
+    static PlanCache cache;
+    cache.plan(spec, w.view, b ? std::optional<ConstTensorView>(b->view) : std::nullopt, options)
+        ->run(call.input.view, call.output_view);
   }
   return call.output.array;
 }

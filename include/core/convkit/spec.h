@@ -48,6 +48,8 @@ struct Padding {
   }
   // ONNX `pads` order: all begins, then all ends ([x1_begin, x2_begin, ..., x1_end, x2_end, ...]).
   static Padding onnx(const std::vector<int64_t>& pads);
+
+  bool operator==(const Padding&) const = default;  // field by field: {} and {0} differ
 };
 
 // Per-axis vectors (kernel, stride, dilation, output_padding, output_shape) hold one value per spatial
@@ -69,6 +71,8 @@ struct ConvSpec {
   std::vector<int64_t> output_shape{};     // transposed only: requested spatial output size (ONNX rule)
   bool flip = false;                     // true convolution: kernel reversed along every spatial axis
   Layout layout = Layout::channels_first;
+
+  bool operator==(const ConvSpec&) const = default;  // field by field: stride {} and {1} differ
 };
 
 std::string_view to_string(Layout layout);
