@@ -256,18 +256,30 @@ std::string weight_algorithm_names() {
 }
 
 // dL/db[o] = sum of dL/dy over batch and space, in double (the order is fixed). dy contiguous.
+// channels_last: the reference's order (n, pixel) per channel, all channels of a pixel at once;
+// channels_first: 8 interleaved partial sums per plane (one chain of double adds was latency-bound:
+// 0.4 ms of a 0.6 ms MobileNetV2 depthwise gradient).
 void bias_gradient(const ConvSpec& spec, ConstTensorView grad_output, float* grad_bias) {
-  const bool last = spec.layout == Layout::channels_last;
   const int64_t batch = grad_output.dim(0), channels = spec.out_channels;
   const int64_t pixels = grad_output.numel() / (batch * channels);
   const float* dy = grad_output.data();
-  for (int64_t o = 0; o < channels; ++o) {
-    double sum = 0.0;
-    for (int64_t n = 0; n < batch; ++n)
-      for (int64_t t = 0; t < pixels; ++t)
-        sum += last ? dy[(n * pixels + t) * channels + o] : dy[(n * channels + o) * pixels + t];
-    grad_bias[o] = static_cast<float>(sum);
+  std::vector<double> sums(at(channels), 0.0);
+  if (spec.layout == Layout::channels_last) {
+    for (int64_t t = 0; t < batch * pixels; ++t)
+      for (int64_t o = 0; o < channels; ++o) sums[at(o)] += dy[t * channels + o];
+  } else {
+    for (int64_t o = 0; o < channels; ++o)
+      for (int64_t n = 0; n < batch; ++n) {
+        const float* plane = dy + (n * channels + o) * pixels;
+        std::array<double, 8> part{};
+        int64_t t = 0;
+        for (; t + 8 <= pixels; t += 8)
+          for (size_t i = 0; i < 8; ++i) part[i] += plane[t + static_cast<int64_t>(i)];
+        for (size_t i = 0; t < pixels; ++t, ++i) part[i] += plane[t];
+        for (double p : part) sums[at(o)] += p;
+      }
   }
+  for (int64_t o = 0; o < channels; ++o) grad_bias[o] = static_cast<float>(sums[at(o)]);
 }
 
 }  // namespace
