@@ -92,6 +92,20 @@ TEST(WeightGradientAlgorithms, DepthwiseMatchesReferenceExactly) {
   });
 }
 
+TEST(WeightGradientAlgorithms, FewChannelMatchesReferenceExactly) {
+  auto pick = [rng = std::mt19937(kSeed + 15)](int64_t lo, int64_t hi) mutable {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  check_random_specs("few_channel", 250, kSeed + 14, [&](ConvSpec& s) {
+    // 1-6 output channels per group (the calls take up to 4), 1-4 input channels, up to 5 groups.
+    s.groups = pick(1, 5);
+    s.in_channels = s.groups * pick(1, 4);
+    s.out_channels = s.groups * pick(1, 6);
+    if (pick(0, 4) == 0)  // more (input channel, tap) pairs than one call holds
+      for (int64_t& k : s.kernel) k = s.rank == 1 ? pick(10, 30) : s.rank == 2 ? pick(4, 6) : pick(3, 4);
+  });
+}
+
 TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
   auto pick = [rng = std::mt19937(kSeed + 13)](int64_t lo, int64_t hi) mutable {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
@@ -128,13 +142,21 @@ TEST(WeightGradientAlgorithms, PlanChoosesByLayer) {
       {{.rank = 3, .in_channels = 32, .out_channels = 32, .kernel = {3}, .padding = Padding::same(), .groups = 32},
        "wgrad_rows."},
       {{.rank = 2, .in_channels = 64, .out_channels = 64, .kernel = {3}, .padding = Padding::same()}, "wgrad."},
+      {{.rank = 2, .in_channels = 1, .out_channels = 1, .kernel = {3}, .padding = Padding::same()}, "wgrad_rows."},
+      {{.rank = 3, .in_channels = 1, .out_channels = 3, .kernel = {5}, .padding = Padding::same(),
+        .layout = Layout::channels_last},
+       "wgrad_rows."},
+      {{.rank = 2, .in_channels = 128, .out_channels = 128, .kernel = {3}, .padding = Padding::same(), .groups = 32},
+       "wgrad_rows."},
   };
   for (const Case& c : cases) {
     const BackwardWeightsPlan plan(c.spec);
     EXPECT_EQ(plan.algorithm().rfind(c.algorithm, 0), 0u) << describe(c.spec) << ": " << plan.explain();
     EXPECT_NE(plan.explain().find(": chosen, " + plan.algorithm()), std::string::npos) << plan.explain();
   }
-  EXPECT_NE(BackwardWeightsPlan(cases[2].spec).explain().find("depthwise: declined: not depthwise"), std::string::npos);
+  const std::string dense = BackwardWeightsPlan(cases[2].spec).explain();
+  EXPECT_NE(dense.find("depthwise: declined: not depthwise"), std::string::npos) << dense;
+  EXPECT_NE(dense.find("few_channel: declined: 64 x 64 channels per group"), std::string::npos) << dense;
 }
 
 }  // namespace
