@@ -114,12 +114,19 @@ std::string ChannelVectorWeightGradient::details() const {
 std::size_t ChannelVectorWeightGradient::workspace_bytes(const Shape& input_shape, int) const {
   const Axes a(spec_, input_shape);
   const int64_t lanes = kernels_->lanes, padded = ceil_div(spec_.in_channels, lanes) * lanes;
-  // The sums, and per (image, output depth) at most (2k + 1) H x (2k + 1) W rectangles with their taps.
-  const int64_t rectangles = a.batch * a.out[0] * (2 * a.k[1] + 1) * (2 * a.k[2] + 1);
-  return static_cast<std::size_t>(taps_ * padded * 4 + rectangles * (5 + 2 * taps_) * 8);
+  // The partial sums, and per (image, output depth) at most (2k + 1 + pixels / 256) H x (2k + 1) W rectangles
+  // with their taps.
+  const int64_t rectangles = a.batch * a.out[0] * (2 * a.k[1] + 1 + a.out[1] * a.out[2] / 256) * (2 * a.k[2] + 1);
+  return static_cast<std::size_t>(16 * taps_ * padded * 4 + rectangles * (5 + 2 * taps_) * 8);
 }
 
 namespace {
+
+// Output pixels per rectangle (whole rows): their input stays in L1/L2 for all channel vectors, and the
+// calls of the border columns (one column each) still get several rows.
+constexpr int64_t kRectanglePixels = 256;
+constexpr int64_t kChannelVectorChunks = 16;  // runs of rectangles the reduction is split into
+constexpr int64_t kMinVectorItems = 4;        // channel vectors from which threads take whole vectors
 
 // The output indices of one axis cut into runs that read the same kernel taps inside the input.
 struct Segment {
@@ -148,8 +155,14 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
   const Axes a(spec_, input.shape());
   const int64_t channels = spec_.in_channels, lanes = kernels_->lanes;
   const int64_t padded = ceil_div(channels, lanes) * lanes, vectors = padded / lanes;
-  // Rectangles (image, output depth, rows x columns) with the taps they read inside the input: tap
-  // index and the x offset of the rectangle's first pixel at that tap (channel 0).
+  // Four or more channel vectors: one thread per vector, which sweeps whole segments (the rows of one
+  // vector stay in L1; partial sums per chunk of rows cost Xception's 240-channel 5x5 layer 2x).
+  // Fewer (mri.dw3d: 2): chunks of rectangles of about 256 pixels, all vectors each.
+  const bool by_vector = vectors >= kMinVectorItems;
+  const int64_t rectangle_rows = by_vector ? a.out[1] : std::max<int64_t>(1, kRectanglePixels / a.out[2]);
+  // Rectangles (image, output depth, up to rectangle_rows rows x columns) with the taps they read inside
+  // the input: tap index and the x offset of the rectangle's first pixel at that tap (channel 0). In
+  // order of their rows, so a block of rows is read from memory once for all channel vectors.
   struct Rectangle {
     int64_t rows, columns, dy_offset, first_tap, tap_count;
   };
@@ -160,32 +173,38 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
     for (const Segment& sd : seg_d)
       for (int64_t od = sd.begin; od < sd.end; ++od)
         for (const Segment& sh : seg_h)
-          for (const Segment& sw : seg_w) {
-            Rectangle r{sh.end - sh.begin, sw.end - sw.begin,
-                        (((n * a.out[0] + od) * a.out[1] + sh.begin) * a.out[2] + sw.begin) * channels,
-                        static_cast<int64_t>(tap_index.size()), 0};
-            for (int64_t qd : sd.taps)
-              for (int64_t qh : sh.taps)
-                for (int64_t qw : sw.taps) {
-                  const int64_t id = od * a.s[0] + qd * a.d[0] - a.pad[0];
-                  const int64_t ih = sh.begin * a.s[1] + qh * a.d[1] - a.pad[1];
-                  const int64_t iw = sw.begin * a.s[2] + qw * a.d[2] - a.pad[2];
-                  tap_index.push_back((qd * a.k[1] + qh) * a.k[2] + qw);
-                  x_offset.push_back((((n * a.in[0] + id) * a.in[1] + ih) * a.in[2] + iw) * channels);
-                }
-            r.tap_count = static_cast<int64_t>(tap_index.size()) - r.first_tap;
-            if (r.tap_count > 0 && r.rows > 0 && r.columns > 0) rectangles.push_back(r);
-            else tap_index.resize(at(r.first_tap)), x_offset.resize(at(r.first_tap));
-          }
+          for (int64_t oh = sh.begin; oh < sh.end; oh += rectangle_rows)
+            for (const Segment& sw : seg_w) {
+              Rectangle r{std::min(rectangle_rows, sh.end - oh), sw.end - sw.begin,
+                          (((n * a.out[0] + od) * a.out[1] + oh) * a.out[2] + sw.begin) * channels,
+                          static_cast<int64_t>(tap_index.size()), 0};
+              for (int64_t qd : sd.taps)
+                for (int64_t qh : sh.taps)
+                  for (int64_t qw : sw.taps) {
+                    const int64_t id = od * a.s[0] + qd * a.d[0] - a.pad[0];
+                    const int64_t ih = oh * a.s[1] + qh * a.d[1] - a.pad[1];
+                    const int64_t iw = sw.begin * a.s[2] + qw * a.d[2] - a.pad[2];
+                    tap_index.push_back((qd * a.k[1] + qh) * a.k[2] + qw);
+                    x_offset.push_back((((n * a.in[0] + id) * a.in[1] + ih) * a.in[2] + iw) * channels);
+                  }
+              r.tap_count = static_cast<int64_t>(tap_index.size()) - r.first_tap;
+              if (r.tap_count > 0 && r.columns > 0) rectangles.push_back(r);
+              else tap_index.resize(at(r.first_tap)), x_offset.resize(at(r.first_tap));
+            }
 
-  std::vector<float> sums(at(taps_ * padded), 0.0f);  // [tap][channel]
+  // Items: channel vectors, or a fixed number of runs of consecutive rectangles (the shapes decide it,
+  // not the thread count), each summing all channel vectors into its own [tap][channel] partial sums,
+  // added in order below.
+  const int64_t count = static_cast<int64_t>(rectangles.size());
+  const int64_t items = by_vector ? vectors : std::clamp<int64_t>(count, 1, kChannelVectorChunks);
+  const int64_t partials = by_vector ? 1 : items;
+  std::vector<float> partial(at(partials * taps_ * padded), 0.0f);
   if (a.batch * a.out_pixels() * channels * taps_ < kSerialMacs) threads = 1;
   const int64_t most = kernels_->max_taps[0];
   const float* x = input.data();
   const float* dy = grad_output.data();
-  // One channel vector per item: its sums are computed by one thread, in the order of the rectangles.
-  parallel_for(threads, vectors, [&](int64_t v) {
-    const int64_t c = v * lanes, n = std::min(lanes, channels - c);
+  parallel_for(threads, items, [&](int64_t item) {
+    float* sums = partial.data() + (by_vector ? 0 : item * taps_ * padded);
     std::array<const float*, 28> xs;
     std::array<float*, 28> acc;
     const float* dy_c;
@@ -198,26 +217,36 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
     args.dy_row_step = a.out[2] * channels;
     args.x_step = a.s[2] * channels;
     args.dy_step = channels;
-    args.lanes = args.last_lanes = n;
-    for (const Rectangle& r : rectangles) {
-      dy_c = dy + r.dy_offset + c;
+    const int64_t first = by_vector ? 0 : chunk_begin(item, count, items);
+    const int64_t end = by_vector ? count : chunk_begin(item + 1, count, items);
+    for (int64_t i = first; i < end; ++i) {
+      const Rectangle& r = rectangles[at(i)];
       args.rows = r.rows;
       args.steps = r.columns;
       const int64_t chunks = chunks_of(r.tap_count, most);
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        const int64_t t0 = chunk_begin(chunk, r.tap_count, chunks), t1 = chunk_begin(chunk + 1, r.tap_count, chunks);
-        for (int64_t t = t0; t < t1; ++t) {
-          xs[at(t - t0)] = x + x_offset[at(r.first_tap + t)] + c;
-          acc[at(t - t0)] = sums.data() + tap_index[at(r.first_tap + t)] * padded + c;
+      for (int64_t v = by_vector ? item : 0; v < (by_vector ? item + 1 : vectors); ++v) {
+        const int64_t c = v * lanes;
+        args.lanes = args.last_lanes = std::min(lanes, channels - c);
+        dy_c = dy + r.dy_offset + c;
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+          const int64_t t0 = chunk_begin(chunk, r.tap_count, chunks), t1 = chunk_begin(chunk + 1, r.tap_count, chunks);
+          for (int64_t t = t0; t < t1; ++t) {
+            xs[at(t - t0)] = x + x_offset[at(r.first_tap + t)] + c;
+            acc[at(t - t0)] = sums + tap_index[at(r.first_tap + t)] * padded + c;
+          }
+          args.taps = t1 - t0;
+          kernels_->rows(args);
         }
-        args.taps = t1 - t0;
-        kernels_->rows(args);
       }
     }
   });
   const WeightIndex index(spec_);
   for (int64_t tap = 0; tap < taps_; ++tap)
-    for (int64_t c = 0; c < channels; ++c) grad_weight[index(c, 0, tap)] = sums[at(tap * padded + c)];
+    for (int64_t c = 0; c < channels; ++c) {
+      float total = 0.0f;
+      for (int64_t item = 0; item < partials; ++item) total += partial[at((item * taps_ + tap) * padded + c)];
+      grad_weight[index(c, 0, tap)] = total;
+    }
 }
 
 // --- RowWeightGradient ---
@@ -264,17 +293,33 @@ struct RowWeightGradient::Call {
   const RowWeightGradient& wg;
   Axes a;
   bool last;
-  int64_t phase = 0, pitch = 0, band_in_rows = 0;  // staged row: s_w phases of `phase` floats
+  // A staged row holds the W phases the taps read (phase value (qw * d_w) mod s_w), `phase` floats each;
+  // output row r of a band reads staged row r * row_step + qh * tap_row_step at kernel row qh. The rows
+  // between two output rows' taps are staged only when they are no more than the dilated kernel (a stride
+  // beyond it would stage rows no tap reads: a stride of 10000 staged 150,000 rows for 3).
+  int64_t phase = 0, pitch = 0, band_in_rows = 0, row_step = 0, tap_row_step = 0;
+  bool contiguous = true;
+  std::vector<int64_t> phases;      // the phase values staged, ascending
+  std::vector<int64_t> phase_slot;  // [qw]: where tap qw's phase is staged
   int64_t bands_per_plane = 0, bands = 0, chunks = 0, slots = 0;
   std::vector<int64_t> pair_offset;  // [c * taps + tap]: offset in the staging of the band's first row
-  std::vector<std::pair<int64_t, int64_t>> inside;  // per W phase: the staged cells [lo, hi) inside the input
+  std::vector<std::pair<int64_t, int64_t>> inside;  // per staged phase: the cells [lo, hi) inside the input
 
   Call(const RowWeightGradient& w, const Shape& input_shape)
       : wg(w), a(w.spec_, input_shape), last(w.spec_.layout == Layout::channels_last) {
     phase = a.out[2] + (a.k[2] - 1) * a.d[2] / a.s[2];
-    pitch = a.s[2] * phase;
-    band_in_rows = (kBandRows - 1) * a.s[1] + (a.k[1] - 1) * a.d[1] + 1;
-    for (int64_t ph = 0; ph < a.s[2]; ++ph) {  // staged cell j of phase ph is padded cell ph + j * s_w
+    for (int64_t qw = 0; qw < a.k[2]; ++qw) phases.push_back(qw * a.d[2] % a.s[2]);
+    std::sort(phases.begin(), phases.end());
+    phases.erase(std::unique(phases.begin(), phases.end()), phases.end());
+    for (int64_t qw = 0; qw < a.k[2]; ++qw)
+      phase_slot.push_back(std::lower_bound(phases.begin(), phases.end(), qw * a.d[2] % a.s[2]) - phases.begin());
+    pitch = static_cast<int64_t>(phases.size()) * phase;
+    const int64_t span = (a.k[1] - 1) * a.d[1] + 1;
+    contiguous = a.s[1] <= span;
+    row_step = contiguous ? a.s[1] : a.k[1];
+    tap_row_step = contiguous ? a.d[1] : 1;
+    band_in_rows = in_rows(kBandRows);
+    for (int64_t ph : phases) {  // staged cell j of phase ph is padded cell ph + j * s_w
       const int64_t raw0 = ph - a.pad[2];
       const int64_t lo = std::clamp<int64_t>(ceil_div(-raw0, a.s[2]), 0, phase);
       inside.emplace_back(lo, std::clamp<int64_t>(ceil_div(a.in[2] - raw0, a.s[2]), lo, phase));
@@ -287,8 +332,16 @@ struct RowWeightGradient::Call {
       for (int64_t qd = 0; qd < a.k[0]; ++qd)
         for (int64_t qh = 0; qh < a.k[1]; ++qh)
           for (int64_t qw = 0; qw < a.k[2]; ++qw)
-            pair_offset.push_back(((c * a.k[0] + qd) * band_in_rows + qh * a.d[1]) * pitch +
-                                  (qw * a.d[2]) % a.s[2] * phase + qw * a.d[2] / a.s[2]);
+            pair_offset.push_back(((c * a.k[0] + qd) * band_in_rows + qh * tap_row_step) * pitch +
+                                  phase_slot[at(qw)] * phase + qw * a.d[2] / a.s[2]);
+  }
+
+  // Staged rows of a band of `rows` output rows, and the padded H index of staged row j of a band from oh0.
+  int64_t in_rows(int64_t rows) const {
+    return contiguous ? (rows - 1) * a.s[1] + (a.k[1] - 1) * a.d[1] + 1 : rows * a.k[1];
+  }
+  int64_t padded_row(int64_t oh0, int64_t j) const {
+    return contiguous ? oh0 * a.s[1] + j : (oh0 + j / a.k[1]) * a.s[1] + j % a.k[1] * a.d[1];
   }
 
   int64_t stage_floats() const { return wg.in_g_ * a.k[0] * band_in_rows * pitch; }
@@ -302,7 +355,7 @@ struct RowWeightGradient::Call {
     const ConvSpec& spec = wg.spec_;
     const int64_t n = b / (a.out[0] * bands_per_plane), od = b / bands_per_plane % a.out[0];
     const int64_t oh0 = b % bands_per_plane * kBandRows, rows = std::min(kBandRows, a.out[1] - oh0);
-    const int64_t in_rows = (rows - 1) * a.s[1] + (a.k[1] - 1) * a.d[1] + 1;
+    const int64_t staged_rows = in_rows(rows);
     const int64_t cin = spec.in_channels, cout = spec.out_channels;
     const int64_t x_pitch = last ? cin : 1;  // floats between neighbouring cells of a row
     const DepthwiseKernels& copy = depthwise_kernels(wg.kernels_->isa);
@@ -310,23 +363,24 @@ struct RowWeightGradient::Call {
       for (int64_t qd = 0; qd < a.k[0]; ++qd) {
         const int64_t channel = g * wg.in_g_ + c;
         const int64_t id = padded_source_index(od * a.s[0] + qd * a.d[0] - a.pad[0], a.in[0], spec.padding_mode);
-        for (int64_t r = 0; r < in_rows; ++r) {
+        for (int64_t r = 0; r < staged_rows; ++r) {
           const int64_t ih =
-              id < 0 ? -1 : padded_source_index(oh0 * a.s[1] + r - a.pad[1], a.in[1], spec.padding_mode);
+              id < 0 ? -1 : padded_source_index(padded_row(oh0, r) - a.pad[1], a.in[1], spec.padding_mode);
           src[r] = ih < 0 ? nullptr
                    : last ? x + ((n * a.in[0] + id) * a.in[1] + ih) * a.in[2] * cin + channel
                           : x + (((n * cin + channel) * a.in[0] + id) * a.in[1] + ih) * a.in[2];
         }
         float* plane = stage + (c * a.k[0] + qd) * band_in_rows * pitch;
-        for (int64_t ph = 0; ph < a.s[2]; ++ph) {
+        for (size_t p = 0; p < phases.size(); ++p) {
+          const int64_t ph = phases[p];
           // Cells [lo, hi) of every row lie inside the input: one vector copy / deinterleave call for
           // all rows (zeros for rows in the zero padding); the few border cells per the padding mode.
-          const int64_t lo = inside[at(ph)].first, hi = inside[at(ph)].second;
-          float* dst = plane + ph * phase;
+          const int64_t lo = inside[p].first, hi = inside[p].second;
+          float* dst = plane + static_cast<int64_t>(p) * phase;
           if (hi > lo)
-            copy.gather(src, in_rows, (ph - a.pad[2] + lo * a.s[2]) * x_pitch, a.s[2] * x_pitch, hi - lo, dst + lo,
+            copy.gather(src, staged_rows, (ph - a.pad[2] + lo * a.s[2]) * x_pitch, a.s[2] * x_pitch, hi - lo, dst + lo,
                         pitch);
-          for (int64_t r = 0; r < in_rows; ++r) {
+          for (int64_t r = 0; r < staged_rows; ++r) {
             float* row = dst + r * pitch;
             if (spec.padding_mode == PaddingMode::zeros || !src[r]) {
               std::fill_n(row, lo, 0.0f);
@@ -358,7 +412,7 @@ struct RowWeightGradient::Call {
     args.dy = dys.data();
     args.acc = acc.data();
     args.rows = rows;
-    args.x_row_step = a.s[1] * pitch;
+    args.x_row_step = row_step * pitch;
     args.dy_row_step = a.out[2];
     args.steps = ceil_div(a.out[2], lanes);
     args.x_step = args.dy_step = lanes;
