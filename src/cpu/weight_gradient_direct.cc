@@ -44,7 +44,6 @@ struct Axes {
       pad[i] = g.pad_begin, pad_end[i] = g.pad_end;
     }
   }
-  int64_t taps() const { return k[0] * k[1] * k[2]; }
   int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
 };
 

@@ -10,13 +10,14 @@
 //     channel block, whose sums stay in registers. Each axis is cut into segments of output pixels
 //     reading the same taps inside the input (the border pixels of a 3-wide kernel are 2 segments, the
 //     rest one), so a call covers a (rows x columns) rectangle with every tap it lists inside the input:
-//     no padding is staged or multiplied. Threads take whole channel vectors.
+//     no padding is staged or multiplied. Threads take whole channel vectors (below 4 vectors, shape-fixed
+//     runs of rectangles with partial sums added in order).
 //   RowWeightGradient (`depthwise` channels_first, `few_channel`): vectorized along W. Per band of 16
 //     output rows the input rows it reads are staged padded (padding mode applied, zero rows for the
-//     zero padding, split into `stride` phases so a tap reads consecutive cells), then each call sums
-//     up to 4 output channels x up to 28 (input channel, tap) pairs over the band.
-//     The reduction is split into a fixed number of chunks of bands per group (independent of the
-//     thread count), whose partial sums are added in order at the end.
+//     zero padding, split into the stride phases the taps read so a tap reads consecutive cells), then
+//     each call sums up to 4 output channels x up to 28 (input channel, tap) pairs over the band. The
+//     reduction is split into a fixed number of chunks of bands per group (independent of the thread
+//     count), whose partial sums are added in order at the end.
 // Both give identical bits for every thread count.
 #pragma once
 
