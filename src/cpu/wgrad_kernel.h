@@ -37,6 +37,9 @@ struct WgradKernels {
   int max_taps[kMaxWgradOutputs];
   // Any 1 <= outputs <= kMaxWgradOutputs and 1 <= taps <= max_taps[outputs - 1].
   void (*rows)(const WgradRows&);
+  // acc[k] += src[base + k] in double for each block base = 0, block, 2 block, ... < n (k < block, the
+  // last block cut at n): the bias gradient's sums, `block` independent chains of double adds.
+  void (*add_blocks)(const float* src, int64_t n, int64_t block, double* acc);
 };
 
 const WgradKernels& wgrad_kernels(Isa isa);

@@ -104,12 +104,23 @@ void wgrad_rows(const WgradRows& a) {
   table.run[a.lanes == V::kLanes ? 1 : 0][a.outputs - 1][a.taps - 1](a);
 }
 
+// The compiler vectorizes the block loop with this ISA's widest conversions and double adds.
+template <class V>
+void add_blocks(const float* src, int64_t n, int64_t block, double* acc) {
+  for (int64_t base = 0; base < n; base += block) {
+    const int64_t m = std::min(block, n - base);
+    const float* from = src + base;
+    for (int64_t k = 0; k < m; ++k) acc[k] += from[k];
+  }
+}
+
 template <class V, Isa kIsa>
 constexpr WgradKernels wgrad_kernel_table() {
   return {kIsa,
           V::kLanes,
           {kWgradMaxTaps<V, 1>, kWgradMaxTaps<V, 2>, kWgradMaxTaps<V, 3>, kWgradMaxTaps<V, 4>},
-          &wgrad_rows<V>};
+          &wgrad_rows<V>,
+          &add_blocks<V>};
 }
 
 }  // namespace convkit::cpu
