@@ -149,6 +149,9 @@ TEST(WeightGradientAlgorithms, PlanChoosesByLayer) {
        "wgrad_rows."},
       {{.rank = 2, .in_channels = 128, .out_channels = 128, .kernel = {3}, .padding = Padding::same(), .groups = 32},
        "wgrad_rows."},
+      {{.rank = 1, .in_channels = 1, .out_channels = 128, .kernel = {80}, .stride = {4}}, "wgrad_rows."},
+      {{.rank = 1, .in_channels = 1, .out_channels = 128, .kernel = {80}, .stride = {4}, .layout = Layout::channels_last},
+       "wgrad."},
   };
   for (const Case& c : cases) {
     const BackwardWeightsPlan plan(c.spec);

@@ -296,7 +296,7 @@ struct RowWeightGradient::Call {
   // output row r of a band reads staged row r * row_step + qh * tap_row_step at kernel row qh. The rows
   // between two output rows' taps are staged only when they are no more than the dilated kernel (a stride
   // beyond it would stage rows no tap reads: a stride of 10000 staged 150,000 rows for 3).
-  int64_t phase = 0, pitch = 0, band_in_rows = 0, row_step = 0, tap_row_step = 0;
+  int64_t phase = 0, pitch = 0, band_rows = 0, band_in_rows = 0, row_step = 0, tap_row_step = 0;
   bool contiguous = true;
   std::vector<int64_t> phases;      // the phase values staged, ascending
   std::vector<int64_t> phase_slot;  // [qw]: where tap qw's phase is staged
@@ -317,7 +317,8 @@ struct RowWeightGradient::Call {
     contiguous = a.s[1] <= span;
     row_step = contiguous ? a.s[1] : a.k[1];
     tap_row_step = contiguous ? a.d[1] : 1;
-    band_in_rows = in_rows(kBandRows);
+    band_rows = std::min(kBandRows, a.out[1]);
+    band_in_rows = in_rows(band_rows);
     for (int64_t ph : phases) {  // staged cell j of phase ph is padded cell ph + j * s_w
       const int64_t raw0 = ph - a.pad[2];
       const int64_t lo = std::clamp<int64_t>(ceil_div(-raw0, a.s[2]), 0, phase);
@@ -344,7 +345,7 @@ struct RowWeightGradient::Call {
   }
 
   int64_t stage_floats() const { return wg.in_g_ * a.k[0] * band_in_rows * pitch; }
-  int64_t dy_stage_floats() const { return last ? wg.out_g_ * kBandRows * a.out[2] : 0; }
+  int64_t dy_stage_floats() const { return last ? wg.out_g_ * band_rows * a.out[2] : 0; }
 
   // Band b (image, output depth, block of rows) of group g: stages its input rows and adds its sums into
   // `sums` ([o][c * taps + tap][lane]).
@@ -400,7 +401,7 @@ struct RowWeightGradient::Call {
           const PaddedRow row{
               .src = dy + ((n * a.out[0] + od) * a.out[1] + oh0 + r) * a.out[2] * cout + g * wg.out_g_ + o,
               .pitch = cout, .size = a.out[2], .pad = 0, .limit = a.out[2]};
-          gather_padded(row, 0, 1, a.out[2], dy_stage + (o * kBandRows + r) * a.out[2]);
+          gather_padded(row, 0, 1, a.out[2], dy_stage + (o * band_rows + r) * a.out[2]);
         }
     const int64_t lanes = wg.kernels_->lanes;
     std::array<const float*, kMaxWgradOutputs> dys;
@@ -423,7 +424,7 @@ struct RowWeightGradient::Call {
       const int64_t o0 = chunk_begin(oc, wg.out_g_, o_chunks), o1 = chunk_begin(oc + 1, wg.out_g_, o_chunks);
       for (int64_t o = o0; o < o1; ++o) {
         const int64_t channel = g * wg.out_g_ + o;
-        dys[at(o - o0)] = last ? dy_stage + o * kBandRows * a.out[2]
+        dys[at(o - o0)] = last ? dy_stage + o * band_rows * a.out[2]
                                : dy + (((n * cout + channel) * a.out[0] + od) * a.out[1] + oh0) * a.out[2];
       }
       args.outputs = o1 - o0;
