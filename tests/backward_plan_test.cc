@@ -9,7 +9,7 @@
 #include <random>
 
 #include "../src/cpu/isa.h"
-#include "../src/cpu/weight_gradient.h"
+#include "../src/cpu/weight_gradient_algorithm.h"
 #include "convkit/backward.h"
 #include "convkit/backward_plan.h"
 #include "algorithm_support.h"
@@ -43,14 +43,23 @@ Tensor random_grad_output(const testing::Problem& p, std::mt19937& rng, bool int
   return testing::random_tensor(output_shape(p.spec, p.input_shape), rng, integers);
 }
 
-// The weight GEMM on one ISA into NaN-filled outputs.
-WeightGradients run_weight_gemm(const testing::Problem& p, const Tensor& x, const Tensor& dy, cpu::Isa isa,
-                                int threads) {
-  const cpu::WeightGradient gemm(p.spec, isa);
-  WeightGradients out{Tensor(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN()), std::nullopt};
-  if (p.spec.bias) out.bias = Tensor(bias_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-  gemm.run(x.view(), dy.view(), out.weight.data(), out.bias ? out.bias->data() : nullptr, threads);
+const cpu::WeightGradientEntry& weight_algorithm(std::string_view name) {
+  for (const cpu::WeightGradientEntry& entry : cpu::weight_gradient_algorithms())
+    if (entry.name == name) return entry;
+  throw std::logic_error("no weight-gradient algorithm " + std::string(name));
+}
+
+// One weight-gradient algorithm on one ISA into a NaN-filled output (a cell it does not write shows).
+Tensor run_weight_algorithm(const cpu::WeightGradientEntry& entry, const testing::Problem& p, const Tensor& x,
+                            const Tensor& dy, cpu::Isa isa, int threads) {
+  const std::unique_ptr<cpu::WeightGradientAlgorithm> algorithm = entry.create(p.spec, isa);
+  Tensor out(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+  algorithm->run(x.view(), dy.view(), out.data(), threads);
   return out;
+}
+
+Tensor run_weight_gemm(const testing::Problem& p, const Tensor& x, const Tensor& dy, cpu::Isa isa, int threads) {
+  return run_weight_algorithm(weight_algorithm("gemm"), p, x, dy, isa, threads);
 }
 
 Tensor run_data_plan(const testing::Problem& p, const Tensor& weight, const Tensor& dy, int threads) {
@@ -83,16 +92,17 @@ TEST(BackwardWeightsGemm, MatchesReferenceExactlyOnIntegerDataOnEveryIsa) {
     const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
     const Tensor dy = random_grad_output(p, rng, true);
     const Tensor expected = reference::convolution_backward_weights(p.spec, data.input, dy);
-    const Tensor expected_bias = reference::convolution_backward_bias(p.spec, dy);
+    if (p.spec.bias) {
+      const WeightGradients planned = BackwardWeightsPlan(p.spec).run(data.input, dy);
+      ASSERT_EQ(testing::max_abs_difference(*planned.bias, reference::convolution_backward_bias(p.spec, dy)), 0.0)
+          << p.describe();
+    }
     for (cpu::Isa isa : cpu::supported_isas()) {
-      const WeightGradients one = run_weight_gemm(p, data.input, dy, isa, 1);
-      ASSERT_EQ(testing::max_abs_difference(one.weight, expected), 0.0)
+      const Tensor one = run_weight_gemm(p, data.input, dy, isa, 1);
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
           << "trial " << trial << " seed " << kSeed + 1 << " isa " << to_string(isa) << ": " << p.describe();
-      if (p.spec.bias) {
-        ASSERT_EQ(testing::max_abs_difference(*one.bias, expected_bias), 0.0) << p.describe();
-      }
-      const WeightGradients two = run_weight_gemm(p, data.input, dy, isa, 2);
-      ASSERT_TRUE(testing::bit_identical(one.weight, two.weight)) << "1 and 2 threads differ: " << p.describe();
+      ASSERT_TRUE(testing::bit_identical(one, run_weight_gemm(p, data.input, dy, isa, 2)))
+          << "1 and 2 threads differ: " << p.describe();
     }
   }
 }
@@ -145,11 +155,11 @@ TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
         const Tensor dx = run_data_plan(p, data.weight, dy, 1);
         ASSERT_TRUE(testing::bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
         for (cpu::Isa isa : cpu::supported_isas()) {
-          const WeightGradients one = run_weight_gemm(p, data.input, dy, isa, 1);
-          ASSERT_TRUE(testing::bit_identical(one.weight, run_weight_gemm(p, data.input, dy, isa, 2).weight))
+          const Tensor one = run_weight_gemm(p, data.input, dy, isa, 1);
+          ASSERT_TRUE(testing::bit_identical(one, run_weight_gemm(p, data.input, dy, isa, 2)))
               << to_string(isa) << ": " << p.describe();
           if (integers) {
-            ASSERT_EQ(testing::max_abs_difference(one.weight,
+            ASSERT_EQ(testing::max_abs_difference(one,
                                                   reference::convolution_backward_weights(p.spec, data.input, dy)),
                       0.0)
                 << to_string(isa) << ": " << p.describe();
@@ -214,12 +224,11 @@ TEST(BackwardPlans, TransposedOutputShapeBeyondTheSpan) {
     const Tensor dy = random_grad_output(p, rng, true);
     const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
     EXPECT_EQ(testing::max_abs_difference(run_data_plan(p, data.weight, dy, 2), expected), 0.0) << p.describe();
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const WeightGradients got = run_weight_gemm(p, data.input, dy, isa, 2);
-      const Tensor weights = reference::convolution_backward_weights(p.spec, data.input, dy);
-      EXPECT_EQ(testing::max_abs_difference(got.weight, weights), 0.0) << p.describe();
-      EXPECT_EQ(testing::max_abs_difference(*got.bias, reference::convolution_backward_bias(p.spec, dy)), 0.0);
-    }
+    const Tensor weights = reference::convolution_backward_weights(p.spec, data.input, dy);
+    for (cpu::Isa isa : cpu::supported_isas())
+      EXPECT_EQ(testing::max_abs_difference(run_weight_gemm(p, data.input, dy, isa, 2), weights), 0.0) << p.describe();
+    const WeightGradients planned = BackwardWeightsPlan(p.spec, {.threads = 2}).run(data.input, dy);
+    EXPECT_EQ(testing::max_abs_difference(*planned.bias, reference::convolution_backward_bias(p.spec, dy)), 0.0);
   }
 }
 
@@ -245,6 +254,7 @@ TEST(BackwardPlans, BadArgumentsAreErrorsNamingThem) {
   EXPECT_NE(message([&] { weights_plan.run(x, dy, gw.view()); }).find("grad_bias missing"), std::string::npos);
   EXPECT_NE(message([&] { BackwardWeightsPlan(spec, {.algorithm = "winograd"}); }).find("PlanOptions.algorithm=winograd"),
             std::string::npos);
+  EXPECT_NE(weights_plan.explain().find("few_channel: chosen"), std::string::npos) << weights_plan.explain();
   EXPECT_NE(message([&] { BackwardDataPlan(spec, Tensor({3, 2, 4})); }).find("weight"), std::string::npos);
 }
 

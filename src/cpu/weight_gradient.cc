@@ -218,8 +218,12 @@ struct WeightGradient::Call {
   }
 };
 
-void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
-                         int threads) const {
+std::string WeightGradient::details() const {
+  return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " + std::to_string(direct_g_) +
+         " channels, the reduction over batch and pixels in one " + name() + " call per tile";
+}
+
+void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
   const Call call(*this, input, grad_output);
   const int64_t nr = kernel_.nr, m_tiles = ceil_div(call.m, kernel_.mr);
   std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]
@@ -252,20 +256,6 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
         float* out = grad_weight + (spec_.flip ? taps_ - 1 - tap : tap) * tap_stride + gc * inner_stride;
         for (int64_t dc = 0; dc < direct_g_; ++dc) out[(g * direct_g_ + dc) * outer_stride] = row[dc];
       }
-
-  // dL/db[o] = sum of dL/dy over batch and space, in double (the order is fixed).
-  if (grad_bias) {
-    const float* dy = grad_output.data();
-    const int64_t pixels = spec_.transposed ? call.g_pixels : call.d_pixels;
-    const int64_t channels = spec_.out_channels;
-    for (int64_t o = 0; o < channels; ++o) {
-      double sum = 0.0;
-      for (int64_t n = 0; n < call.batch; ++n)
-        for (int64_t t = 0; t < pixels; ++t)
-          sum += channels_last ? dy[(n * pixels + t) * channels + o] : dy[(n * channels + o) * pixels + t];
-      grad_bias[o] = static_cast<float>(sum);
-    }
-  }
 }
 
 std::size_t WeightGradient::workspace_bytes(const Shape& input_shape, int threads) const {

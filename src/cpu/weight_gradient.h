@@ -25,20 +25,18 @@
 #include "convkit/tensor.h"
 #include "isa.h"
 #include "tile_kernel.h"
+#include "weight_gradient_algorithm.h"
 
 namespace convkit::cpu {
 
-class WeightGradient {
+class WeightGradient final : public WeightGradientAlgorithm {
  public:
   WeightGradient(const ConvSpec& spec, Isa isa);
 
-  // `input` and `grad_output` contiguous in the spec's layout, shapes checked by the caller.
-  // `grad_weight`: contiguous weight_shape(spec); `grad_bias`: out_channels floats or null.
-  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
-           int threads) const;
-
-  std::string name() const;
-  std::size_t workspace_bytes(const Shape& input_shape, int threads) const;
+  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
+  std::string name() const override;
+  std::string details() const override;
+  std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
 
  private:
   struct Call;

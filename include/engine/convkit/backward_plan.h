@@ -8,8 +8,10 @@
 //                        spec and inherits the forward engine's algorithms. The adjoint depends on the
 //                        input size ('same' pads, the output_padding that recovers the exact input size),
 //                        so one adjoint plan is made per input spatial size and kept.
-//   BackwardWeightsPlan: dL/dw (and dL/db) from x and dL/dy, as a GEMM over packed tiles whose reduction
-//                        over batch and space runs inside one micro-kernel call per output tile.
+//   BackwardWeightsPlan: dL/dw (and dL/db) from x and dL/dy, by the first algorithm of an ordered table
+//                        that computes the spec and does not step aside (src/cpu/weight_gradient_algorithms.cc;
+//                        `explain()` says why each declined); `gemm`, a GEMM over packed tiles whose reduction
+//                        over batch and space runs inside one micro-kernel call per output tile, computes all.
 #pragma once
 
 #include <cstddef>
@@ -53,7 +55,7 @@ struct WeightGradients {
 
 class BackwardWeightsPlan {
  public:
-  // options.algorithm: "" or "gemm" (the only one).
+  // options.algorithm forces an algorithm by name (an error when unknown or when it cannot compute the spec).
   explicit BackwardWeightsPlan(const ConvSpec& spec, PlanOptions options = {});
   ~BackwardWeightsPlan();
   BackwardWeightsPlan(BackwardWeightsPlan&&) noexcept;
@@ -66,8 +68,10 @@ class BackwardWeightsPlan {
            std::optional<TensorView> grad_bias = std::nullopt) const;
 
   const ConvSpec& spec() const;
-  // The micro-kernel, e.g. "wgrad.avx512.14x32" (operation.isa.tile).
+  // The chosen kernel, e.g. "wgrad.avx512.14x32" (operation.isa.tile).
   std::string algorithm() const;
+  // One line per candidate algorithm: the chosen one and why the others declined.
+  std::string explain() const;
   // The extra memory one run needs.
   std::size_t workspace_bytes(std::span<const int64_t> input_shape) const;
 
