@@ -165,25 +165,6 @@ BasicTensorView<T> cells(const BasicTensorView<T>& view, const ConvSpec& spec,
   return {data, shape, strides};
 }
 
-// to = the contiguous values `from` (zeros when null): one loop per innermost row of `to`.
-void put(const float* from, TensorView to) {
-  if (to.numel() == 0) return;
-  const Shape& shape = to.shape();
-  const Shape& strides = to.strides();
-  const size_t last = shape.size() - 1;
-  const int64_t n = shape[last], step = strides[last];
-  Shape index(shape.size(), 0);
-  for (;;) {
-    float* row = to.data();
-    for (size_t a = 0; a < last; ++a) row += index[a] * strides[a];
-    for (int64_t i = 0; i < n; ++i) row[i * step] = from ? from[i] : 0.0f;
-    if (from) from += n;
-    size_t a = last;
-    while (a > 0 && ++index[a - 1] == shape[a - 1]) index[--a] = 0;
-    if (a == 0) return;
-  }
-}
-
 }  // namespace
 
 // One phase of a strided convolution's input gradient: a stride-1 forward plan over (part of) dy
@@ -219,7 +200,7 @@ struct Adjoint {
   void run_phases(ConstTensorView grad_output, TensorView target, const ConvSpec& spec) const {
     const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
     const ConstTensorView dy = grad_output.is_contiguous() ? grad_output : staged_dy.view();
-    std::vector<float> values;
+    std::vector<float> staging;
     for (const Phase& phase : phases) {
       std::array<int64_t, kMaxRank> first{}, count{}, crop{}, read{}, one{1, 1, 1};
       for (size_t s = 0; s < kMaxRank; ++s) {
@@ -229,17 +210,25 @@ struct Adjoint {
       }
       const TensorView out = cells(target, spec, first, count, stride);
       if (!phase.plan) {
-        put(nullptr, out);
+        copy_elements(Tensor(out.shape()).view(), out);
         continue;
       }
       for (int axis = 0; axis < spec.rank; ++axis) {
         const size_t s = cpu::slot(spec.rank, axis);
         read[s] = dy.dim((spec.layout == Layout::channels_last ? 1 : 2) + axis) - crop[s] - phase.axes[s].crop_end;
       }
-      values.resize(at(out.numel()));
-      const TensorView computed(values.data(), out.shape());
-      phase.plan->run(cells(dy, spec, crop, read, one), computed);
-      put(values.data(), out);
+      // channels_last: written in place where the algorithm can (depthwise), else staged by the plan.
+      // channels_first: no algorithm writes every s-th column in place; one buffer for all phases
+      // (the plan would allocate and zero one per phase: 10-20% of mobilenetv2.dw3x3s2).
+      const ConstTensorView phase_dy = cells(dy, spec, crop, read, one);
+      if (spec.layout == Layout::channels_last) {
+        phase.plan->run(phase_dy, out);
+      } else {
+        staging.resize(at(out.numel()));
+        const TensorView computed(staging.data(), out.shape());
+        phase.plan->run(phase_dy, computed);
+        copy_elements(computed, out);
+      }
     }
   }
 };
