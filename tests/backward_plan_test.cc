@@ -85,6 +85,62 @@ TEST(BackwardDataPlan, MatchesReferenceExactlyOnIntegerData) {
   }
 }
 
+// Strided convolutions, through their phases (and, forced, through the transposed plan): strides 2-4
+// with kernels shorter than the stride (phases no tap reaches), as long and longer; dilation; every
+// padding kind and mode; groups and depthwise; rank 1-3; both layouts; odd sizes where some phases have
+// no cell. Exact on integer data; 1 and 2 threads bit-identical.
+TEST(BackwardDataPlan, StridedPhasesMatchReferenceExactly) {
+  std::mt19937 rng(kSeed + 8);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  testing::ProblemOptions options;
+  options.allow_transposed = false;
+  options.max_spatial = 11;
+  int depthwise_phases = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    testing::Problem p;
+    for (bool valid = false; !valid;) {
+      p = testing::random_problem(rng, options);
+      ConvSpec& s = p.spec;
+      if (pick(0, 2) == 0) {
+        s.groups = s.in_channels;
+        s.out_channels = s.in_channels * pick(1, 2);
+      }
+      for (size_t a = 0; a < static_cast<size_t>(s.rank); ++a) {
+        const int64_t stride = a == 0 || pick(0, 1) == 1 ? pick(2, 4) : 1;
+        s.stride[a] = stride;
+        const int64_t shape = stride == 1 ? 1 : pick(0, 2);  // kernel <, == or > stride
+        s.kernel[a] = shape == 0 ? pick(1, stride - 1) : shape == 1 ? stride : pick(stride + 1, 2 * stride + 1);
+      }
+      p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, input_spatial_of(s, p.input_shape));
+      try {
+        resolve_geometry(s, input_spatial_of(s, p.input_shape));
+        valid = true;
+      } catch (const Error&) {  // kernel beyond the padded input: draw again
+      }
+    }
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor dy = random_grad_output(p, rng, true);
+    const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+    const std::string route = BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape);
+    for (const std::string& algorithm : {std::string(), std::string("transposed")}) {
+      Tensor one(p.input_shape, std::numeric_limits<float>::quiet_NaN()), two = one;
+      BackwardDataPlan(p.spec, data.weight, {.threads = 1, .algorithm = algorithm}).run(dy, one.view());
+      BackwardDataPlan(p.spec, data.weight, {.threads = 2, .algorithm = algorithm}).run(dy, two.view());
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+          << "trial " << trial << " seed " << kSeed + 8 << ": " << p.describe() << " via "
+          << (algorithm.empty() ? route : algorithm);
+      ASSERT_TRUE(testing::bit_identical(one, two))
+          << "1 and 2 threads differ, trial " << trial << ": " << p.describe();
+    }
+    const bool depthwise = p.spec.groups == p.spec.in_channels && p.spec.out_channels == p.spec.in_channels;
+    if (depthwise) {
+      EXPECT_NE(route.find("adjoint phases"), std::string::npos) << route << ": " << p.describe();
+      depthwise_phases += route.find("depthwise") != std::string::npos;
+    }
+  }
+  EXPECT_GT(depthwise_phases, 20);
+}
+
 TEST(BackwardWeightsGemm, MatchesReferenceExactlyOnIntegerDataOnEveryIsa) {
   std::mt19937 rng(kSeed + 1);
   for (int trial = 0; trial < 400; ++trial) {
@@ -142,7 +198,9 @@ TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
                          Layer{2, 3, 64, 7, 2, 3, 1, 1, 33, 1, false}, Layer{2, 64, 64, 3, 2, 1, 1, 1, 15, 2, false},
                          Layer{2, 32, 32, 3, 1, 6, 6, 1, 16, 1, false}, Layer{1, 30, 10, 5, 1, 0, 1, 1, 64, 3, false},
                          Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1, false}, Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1, false},
-                         Layer{2, 32, 32, 3, 1, 1, 1, 32, 14, 2, false}, Layer{2, 64, 32, 4, 2, 1, 1, 1, 9, 2, true}})
+                         Layer{2, 32, 32, 3, 1, 1, 1, 32, 14, 2, false}, Layer{2, 64, 32, 4, 2, 1, 1, 1, 9, 2, true},
+                         Layer{2, 48, 48, 3, 2, 1, 1, 48, 23, 2, false},
+                         Layer{1, 1, 16, 20, 4, 0, 1, 1, 203, 2, false}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       testing::Problem p;
       p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},
@@ -198,7 +256,9 @@ TEST(BackwardPlans, StridedViewsAndOneAdjointPerInputSize) {
     const TensorView dx_view = dx_storage.view().permuted(axes);
     data_plan.run(dy_view, dx_view);
     EXPECT_EQ(testing::max_abs_difference(dx_view, expected_dx), 0.0) << to_string(shape);
-    EXPECT_NE(data_plan.algorithm(shape).find("adjoint conv_transpose"), std::string::npos);
+    const std::string route = "adjoint phases (stride 2x2: 4 stride-1 convs; 5 gradient channels: spatial)";
+    EXPECT_NE(data_plan.algorithm(shape).find(route), std::string::npos)
+        << data_plan.algorithm(shape);
 
     Tensor gw_storage(weight_shape(spec)), gb_storage(Shape{7, 2});
     const int weight_axes[] = {3, 2, 1, 0};

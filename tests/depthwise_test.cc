@@ -5,6 +5,9 @@
 // whatever the summation order, so those comparisons are exact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "../src/cpu/depthwise_convolution.h"
@@ -121,6 +124,35 @@ TEST(DepthwiseConvolution, MatchesReferenceAcrossBlockingEdges) {
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
       ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(p, data, expected, 0.0));
     }
+}
+
+// Plans write outputs of any strides: channels_last depthwise in place (run_strided), channels_first
+// through a staging copy. The view holds every other pixel along each axis and the channels from the
+// second of a larger NaN-filled tensor; the cells between stay NaN.
+TEST(DepthwiseConvolution, WritesStridedOutputViews) {
+  std::mt19937 rng(kSeed + 4);
+  for (int trial = 0; trial < 100; ++trial) {
+    const testing::Problem problem = random_depthwise_problem(rng);
+    const ConvSpec& spec = problem.spec;
+    const testing::ProblemData data = testing::random_data(problem, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(spec, data.input, data.weight, data.bias_view());
+    const bool last = spec.layout == Layout::channels_last;
+    const size_t channel_axis = last ? static_cast<size_t>(spec.rank) + 1 : 1;
+    Shape big = expected.shape();
+    for (size_t axis = 1; axis < big.size(); ++axis)
+      big[axis] = axis == channel_axis ? big[axis] + 2 : 2 * big[axis] + 1;
+    Tensor storage(big, std::numeric_limits<float>::quiet_NaN());
+    Shape strides = contiguous_strides(big);
+    float* first = storage.data() + strides[channel_axis];
+    for (size_t axis = 1; axis < big.size(); ++axis)
+      if (axis != channel_axis) first += strides[axis], strides[axis] *= 2;
+    const TensorView view(first, expected.shape(), strides);
+    ConvPlan(spec, data.weight, data.bias_view(), {.threads = 2}).run(data.input, view);
+    ASSERT_EQ(testing::max_abs_difference(view, expected), 0.0) << "trial " << trial << ": " << problem.describe();
+    const auto nan =
+        std::count_if(storage.values().begin(), storage.values().end(), [](float v) { return std::isnan(v); });
+    ASSERT_EQ(nan, storage.numel() - expected.numel()) << "cells outside the view written: " << problem.describe();
+  }
 }
 
 TEST(DepthwiseConvolution, PlansChooseItForDepthwiseSpecsOnly) {

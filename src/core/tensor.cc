@@ -51,9 +51,24 @@ bool next_index(Shape& index, std::span<const int64_t> shape) {
 void copy_elements(ConstTensorView from, TensorView to) {
   if (from.shape() != to.shape()) fail("copy_elements: shapes ", from.shape(), " and ", to.shape(), " differ");
   if (from.numel() == 0) return;
-  Shape index(from.shape().size(), 0);
-  do to[index] = from[index];
-  while (next_index(index, from.shape()));
+  if (from.rank() == 0) {
+    *to.data() = *from.data();
+    return;
+  }
+  // One strided loop per innermost row (the plans copy staged outputs into strided views this way).
+  const Shape& shape = from.shape();
+  const Shape outer(shape.begin(), shape.end() - 1);
+  const int64_t n = shape.back(), from_step = from.strides().back(), to_step = to.strides().back();
+  Shape index(outer.size(), 0);
+  do {
+    const float* src = from.data();
+    float* dst = to.data();
+    for (size_t axis = 0; axis < outer.size(); ++axis) {
+      src += index[axis] * from.strides()[axis];
+      dst += index[axis] * to.strides()[axis];
+    }
+    for (int64_t i = 0; i < n; ++i) dst[i * to_step] = src[i * from_step];
+  } while (next_index(index, outer));
 }
 
 template <class T>

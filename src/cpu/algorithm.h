@@ -23,6 +23,9 @@ class Algorithm {
   virtual ~Algorithm() = default;
   // `input` and `output` contiguous in the spec's layout; shapes already checked by the plan.
   virtual void run(ConstTensorView input, float* output, int threads) const = 0;
+  // The same into an output view of any strides, written in place; false (nothing written) when the
+  // algorithm needs a contiguous output, which the plan then stages.
+  virtual bool run_strided(ConstTensorView /*input*/, TensorView /*output*/, int /*threads*/) const { return false; }
   // The specific variant, e.g. "igemm.avx512.14x32" (operation.isa.tile).
   virtual std::string name() const = 0;
   // One line for ConvPlan::explain: what it does for this spec.

@@ -1,13 +1,19 @@
-// BackwardDataPlan (an adjoint ConvPlan per input size, plus what the adjoint spec alone does not give:
-// exact input size, padding modes) and BackwardWeightsPlan (the first entry of
-// cpu::weight_gradient_algorithms() that computes the spec, plus the bias gradient), see convkit/backward_plan.h.
+// BackwardDataPlan (adjoint ConvPlans per input size: one, or one per phase of a strided convolution;
+// plus what the adjoint spec alone does not give: exact input size, padding modes) and BackwardWeightsPlan
+// (the first entry of cpu::weight_gradient_algorithms() that computes the spec, plus the bias gradient), see
+// convkit/backward_plan.h.
 #include "convkit/backward_plan.h"
+#include "algorithm.h"
 #include "driver_util.h"
+#include "spatial_kernel.h"
 
 #include <algorithm>
 #include <array>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "convkit/error.h"
@@ -91,20 +97,149 @@ void fold(const ConvSpec& spec, const Tensor& extended, const std::array<std::ve
 
 // --- BackwardDataPlan ---
 
-// The adjoint of the spec for one input size: a forward plan whose output is the input gradient, or an
-// "extended" gradient that fold() maps onto it.
+namespace {
+
+// One output phase along one axis of a strided convolution's input gradient. Target cell i (of the input,
+// or of the padded input when the padding is folded) is reached by tap q from dy[o] when
+// i + pad = o*s + q*d, so the cells i = m*s + r - pad of phase r receive
+//   dx[m*s + r - pad] = sum over taps q with q*d = r (mod s) of w[q] * dy[m - (q*d - r)/s]:
+// a stride-1 correlation of dy with those taps reversed (q = first_tap + j*tap_step, consecutive ones
+// d/gcd(s, d) cells apart in dy), written to every s-th target cell.
+struct AxisPhase {
+  int64_t first = 0, count = 1;                      // target cells first, first + s, ... (count of them)
+  int64_t first_tap = 0, taps = 1, tap_step = 1, dilation = 1;  // taps = 0: no tap reaches the phase
+  int64_t pad_begin = 0, pad_end = 0;                // of the stride-1 convolution over dy
+  int64_t crop_begin = 0, crop_end = 0;              // dy cells it does not read (where its pads would be < 0)
+};
+
+// floor(a / b) for b > 0 and any sign of a.
+int64_t floor_div(int64_t a, int64_t b) { return -cpu::ceil_div(-a, b); }
+
+AxisPhase axis_phase(const AxisGeometry& g, int64_t target, int64_t pad, int64_t r) {
+  AxisPhase p;
+  const int64_t s = g.stride, m_lo = cpu::ceil_div(pad - r, s), m_hi = floor_div(target - 1 + pad - r, s);
+  p.count = std::max<int64_t>(0, m_hi - m_lo + 1);
+  p.first = m_lo * s + r - pad;
+  const int64_t common = std::gcd(s, g.dilation);
+  p.tap_step = s / common;
+  p.dilation = g.dilation / common;
+  p.taps = 0;
+  for (int64_t q = 0; q < std::min(g.kernel, p.tap_step); ++q)
+    if (q * g.dilation % s == r) {
+      p.first_tap = q;
+      p.taps = cpu::ceil_div(g.kernel - q, p.tap_step);
+      break;
+    }
+  if (p.taps == 0) return p;
+  // Reversed, the last tap comes first: out[m - m_lo] = sum_j v[j] dy[m - m_lo + j*dilation - pad_begin].
+  const int64_t last_tap = p.first_tap + (p.taps - 1) * p.tap_step;
+  const int64_t begin = (last_tap * g.dilation - r) / s - m_lo;
+  const int64_t end = p.count + (p.taps - 1) * p.dilation - g.output - begin;
+  p.pad_begin = std::max<int64_t>(begin, 0);
+  p.pad_end = std::max<int64_t>(end, 0);
+  p.crop_begin = std::max<int64_t>(-begin, 0);
+  p.crop_end = std::max<int64_t>(-end, 0);
+  if (p.crop_begin + p.crop_end >= g.output) p.taps = 0;  // its taps read only beyond dy
+  return p;
+}
+
+// The algorithm a ConvPlan chooses for spec: the table's first entry that can and does not step aside.
+std::string_view preferred_algorithm(const ConvSpec& spec) {
+  for (const cpu::AlgorithmEntry& entry : cpu::algorithms())
+    if (entry.cannot(spec).empty() && entry.prefers_not(spec).empty()) return entry.name;
+  return "reference";
+}
+
+// The view of `view` (N, C, spatial... or N, spatial..., C) at cells first + k*step of each spatial axis
+// (slots of kMaxRank, as AxisPhase), `count` of them.
+template <class T>
+BasicTensorView<T> cells(const BasicTensorView<T>& view, const ConvSpec& spec,
+                         const std::array<int64_t, kMaxRank>& first,
+                         const std::array<int64_t, kMaxRank>& count, const std::array<int64_t, kMaxRank>& step) {
+  Shape shape = view.shape(), strides = view.strides();
+  T* data = view.data();
+  for (int axis = 0; axis < spec.rank; ++axis) {
+    const size_t dim = at((spec.layout == Layout::channels_last ? 1 : 2) + axis), s = cpu::slot(spec.rank, axis);
+    data += first[s] * strides[dim];
+    shape[dim] = count[s];
+    strides[dim] *= step[s];
+  }
+  return {data, shape, strides};
+}
+
+}  // namespace
+
+// One phase of a strided convolution's input gradient: a stride-1 forward plan over (part of) dy
+// written to every s-th target cell, or zeros.
+struct Phase {
+  std::array<AxisPhase, kMaxRank> axes{};  // by slot; unused slots hold one cell
+  std::optional<ConvPlan> plan;            // none: no tap reaches the phase
+};
+
+// The adjoint of the spec for one input size: a forward plan whose output is the input gradient, or
+// (strided convolutions) phases that write it, or an "extended" gradient that fold() maps onto it.
 struct Adjoint {
-  ConvPlan plan;
+  std::optional<ConvPlan> plan;
+  std::vector<Phase> phases;
   std::string route;
   bool staged = false;
   std::array<std::vector<int64_t>, kMaxRank> map{};  // extended index -> input index (staged only)
+  std::array<int64_t, kMaxRank> stride{1, 1, 1};      // phases: per slot
+
+  std::string algorithm() const {
+    if (plan) return plan->algorithm();
+    std::vector<std::string> names;
+    for (const Phase& phase : phases)
+      if (phase.plan && std::find(names.begin(), names.end(), phase.plan->algorithm()) == names.end())
+        names.push_back(phase.plan->algorithm());
+    std::string joined;
+    for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
+    return joined;
+  }
+
+  // Computes every phase into `target` (the input gradient or the extended one): each target cell
+  // belongs to exactly one phase, so every cell is written once.
+  void run_phases(ConstTensorView grad_output, TensorView target, const ConvSpec& spec) const {
+    const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
+    const ConstTensorView dy = grad_output.is_contiguous() ? grad_output : staged_dy.view();
+    std::vector<float> staging;
+    for (const Phase& phase : phases) {
+      std::array<int64_t, kMaxRank> first{}, count{}, crop{}, read{}, one{1, 1, 1};
+      for (size_t s = 0; s < kMaxRank; ++s) {
+        first[s] = phase.axes[s].first;
+        count[s] = phase.axes[s].count;
+        crop[s] = phase.axes[s].crop_begin;
+      }
+      const TensorView out = cells(target, spec, first, count, stride);
+      if (!phase.plan) {
+        copy_elements(Tensor(out.shape()).view(), out);
+        continue;
+      }
+      for (int axis = 0; axis < spec.rank; ++axis) {
+        const size_t s = cpu::slot(spec.rank, axis);
+        read[s] = dy.dim((spec.layout == Layout::channels_last ? 1 : 2) + axis) - crop[s] - phase.axes[s].crop_end;
+      }
+      // channels_last: written in place where the algorithm can (depthwise), else staged by the plan.
+      // channels_first: no algorithm writes every s-th column in place; one buffer for all phases
+      // (the plan would allocate and zero one per phase: 10-20% of mobilenetv2.dw3x3s2).
+      const ConstTensorView phase_dy = cells(dy, spec, crop, read, one);
+      if (spec.layout == Layout::channels_last) {
+        phase.plan->run(phase_dy, out);
+      } else {
+        staging.resize(at(out.numel()));
+        const TensorView computed(staging.data(), out.shape());
+        phase.plan->run(phase_dy, computed);
+        copy_elements(computed, out);
+      }
+    }
+  }
 };
 
 struct BackwardDataPlan::Impl {
   ConvSpec spec;
   PlanOptions options;
   Tensor weight;
-  Tensor swapped;  // stride-1 convolutions: the weight of the adjoint convolution
+  Tensor swapped;  // convolutions: the weight of the adjoint convolution (channels swapped)
   mutable std::mutex mutex;
   mutable std::map<Shape, std::shared_ptr<const Adjoint>> adjoints;  // by input spatial size
 
@@ -115,11 +250,116 @@ struct BackwardDataPlan::Impl {
     return true;
   }
 
+  // The options of the adjoint convolutions. A gradient with few channels (groups 1, Cin <= 8) runs on
+  // `spatial`, which vectorizes along the pixels: the table would send it to gemm (its input channels,
+  // the forward Cout, are many), whose channel tile it leaves mostly empty. Measured 1 thread,
+  // channels_first / channels_last: accelerometer.k5 (64 -> 3, stride 1) 1.8x / 1.7x gemm; the stem's
+  // phases (64 -> 3) 1.9x / 1.5x the transposed plan, audio.m5.k80s4's (128 -> 1) 11x / 5x.
+  PlanOptions adjoint_options(std::string& route) const {
+    PlanOptions adjoint = options;
+    if (options.algorithm.empty() && spec.groups == 1 && spec.in_channels <= cpu::kMaxSpatialChannels) {
+      adjoint.algorithm = "spatial";
+      route += "; " + std::to_string(spec.in_channels) + " gradient channels: spatial";
+    }
+    return adjoint;
+  }
+
   std::shared_ptr<const Adjoint> adjoint(const Shape& spatial) const {
     const std::lock_guard lock(mutex);
     auto& slot = adjoints[spatial];
     if (!slot) slot = make_adjoint(spatial);
     return slot;
+  }
+
+  // The stride-1 convolution of phase `phase` (per slot) and its weight: the phase's taps of the swapped
+  // weight in kernel order (through `flip`), correlated reversed (flip = true).
+  std::pair<ConvSpec, Tensor> phase_conv(const std::array<AxisPhase, kMaxRank>& phase) const {
+    ConvSpec p{.rank = spec.rank, .in_channels = spec.out_channels, .out_channels = spec.in_channels,
+               .groups = spec.groups, .flip = true, .layout = spec.layout};
+    std::vector<int64_t> begin, end;
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisPhase& a = phase[cpu::slot(spec.rank, axis)];
+      p.kernel.push_back(a.taps);
+      p.dilation.push_back(a.dilation);
+      begin.push_back(a.pad_begin);
+      end.push_back(a.pad_end);
+    }
+    p.padding = Padding::explicit_pads(begin, end);
+    std::array<int64_t, kMaxRank> kernel{1, 1, 1};
+    const std::vector<int64_t> k = per_axis(spec.kernel, spec.rank, 1, "kernel");
+    for (int axis = 0; axis < spec.rank; ++axis) kernel[cpu::slot(spec.rank, axis)] = k[at(axis)];
+    const int64_t taps = kernel[0] * kernel[1] * kernel[2];
+    const int64_t sub_taps = phase[0].taps * phase[1].taps * phase[2].taps;
+    const int64_t pairs = spec.in_channels * (spec.out_channels / spec.groups);
+    // (pair, tap) strides: channels_first (c, o, taps...), channels_last (taps..., o, c).
+    const bool last = spec.layout == Layout::channels_last;
+    const int64_t pair_from = last ? 1 : taps, tap_from = last ? pairs : 1;
+    const int64_t pair_to = last ? 1 : sub_taps, tap_to = last ? pairs : 1;
+    Tensor w(weight_shape(p));
+    std::array<int64_t, kMaxRank> j{};
+    for (j[0] = 0; j[0] < phase[0].taps; ++j[0])
+      for (j[1] = 0; j[1] < phase[1].taps; ++j[1])
+        for (j[2] = 0; j[2] < phase[2].taps; ++j[2]) {
+          int64_t from = 0, to = 0;
+          for (size_t s = 0; s < kMaxRank; ++s) {
+            const int64_t q = phase[s].first_tap + j[s] * phase[s].tap_step;
+            from = from * kernel[s] + (spec.flip ? kernel[s] - 1 - q : q);
+            to = to * phase[s].taps + j[s];
+          }
+          for (int64_t pair = 0; pair < pairs; ++pair)
+            w[pair * pair_to + to * tap_to] = swapped[pair * pair_from + from * tap_from];
+        }
+    return {p, std::move(w)};
+  }
+
+  // Strided convolutions: the phases of the gradient of the (extended, when folding) input, or nothing
+  // when the transposed plan computes them better; `route` says which and why.
+  std::vector<Phase> make_phases(const ConvGeometry& geometry, bool fold_padding, std::string& route) const {
+    std::array<std::vector<AxisPhase>, kMaxRank> per_slot{};
+    for (auto& list : per_slot) list.resize(1);
+    std::string strides;
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisGeometry& g = geometry.axes[at(axis)];
+      std::vector<AxisPhase>& list = per_slot[cpu::slot(spec.rank, axis)];
+      list.clear();
+      // Only the phases some target cell lies in: min(stride, target) of them (a stride beyond the input
+      // has few).
+      const int64_t target = fold_padding ? g.input + g.pad_begin + g.pad_end : g.input;
+      const int64_t pad = fold_padding ? 0 : g.pad_begin;
+      for (int64_t i = 0; i < std::min(g.stride, target); ++i)
+        list.push_back(axis_phase(g, target, pad, (i + pad) % g.stride));
+      if (axis) strides += 'x';
+      strides += std::to_string(g.stride);
+    }
+    const size_t total = per_slot[0].size() * per_slot[1].size() * per_slot[2].size();
+    std::string few;
+    const PlanOptions phase_options = adjoint_options(few);
+    std::vector<Phase> phases;
+    int64_t empty = 0;
+    bool decided = !phase_options.algorithm.empty();
+    for (const AxisPhase& d : per_slot[0])
+      for (const AxisPhase& h : per_slot[1])
+        for (const AxisPhase& w : per_slot[2]) {
+          Phase phase;
+          phase.axes = {d, h, w};
+          if (d.taps > 0 && h.taps > 0 && w.taps > 0) {
+            auto [phase_spec, phase_weight] = phase_conv(phase.axes);
+            // The first phase with taps decides the route (the phases differ only in kernel size and pads).
+            if (!decided && preferred_algorithm(phase_spec) == "gemm") {
+              route = "adjoint conv_transpose (its " + std::to_string(total) +
+                      " phases would run on gemm: the transposed GEMM computes them in one pass)";
+              return {};
+            }
+            decided = true;
+            phase.plan.emplace(phase_spec, phase_weight.view(), std::nullopt, phase_options);
+          } else {
+            empty += 1;
+          }
+          phases.push_back(std::move(phase));
+        }
+    route = "adjoint phases (stride " + strides + ": " + std::to_string(phases.size() - at(empty)) +
+            " stride-1 convs" + (empty ? ", " + std::to_string(empty) + " phases of zeros" : "") + few + ")";
+    return phases;
   }
 
   std::shared_ptr<const Adjoint> make_adjoint(const Shape& spatial) const {
@@ -165,7 +405,9 @@ struct BackwardDataPlan::Impl {
           m.push_back(fold_padding ? padded_source_index(j - g.pad_begin, g.input, spec.padding_mode) : j);
       }
     }
+    auto result = std::make_shared<Adjoint>();
     const Tensor* weight_used = &weight;
+    PlanOptions adjoint_plan_options = options;
     std::string route;
     if (spec.transposed) {
       a.padding = Padding::explicit_pads(begin, end);
@@ -181,16 +423,26 @@ struct BackwardDataPlan::Impl {
       a.padding = Padding::explicit_pads(begin, end);
       a.flip = !spec.flip;
       weight_used = &swapped;
-      route = "adjoint conv (stride 1: kernel reversed, channels swapped)";
+      route = "adjoint conv (stride 1: kernel reversed, channels swapped";
+      adjoint_plan_options = adjoint_options(route);
+      route += ")";
     } else {
       a.transposed = true;
       a.padding = Padding::explicit_pads(begin, end);
       a.output_padding = output_padding;
       route = "adjoint conv_transpose";
+      if (!stride_one() && options.algorithm != "transposed")
+        result->phases = make_phases(geometry, fold_padding, route);
+    }
+    if (result->phases.empty()) {
+      result->plan.emplace(a, weight_used->view(), std::nullopt, adjoint_plan_options);
+    } else {
+      for (int axis = 0; axis < spec.rank; ++axis)
+        result->stride[cpu::slot(spec.rank, axis)] = geometry.axes[at(axis)].stride;
     }
     if (fold_padding) route += " + padding fold";
-    auto result = std::make_shared<Adjoint>(Adjoint{ConvPlan(a, weight_used->view(), std::nullopt, options), route,
-                                                    staged, {}});
+    result->route = route;
+    result->staged = staged;
     if (staged) {
       result->map = std::move(map);
       for (auto& m : result->map)
@@ -208,7 +460,7 @@ BackwardDataPlan::BackwardDataPlan(const ConvSpec& spec, ConstTensorView weight,
   impl_->spec = spec;
   impl_->options = options;
   impl_->weight = Tensor::copy_of(weight);
-  if (impl_->stride_one()) impl_->swapped = swap_channels(spec, impl_->weight);
+  if (!spec.transposed) impl_->swapped = swap_channels(spec, impl_->weight);
 }
 
 BackwardDataPlan::~BackwardDataPlan() = default;
@@ -230,11 +482,24 @@ void BackwardDataPlan::run(ConstTensorView grad_output, TensorView grad_input) c
          " does not match the forward output shape ", expected, " of an input of shape ", grad_input.shape());
   const std::shared_ptr<const Adjoint> adjoint = impl_->adjoint(spatial);
   if (!adjoint->staged) {
-    adjoint->plan.run(grad_output, grad_input);
+    if (adjoint->plan)
+      adjoint->plan->run(grad_output, grad_input);
+    else
+      adjoint->run_phases(grad_output, grad_input, spec);
     return;
   }
+  Tensor extended;
+  if (adjoint->plan) {
+    extended = adjoint->plan->run(grad_output);
+  } else {
+    Shape sizes;
+    for (int axis = 0; axis < spec.rank; ++axis)
+      sizes.push_back(static_cast<int64_t>(adjoint->map[cpu::slot(spec.rank, axis)].size()));
+    extended = Tensor(make_activation_shape(spec, grad_input.dim(0), spec.in_channels, sizes));
+    adjoint->run_phases(grad_output, extended.view(), spec);
+  }
   Tensor folded(grad_input.shape());
-  fold(spec, adjoint->plan.run(grad_output), adjoint->map, folded);
+  fold(spec, extended, adjoint->map, folded);
   copy_elements(folded.view(), grad_input);
 }
 
@@ -242,7 +507,7 @@ const ConvSpec& BackwardDataPlan::spec() const { return impl_->spec; }
 
 std::string BackwardDataPlan::algorithm(std::span<const int64_t> input_shape) const {
   const std::shared_ptr<const Adjoint> adjoint = impl_->adjoint(input_spatial_of(impl_->spec, input_shape));
-  return adjoint->route + ": " + adjoint->plan.algorithm();
+  return adjoint->route + ": " + adjoint->algorithm();
 }
 
 // --- BackwardWeightsPlan ---

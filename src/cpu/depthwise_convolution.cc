@@ -109,6 +109,9 @@ struct DepthwiseConvolution::Call {
   // (y_image_pixels = 0: every image writes the same block).
   bool block = false;
   int64_t first_row = 0, y_rows = 1, y_image_pixels = 1;
+  // channels_last: floats between neighbouring output pixels along W, H and D and between images (a
+  // contiguous output, or one written in place through a strided view; blocks: no image step).
+  int64_t y_pixel_step = 0, y_row_step = 0, y_depth_step = 0, y_image_step = 0;
   int64_t stride[kMaxRank] = {1, 1, 1}, dilation[kMaxRank] = {1, 1, 1}, pad[kMaxRank] = {0, 0, 0};
   // source[axis][q * out + o]: the input index output o reads at kernel tap q of that axis, after the
   // padding mode (-1: a zero).
@@ -156,6 +159,8 @@ struct DepthwiseConvolution::Call {
     }
     out_rows = out[0] * out[1];
     y_rows = out_rows, y_image_pixels = out_pixels;
+    y_pixel_step = spec.out_channels, y_row_step = out[2] * y_pixel_step, y_depth_step = out[1] * y_row_step;
+    y_image_step = out_pixels * spec.out_channels;
     const AxisGeometry& w = geometry.axes.back();
     if (spec.layout == Layout::channels_last) {
       interior(w);
@@ -271,8 +276,8 @@ struct DepthwiseConvolution::Call {
     args.w_multiplier_stride = conv.taps_ * cp;
     args.bias = conv.bias_.size() ? conv.bias_.data() : nullptr;
     args.bias_multiplier_stride = cp;
-    args.y_step = conv.spec_.out_channels;
-    float* y_row = y + (n * y_image_pixels + (od * out[1] + oh - first_row) * out[2]) * args.y_step;
+    args.y_step = y_pixel_step;
+    float* y_row = y + n * y_image_step + od * y_depth_step + oh * y_row_step - first_row * y_row_step;
     int made = 0;
     // The border columns, left and right in one run, each pixel listing its taps' inputs (the padding
     // mode's cells, or a zero pixel).
@@ -397,8 +402,25 @@ struct DepthwiseConvolution::Call {
 };
 
 void DepthwiseConvolution::run(ConstTensorView input, float* output, int threads) const {
-  const Call call(*this, input.shape(), input.data(), output);
-  const int64_t batch = input.dim(0);
+  run_call(Call(*this, input.shape(), input.data(), output), input.dim(0), threads);
+}
+
+// channels_last writes each output pixel's channels from one base pointer: any pixel strides will do
+// (the strided backward-data phases write every s-th pixel of dx this way, without a staging copy).
+bool DepthwiseConvolution::run_strided(ConstTensorView input, TensorView output, int threads) const {
+  if (spec_.layout != Layout::channels_last || output.strides().back() != 1) return false;
+  Call call(*this, input.shape(), input.data(), output.data());
+  const Shape& strides = output.strides();  // (N, spatial..., C)
+  const auto step = [&](int axis) { return axis < 0 ? 0 : strides[static_cast<size_t>(1 + axis)]; };
+  call.y_image_step = strides[0];
+  call.y_pixel_step = step(spec_.rank - 1);
+  call.y_row_step = step(spec_.rank - 2);
+  call.y_depth_step = step(spec_.rank - 3);
+  run_call(call, input.dim(0), threads);
+  return true;
+}
+
+void DepthwiseConvolution::run_call(const Call& call, int64_t batch, int threads) const {
   if (batch * spec_.out_channels * call.out_pixels * taps_ < kSerialMacs) threads = 1;
   // Each output is computed by one kernel call in a fixed order, so the result does not depend on `threads`.
   if (spec_.layout == Layout::channels_last) {
@@ -432,6 +454,7 @@ DepthwiseConvolution::BlockRunner::BlockRunner(const DepthwiseConvolution& conv,
     : call_(std::make_unique<Call>(conv, input_shape, nullptr, nullptr)) {
   call_->block = true;
   call_->y_image_pixels = 0;
+  call_->y_image_step = 0;
 }
 
 DepthwiseConvolution::BlockRunner::BlockRunner(BlockRunner&&) noexcept = default;

@@ -38,6 +38,8 @@ class DepthwiseConvolution final : public Algorithm {
   DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 
   void run(ConstTensorView input, float* output, int threads) const override;
+  // channels_last with unit channel stride: written in place.
+  bool run_strided(ConstTensorView input, TensorView output, int threads) const override;
   std::string name() const override;
   std::string details() const override;
   std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes(); }
@@ -47,6 +49,7 @@ class DepthwiseConvolution final : public Algorithm {
 
  private:
   struct Call;  // the per-call state: geometry, index tables, tensors
+  void run_call(const Call& call, int64_t batch, int threads) const;
 
  public:
   // For fused pipelines (the composite plans): blocks of the output, each computed on its own by the

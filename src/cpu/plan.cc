@@ -134,9 +134,9 @@ void ConvPlan::run(ConstTensorView input, TensorView output) const {
                                    [&] { return Tensor::copy_of(input); });
   const ConstTensorView x = input.is_contiguous() ? input : staged_input.view();
   // The algorithms name their large buffers; any other allocation failing in them is their workspace.
-  const auto compute = [&](float* y) {
+  const auto compute = [&](auto&& run) {
     try {
-      impl_->algorithm->run(x, y, impl_->threads());
+      return run();
     } catch (const std::bad_alloc&) {
       cpu::fail_out_of_memory("the workspace of " + impl_->algorithm->name() + " on an input of shape " +
                                   to_string(x.shape()),
@@ -144,12 +144,13 @@ void ConvPlan::run(ConstTensorView input, TensorView output) const {
     }
   };
   if (output.is_contiguous()) {
-    compute(output.data());
+    compute([&] { impl_->algorithm->run(x, output.data(), impl_->threads()); });
     return;
   }
+  if (compute([&] { return impl_->algorithm->run_strided(x, output, impl_->threads()); })) return;
   Tensor staged_output = cpu::allocating("a contiguous output of shape " + to_string(expected), element_count(expected),
                                          sizeof(float), [&] { return Tensor(expected); });
-  compute(staged_output.data());
+  compute([&] { impl_->algorithm->run(x, staged_output.data(), impl_->threads()); });
   copy_elements(staged_output.view(), output);
 }
 

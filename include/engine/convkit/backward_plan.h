@@ -4,10 +4,13 @@
 //
 //   BackwardDataPlan:    dL/dx from dL/dy. The gradient with respect to the input of a convolution C is
 //                        C^T dy, the transposed convolution with the same weights (and that of a
-//                        transposed convolution is the convolution), so it runs a ConvPlan of the adjoint
-//                        spec and inherits the forward engine's algorithms. The adjoint depends on the
-//                        input size ('same' pads, the output_padding that recovers the exact input size),
-//                        so one adjoint plan is made per input spatial size and kept.
+//                        transposed convolution is the convolution), so it runs ConvPlans of the adjoint
+//                        and inherits the forward engine's algorithms: stride 1, the convolution with the
+//                        kernel reversed; stride s, one stride-1 convolution per output phase (the input
+//                        cells i with (i + pad) % s == r, written every s-th cell), or the transposed
+//                        plan where the phases would all run on gemm. The adjoint depends on the input
+//                        size ('same' pads, the exact input size), so one is made per input spatial size
+//                        and kept.
 //   BackwardWeightsPlan: dL/dw (and dL/db) from x and dL/dy, by the first algorithm of an ordered table
 //                        that computes the spec and does not step aside (src/cpu/weight_gradient_algorithms.cc;
 //                        `explain()` says why each declined); `gemm`, a GEMM over packed tiles whose reduction
@@ -40,7 +43,8 @@ class BackwardDataPlan {
   void run(ConstTensorView grad_output, TensorView grad_input) const;
 
   const ConvSpec& spec() const;
-  // How an input of this shape is computed, e.g. "adjoint conv (stride 1, kernel flipped): gemm.avx512.14x32".
+  // How an input of this shape is computed, e.g. "adjoint conv (stride 1, kernel flipped): gemm.avx512.14x32"
+  // or "adjoint phases (stride 2x2: 4 stride-1 convs): depthwise.avx512.channels".
   std::string algorithm(std::span<const int64_t> input_shape) const;
 
  private:
