@@ -344,12 +344,13 @@ struct RowWeightGradient::Call {
     return contiguous ? oh0 * a.s[1] + j : (oh0 + j / a.k[1]) * a.s[1] + j % a.k[1] * a.d[1];
   }
 
+  int64_t row_pointers() const { return std::max(band_in_rows, band_rows); }
   int64_t stage_floats() const { return wg.in_g_ * a.k[0] * band_in_rows * pitch; }
   int64_t dy_stage_floats() const { return last ? wg.out_g_ * band_rows * a.out[2] : 0; }
 
   // Band b (image, output depth, block of rows) of group g: stages its input rows and adds its sums into
   // `sums` ([o][c * taps + tap][lane]).
-  // `src`: band_in_rows pointers of workspace.
+  // `src`: row_pointers() pointers of workspace.
   void band(int64_t g, int64_t b, const float* x, const float* dy, float* stage, float* dy_stage, const float** src,
             float* sums) const {
     const ConvSpec& spec = wg.spec_;
@@ -396,13 +397,11 @@ struct RowWeightGradient::Call {
       }
     // channels_last: the band's dy rows of the group's output channels, one contiguous row each.
     if (last)
-      for (int64_t o = 0; o < wg.out_g_; ++o)
-        for (int64_t r = 0; r < rows; ++r) {
-          const PaddedRow row{
-              .src = dy + ((n * a.out[0] + od) * a.out[1] + oh0 + r) * a.out[2] * cout + g * wg.out_g_ + o,
-              .pitch = cout, .size = a.out[2], .pad = 0, .limit = a.out[2]};
-          gather_padded(row, 0, 1, a.out[2], dy_stage + (o * band_rows + r) * a.out[2]);
-        }
+      for (int64_t o = 0; o < wg.out_g_; ++o) {
+        for (int64_t r = 0; r < rows; ++r)
+          src[r] = dy + ((n * a.out[0] + od) * a.out[1] + oh0 + r) * a.out[2] * cout + g * wg.out_g_ + o;
+        copy.gather(src, rows, 0, cout, a.out[2], dy_stage + o * band_rows * a.out[2], a.out[2]);
+      }
     const int64_t lanes = wg.kernels_->lanes;
     std::array<const float*, kMaxWgradOutputs> dys;
     std::array<const float*, 28> xs;
@@ -461,7 +460,7 @@ void RowWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, 
                  const int64_t g = item / call.chunks, chunk = item % call.chunks;
                  float* stage = scratch(buffers.stage, call.stage_floats());
                  float* dy_stage = scratch(buffers.dy_stage, call.dy_stage_floats());
-                 const float** rows = scratch(buffers.rows, call.band_in_rows);
+                 const float** rows = scratch(buffers.rows, call.row_pointers());
                  const int64_t b1 = chunk_begin(chunk + 1, call.bands, call.chunks);
                  for (int64_t b = chunk_begin(chunk, call.bands, call.chunks); b < b1; ++b)
                    call.band(g, b, x, dy, stage, dy_stage, rows, sums.data() + item * item_floats);
