@@ -65,12 +65,10 @@ py::array backward_bias(py::handle grad_output, const ConvSpec& spec, py::handle
     fail("grad_output of shape ", dy.view.shape(), " has ", channels, " channels; expected out_channels=",
          spec.out_channels);
   OutputArray db = output_array(out, bias_shape(spec), {&dy});
-  std::optional<Tensor> sums;
   {
     py::gil_scoped_release release;
-    sums.emplace(reference::convolution_backward_bias(spec, dy.view));
+    conv_backward_bias(spec, dy.view, db.view);
   }
-  copy_elements(sums->view(), db.view);
   return db.array;
 }
 

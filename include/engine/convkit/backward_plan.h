@@ -52,6 +52,10 @@ class BackwardDataPlan {
   std::unique_ptr<Impl> impl_;
 };
 
+// dL/db of the convolution `spec` from dL/dy (any strides, rank + 2 dimensions): per output channel the sum
+// over batch and space, in double, in an order fixed by the shapes (as BackwardWeightsPlan computes it).
+void conv_backward_bias(const ConvSpec& spec, ConstTensorView grad_output, TensorView grad_bias);
+
 struct WeightGradients {
   Tensor weight;               // in the layout of weight_shape(spec)
   std::optional<Tensor> bias;  // bias_shape(spec), when spec.bias
