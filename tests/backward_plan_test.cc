@@ -141,6 +141,34 @@ TEST(BackwardDataPlan, StridedPhasesMatchReferenceExactly) {
   EXPECT_GT(depthwise_phases, 20);
 }
 
+// Phases of one geometry (kernel a multiple of the stride, sizes too) with few gradient channels run as
+// one spatial convolution with the phases as channels: exact, 1 and 2 threads alike, both layouts.
+TEST(BackwardDataPlan, PhasesOfOneGeometryRunAsOneConvolution) {
+  std::mt19937 rng(kSeed + 9);
+  struct Case {
+    int rank;
+    int64_t cin, cout, kernel, stride, spatial, batch;
+  };
+  for (const Case& c : {Case{1, 1, 16, 20, 4, 200, 2}, Case{1, 2, 5, 6, 3, 33, 1}, Case{2, 1, 6, 4, 2, 12, 2},
+                        Case{2, 2, 3, 2, 2, 8, 1}, Case{3, 1, 4, 2, 2, 6, 1}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      p.spec = {.rank = c.rank, .in_channels = c.cin, .out_channels = c.cout, .kernel = {c.kernel},
+                .stride = {c.stride}, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, c.batch, c.cin, Shape(static_cast<size_t>(c.rank), c.spatial));
+      const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+      const Tensor dy = random_grad_output(p, rng, true);
+      const std::string route = BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape);
+      EXPECT_NE(route.find("as one with the phases as channels"), std::string::npos) << route << ": " << p.describe();
+      const Tensor dx = run_data_plan(p, data.weight, dy, 1);
+      EXPECT_EQ(testing::max_abs_difference(dx, reference::convolution_backward_data(p.spec, p.input_shape,
+                                                                                   data.weight, dy)),
+                0.0)
+          << route << ": " << p.describe();
+      EXPECT_TRUE(testing::bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
+    }
+}
+
 TEST(BackwardWeightsGemm, MatchesReferenceExactlyOnIntegerDataOnEveryIsa) {
   std::mt19937 rng(kSeed + 1);
   for (int trial = 0; trial < 400; ++trial) {

@@ -181,6 +181,9 @@ struct Phase {
 struct Adjoint {
   std::optional<ConvPlan> plan;
   std::vector<Phase> phases;
+  // Phases of one geometry as one convolution, phase p's gradient channels at p * Cin (their plans
+  // unused): spatial then shares each loaded dy vector between the phases.
+  std::optional<ConvPlan> fused;
   std::string route;
   bool staged = false;
   std::array<std::vector<int64_t>, kMaxRank> map{};  // extended index -> input index (staged only)
@@ -188,6 +191,7 @@ struct Adjoint {
 
   std::string algorithm() const {
     if (plan) return plan->algorithm();
+    if (fused) return fused->algorithm();
     std::vector<std::string> names;
     for (const Phase& phase : phases)
       if (phase.plan && std::find(names.begin(), names.end(), phase.plan->algorithm()) == names.end())
@@ -197,32 +201,56 @@ struct Adjoint {
     return joined;
   }
 
+  // The dy cells a phase reads per slot.
+  static std::array<int64_t, kMaxRank> read_of(const Phase& phase, ConstTensorView dy, const ConvSpec& spec) {
+    std::array<int64_t, kMaxRank> read{1, 1, 1};
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisPhase& a = phase.axes[cpu::slot(spec.rank, axis)];
+      read[cpu::slot(spec.rank, axis)] =
+          dy.dim((spec.layout == Layout::channels_last ? 1 : 2) + axis) - a.crop_begin - a.crop_end;
+    }
+    return read;
+  }
+
   // Computes every phase into `target` (the input gradient or the extended one): each target cell
   // belongs to exactly one phase, so every cell is written once.
   void run_phases(ConstTensorView grad_output, TensorView target, const ConvSpec& spec) const {
     const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
     const ConstTensorView dy = grad_output.is_contiguous() ? grad_output : staged_dy.view();
     std::vector<float> staging;
-    for (const Phase& phase : phases) {
-      std::array<int64_t, kMaxRank> first{}, count{}, crop{}, read{}, one{1, 1, 1};
+    Tensor fused_out;
+    for (size_t index = 0; index < phases.size(); ++index) {
+      const Phase& phase = phases[index];
+      std::array<int64_t, kMaxRank> first{}, count{}, crop{}, one{1, 1, 1};
       for (size_t s = 0; s < kMaxRank; ++s) {
         first[s] = phase.axes[s].first;
         count[s] = phase.axes[s].count;
         crop[s] = phase.axes[s].crop_begin;
       }
       const TensorView out = cells(target, spec, first, count, stride);
+      if (fused) {
+        const bool last = spec.layout == Layout::channels_last;
+        const size_t channel_axis = last ? at(spec.rank + 1) : 1;
+        if (index == 0) {
+          Shape shape = out.shape();
+          shape[channel_axis] *= static_cast<int64_t>(phases.size());
+          fused_out = Tensor(shape);
+          fused->run(cells(dy, spec, crop, read_of(phase, dy, spec), one), fused_out.view());
+        }
+        // Phase `index`'s channels of the fused output.
+        const Shape strides = contiguous_strides(fused_out.shape());
+        const int64_t offset = static_cast<int64_t>(index) * spec.in_channels * strides[channel_axis];
+        copy_elements(ConstTensorView(fused_out.data() + offset, out.shape(), strides), out);
+        continue;
+      }
       if (!phase.plan) {
         copy_elements(Tensor(out.shape()).view(), out);
         continue;
       }
-      for (int axis = 0; axis < spec.rank; ++axis) {
-        const size_t s = cpu::slot(spec.rank, axis);
-        read[s] = dy.dim((spec.layout == Layout::channels_last ? 1 : 2) + axis) - crop[s] - phase.axes[s].crop_end;
-      }
       // channels_last: written in place where the algorithm can (depthwise), else staged by the plan.
       // channels_first: no algorithm writes every s-th column in place; one buffer for all phases
       // (the plan would allocate and zero one per phase: 10-20% of mobilenetv2.dw3x3s2).
-      const ConstTensorView phase_dy = cells(dy, spec, crop, read, one);
+      const ConstTensorView phase_dy = cells(dy, spec, crop, read_of(phase, dy, spec), one);
       if (spec.layout == Layout::channels_last) {
         phase.plan->run(phase_dy, out);
       } else {
@@ -312,9 +340,9 @@ struct BackwardDataPlan::Impl {
     return {p, std::move(w)};
   }
 
-  // Strided convolutions: the phases of the gradient of the (extended, when folding) input, or nothing
-  // when the transposed plan computes them better; `route` says which and why.
-  std::vector<Phase> make_phases(const ConvGeometry& geometry, bool fold_padding, std::string& route) const {
+  // Strided convolutions: the phases of the gradient of the (extended, when folding) input into
+  // `adjoint`, or nothing when the transposed plan computes them better; `route` says which and why.
+  void make_phases(const ConvGeometry& geometry, bool fold_padding, std::string& route, Adjoint& adjoint) const {
     std::array<std::vector<AxisPhase>, kMaxRank> per_slot{};
     for (auto& list : per_slot) list.resize(1);
     std::string strides;
@@ -334,7 +362,21 @@ struct BackwardDataPlan::Impl {
     const size_t total = per_slot[0].size() * per_slot[1].size() * per_slot[2].size();
     std::string few;
     const PlanOptions phase_options = adjoint_options(few);
-    std::vector<Phase> phases;
+    // Phases of one geometry (every axis: kernel a multiple of the stride, as audio.m5.k80s4's 80 taps
+    // at stride 4) whose gradient channels together fit one spatial register block run as one
+    // convolution with the phases as output channels: each loaded dy vector then feeds every phase.
+    const auto alike = [](const std::vector<AxisPhase>& list) {
+      const AxisPhase& b = list.front();
+      return std::all_of(list.begin(), list.end(), [&](const AxisPhase& a) {
+        return a.taps > 0 && a.taps == b.taps && a.dilation == b.dilation && a.pad_begin == b.pad_begin &&
+               a.pad_end == b.pad_end && a.crop_begin == b.crop_begin && a.crop_end == b.crop_end && a.count == b.count;
+      });
+    };
+    const bool fuse = phase_options.algorithm == "spatial" && options.algorithm.empty() && total > 1 &&
+                      static_cast<int64_t>(total) * spec.in_channels <= cpu::kMaxSpatialChannels &&
+                      std::all_of(per_slot.begin(), per_slot.end(), alike);
+    std::vector<Tensor> fused_weights;
+    std::vector<Phase>& phases = adjoint.phases;
     int64_t empty = 0;
     bool decided = !phase_options.algorithm.empty();
     for (const AxisPhase& d : per_slot[0])
@@ -348,18 +390,36 @@ struct BackwardDataPlan::Impl {
             if (!decided && preferred_algorithm(phase_spec) == "gemm") {
               route = "adjoint conv_transpose (its " + std::to_string(total) +
                       " phases would run on gemm: the transposed GEMM computes them in one pass)";
-              return {};
+              return;
             }
             decided = true;
-            phase.plan.emplace(phase_spec, phase_weight.view(), std::nullopt, phase_options);
+            if (fuse)
+              fused_weights.push_back(std::move(phase_weight));
+            else
+              phase.plan.emplace(phase_spec, phase_weight.view(), std::nullopt, phase_options);
           } else {
             empty += 1;
           }
           phases.push_back(std::move(phase));
         }
     route = "adjoint phases (stride " + strides + ": " + std::to_string(phases.size() - at(empty)) +
-            " stride-1 convs" + (empty ? ", " + std::to_string(empty) + " phases of zeros" : "") + few + ")";
-    return phases;
+            " stride-1 convs" + (empty ? ", " + std::to_string(empty) + " phases of zeros" : "") +
+            (fuse ? " as one with the phases as channels" : "") + few + ")";
+    if (!fuse) return;
+    // The phases' weights side by side along the gradient channels: channels_first (out, in, taps...),
+    // channels_last (taps..., in, out).
+    ConvSpec fused_spec = phase_conv(phases.front().axes).first;
+    fused_spec.out_channels = static_cast<int64_t>(total) * spec.in_channels;
+    Tensor weights(weight_shape(fused_spec));
+    const int64_t block = fused_weights.front().numel(), width = spec.in_channels;
+    for (size_t p = 0; p < total; ++p)
+      for (int64_t i = 0; i < block; ++i) {
+        const int64_t to = spec.layout == Layout::channels_last
+                               ? i / width * fused_spec.out_channels + static_cast<int64_t>(p) * width + i % width
+                               : static_cast<int64_t>(p) * block + i;
+        weights[to] = fused_weights[p][i];
+      }
+    adjoint.fused.emplace(fused_spec, weights.view(), std::nullopt, phase_options);
   }
 
   std::shared_ptr<const Adjoint> make_adjoint(const Shape& spatial) const {
@@ -432,7 +492,7 @@ struct BackwardDataPlan::Impl {
       a.output_padding = output_padding;
       route = "adjoint conv_transpose";
       if (!stride_one() && options.algorithm != "transposed")
-        result->phases = make_phases(geometry, fold_padding, route);
+        make_phases(geometry, fold_padding, route, *result);
     }
     if (result->phases.empty()) {
       result->plan.emplace(a, weight_used->view(), std::nullopt, adjoint_plan_options);
