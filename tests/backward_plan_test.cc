@@ -141,6 +141,23 @@ TEST(BackwardDataPlan, StridedPhasesMatchReferenceExactly) {
   EXPECT_GT(depthwise_phases, 20);
 }
 
+// A phase of zeros listed before the first phase with taps, whose gemm sends the whole gradient to the
+// transposed plan: that plan must compute every cell (the zeros phase had been kept and run alone, leaving
+// the other cells unwritten; found by tests/python/test_backward_torch.py).
+TEST(BackwardDataPlan, TransposedRouteAfterAPhaseOfZerosWritesEveryCell) {
+  const ConvSpec spec{.rank = 3, .in_channels = 2, .out_channels = 4, .kernel = {3, 3, 3}, .stride = {1, 3, 2},
+                      .dilation = {1, 1, 2}, .padding = Padding::symmetric({1, 1, 1}), .groups = 2};
+  const Shape input{1, 2, 2, 1, 3};
+  std::mt19937 rng(kSeed + 9);
+  const Tensor weight = testing::random_tensor(weight_shape(spec), rng, true);
+  const Tensor dy = testing::random_tensor(output_shape(spec, input), rng, true);
+  const BackwardDataPlan plan(spec, weight);
+  EXPECT_NE(plan.algorithm(input).find("adjoint conv_transpose"), std::string::npos) << plan.algorithm(input);
+  Tensor dx(input, 1e30f);  // a cell left unwritten shows (a NaN would not: max_abs_difference skips it)
+  plan.run(dy, dx.view());
+  EXPECT_EQ(testing::max_abs_difference(dx, reference::convolution_backward_data(spec, input, weight, dy)), 0.0);
+}
+
 // Phases of one geometry (kernel a multiple of the stride, sizes too) with few gradient channels run as
 // one spatial convolution with the phases as channels: exact, 1 and 2 threads alike, both layouts.
 TEST(BackwardDataPlan, PhasesOfOneGeometryRunAsOneConvolution) {

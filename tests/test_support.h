@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -45,8 +46,12 @@ inline double max_abs_difference(ConstTensorView a, ConstTensorView b) {
   EXPECT_EQ(a.shape(), b.shape());
   const Tensor ca = Tensor::copy_of(a), cb = Tensor::copy_of(b);
   double worst = 0.0;
-  for (int64_t i = 0; i < std::min(ca.numel(), cb.numel()); ++i)
-    worst = std::max(worst, std::fabs(static_cast<double>(ca[i]) - static_cast<double>(cb[i])));
+  for (int64_t i = 0; i < std::min(ca.numel(), cb.numel()); ++i) {
+    // NaN on one side only (e.g. a cell an algorithm left unwritten in a NaN-filled output) is the worst
+    // difference; NaN on both sides, none.
+    if (std::isnan(ca[i]) != std::isnan(cb[i])) return std::numeric_limits<double>::infinity();
+    if (!std::isnan(ca[i])) worst = std::max(worst, std::fabs(static_cast<double>(ca[i]) - static_cast<double>(cb[i])));
+  }
   return worst;
 }
 

@@ -390,6 +390,7 @@ struct BackwardDataPlan::Impl {
             if (!decided && preferred_algorithm(phase_spec) == "gemm") {
               route = "adjoint conv_transpose (its " + std::to_string(total) +
                       " phases would run on gemm: the transposed GEMM computes them in one pass)";
+              phases.clear();  // phases of zeros seen before this one: the transposed plan computes every cell
               return;
             }
             decided = true;
