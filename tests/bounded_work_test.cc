@@ -16,6 +16,7 @@
 #include "../src/cpu/aligned_buffer.h"
 #include "../src/cpu/algorithm.h"
 #include "../src/cpu/allocation.h"
+#include "../src/cpu/depthwise_convolution.h"
 #include "../src/cpu/driver_util.h"
 #include "../src/core/private/parallel.h"
 #include "convkit/convkit.h"
@@ -184,6 +185,24 @@ TEST(HugeDilation, DepthwiseBandsFollowTheKernelDepth) {
     EXPECT_LT(plan.workspace_bytes(x.shape()), kWorkspaceBound);
     EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w)), 0.0) << stride_d;
   }
+}
+
+// Huge H and W dilations on a tiny image (a fuzz find: dilation 9212, same padding, 2x6 image, depthwise):
+// channels_first depthwise would stage a band as large as the dilated window (2 GB), so it declines, and
+// the plan's choice stays bounded and exact.
+TEST(HugeDilation, ChannelsFirstDepthwiseDeclinesAWindowBeyondItsBand) {
+  std::mt19937 rng(kSeed + 5);
+  ConvSpec spec{.rank = 2, .in_channels = 4, .out_channels = 4, .kernel = {4, 3}, .dilation = {9212, 9212},
+                .padding = Padding::same(), .groups = 4, .bias = true};
+  EXPECT_NE(cpu::DepthwiseConvolution::cannot(spec).find("dilated H x W kernel window"), std::string::npos);
+  const Tensor x = testing::random_tensor({2, 4, 2, 6}, rng, /*integers=*/true);
+  const Tensor w = testing::random_tensor(weight_shape(spec), rng, /*integers=*/true);
+  const Tensor b = testing::random_tensor(bias_shape(spec), rng, /*integers=*/true);
+  const ConvPlan plan(spec, w.view(), b.view());
+  EXPECT_LT(plan.workspace_bytes(x.shape()), kWorkspaceBound) << plan.algorithm();
+  EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w, b.view())), 0.0);
+  spec.layout = Layout::channels_last;  // stages by the output: keeps the spec
+  EXPECT_EQ(cpu::DepthwiseConvolution::cannot(spec), "");
 }
 
 // A W dilation much larger than the output chunk: the spatial algorithm stages one segment per tap

@@ -36,6 +36,19 @@ std::string DepthwiseConvolution::cannot(const ConvSpec& spec) {
   if (spec.groups != spec.in_channels)
     return "not depthwise: groups=" + std::to_string(spec.groups) +
            " != in_channels=" + std::to_string(spec.in_channels);
+  // channels_first stages a band of padded rows as tall and as wide as the dilated kernel's H x W window:
+  // memory that grows with the dilation, not the data (dilation 9212 on a 2x6 image asked 2 GB). D taps
+  // are staged by slot, not by span; the other algorithms stage by the output.
+  if (spec.layout == Layout::channels_first) {
+    const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
+    const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
+    double window = 1.0;
+    for (size_t a = kernel.size() >= 2 ? kernel.size() - 2 : 0; a < kernel.size(); ++a)
+      window *= static_cast<double>((kernel[a] - 1) * dilation[a] + 1);
+    if (window > kMaxStagedWindow)
+      return "dilated H x W kernel window of " + std::to_string(static_cast<int64_t>(window)) + " cells > " +
+             std::to_string(static_cast<int64_t>(kMaxStagedWindow)) + ": channels_first stages it whole";
+  }
   return {};
 }
 

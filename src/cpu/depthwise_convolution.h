@@ -28,6 +28,8 @@ namespace convkit::cpu {
 
 class DepthwiseConvolution final : public Algorithm {
  public:
+  // channels_first: the largest dilated kernel window (cells, H x W) its staged band may hold.
+  static constexpr double kMaxStagedWindow = 1 << 20;
   // Empty when `spec` is a (non-transposed) depthwise convolution, otherwise why not.
   static std::string cannot(const ConvSpec& spec);
   // Empty unless another algorithm is expected to be faster: one input channel (groups == 1: spatial), or
