@@ -128,9 +128,15 @@ void SpatialConvolution::plan_row_slots() {
   const int64_t h_stride = spec_.rank >= 2 ? per_axis(spec_.stride, spec_.rank, 1, "stride")[static_cast<size_t>(spec_.rank - 2)] : 1;
   const int64_t h_dilation =
       spec_.rank >= 2 ? per_axis(spec_.dilation, spec_.rank, 1, "dilation")[static_cast<size_t>(spec_.rank - 2)] : 1;
+  // Offsets beyond 2^62 (a huge stride or dilation, valid for a one-row output) would overflow: then every
+  // (r, kh) gets its own slot, which only stages a shared row twice.
+  const bool huge = static_cast<double>(band_rows_) * static_cast<double>(h_stride) +
+                        static_cast<double>(kernel_size_[1]) * static_cast<double>(h_dilation) >
+                    0x1p62;
   std::vector<int64_t> offsets;
   for (int64_t r = 0; r < band_rows_; ++r)
-    for (int64_t kh = 0; kh < kernel_size_[1]; ++kh) offsets.push_back(r * h_stride + kh * h_dilation);
+    for (int64_t kh = 0; kh < kernel_size_[1]; ++kh)
+      offsets.push_back(huge ? r * kernel_size_[1] + kh : r * h_stride + kh * h_dilation);
   std::vector<int64_t> distinct = offsets;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
