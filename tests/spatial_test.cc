@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "../src/cpu/isa.h"
+#include "../src/cpu/isa_kernels.h"
 #include "../src/cpu/spatial_convolution.h"
 #include "convkit/conv.h"
 #include "algorithm_support.h"
@@ -18,7 +18,7 @@ using testing::kSeed;
 
 TEST(SpatialKernels, OneKernelPerChannelCountOnEveryIsa) {
   for (cpu::Isa isa : cpu::supported_isas()) {
-    const auto kernels = cpu::spatial_kernels(isa);
+    const auto kernels = cpu::isa_kernels(isa).spatial;
     ASSERT_EQ(kernels.size(), static_cast<size_t>(cpu::kMaxSpatialChannels)) << to_string(isa);
     for (size_t i = 0; i < kernels.size(); ++i) {
       EXPECT_EQ(kernels[i].channels, static_cast<int>(i + 1)) << kernels[i].name();

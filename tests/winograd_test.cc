@@ -9,7 +9,7 @@
 #include <limits>
 #include <random>
 
-#include "../src/cpu/isa.h"
+#include "../src/cpu/isa_kernels.h"
 #include "../src/cpu/winograd_convolution.h"
 #include "../src/cpu/winograd_matrices.h"
 #include "../src/cpu/winograd_transform.h"
@@ -40,7 +40,7 @@ TEST(WinogradTransforms, OneTileMatchesDirectCorrelation) {
   std::uniform_real_distribution<double> value(-1.0, 1.0);
   const int64_t channels = 19, pad = 3;
   for (cpu::Isa isa : cpu::supported_isas())
-    for (const cpu::WinogradTransform& tr : cpu::winograd_transforms(isa)) {
+    for (const cpu::WinogradTransform& tr : cpu::isa_kernels(isa).winograd) {
       SCOPED_TRACE(tr.name());
       const int a = tr.alpha(), m = tr.m, h = tr.rank == 2 ? a : 1, oh = tr.rank == 2 ? m : 1;
       const int64_t col_stride = channels + pad, row_stride = a * col_stride + pad;

@@ -3,6 +3,7 @@
 // (the first entry of cpu::weight_gradient_algorithms() that computes the spec, plus the bias gradient), see
 // convkit/backward_plan.h.
 #include "convkit/backward_plan.h"
+#include "isa_kernels.h"
 #include "algorithm.h"
 #include "driver_util.h"
 #include "spatial_kernel.h"
@@ -587,7 +588,7 @@ std::string weight_algorithm_names() {
 // sum e mod `block`, then the partials are added in order: one latency-bound chain of double adds per
 // channel had cost 0.4 ms of a 0.6 ms MobileNetV2 depthwise gradient and 3 ms of a 1024^2 Sobel image.
 void bias_gradient(const ConvSpec& spec, ConstTensorView grad_output, float* grad_bias) {
-  const cpu::WgradKernels& kernels = cpu::wgrad_kernels(cpu::supported_isas().front());
+  const cpu::WgradKernels& kernels = *cpu::isa_kernels(cpu::supported_isas().front()).wgrad;
   const int64_t batch = grad_output.dim(0), channels = spec.out_channels;
   const int64_t pixels = grad_output.numel() / (batch * channels);
   const float* dy = grad_output.data();

@@ -1,4 +1,5 @@
 #include "depthwise_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -10,19 +11,6 @@
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
-
-const DepthwiseKernels& avx512_depthwise_kernels();
-const DepthwiseKernels& avx2_depthwise_kernels();
-const DepthwiseKernels& portable_depthwise_kernels();
-
-const DepthwiseKernels& depthwise_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_depthwise_kernels();
-    case Isa::avx2: return avx2_depthwise_kernels();
-    case Isa::portable: break;
-  }
-  return portable_depthwise_kernels();
-}
 
 namespace {
 
@@ -62,7 +50,7 @@ std::string DepthwiseConvolution::prefers_not(const ConvSpec& spec) {
 }
 
 DepthwiseConvolution::DepthwiseConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
-    : spec_(spec), kernels_(&depthwise_kernels(isa)), channels_(spec.in_channels),
+    : spec_(spec), kernels_(isa_kernels(isa).depthwise), channels_(spec.in_channels),
       multiplier_(spec.out_channels / spec.in_channels) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");

@@ -68,6 +68,4 @@ struct DepthwiseKernels {
                  int64_t dst_step);
 };
 
-const DepthwiseKernels& depthwise_kernels(Isa isa);
-
 }  // namespace convkit::cpu

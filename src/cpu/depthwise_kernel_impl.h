@@ -1,12 +1,12 @@
 // The depthwise inner loops as templates over a vector type V (simd_<isa>.h), instantiated once per
-// ISA by depthwise_<isa>.cc. Only include it from those files: each is compiled with its own flags.
+// ISA by isa_kernels.cc, in that ISA's namespace and with its flags.
 #pragma once
 
 #include <algorithm>
 
 #include "depthwise_kernel.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 // Where pixel p of the run goes.
 template <bool kListed>
@@ -210,4 +210,4 @@ constexpr DepthwiseKernels depthwise_kernel_table() {
   return {kIsa, V::kLanes, &channels_last_pixels<V>, &channels_first_rows<V>, &gather<V>};
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

@@ -1,4 +1,5 @@
 #include "fft.h"
+#include "isa_kernels.h"
 
 #include <cmath>
 #include <numbers>
@@ -7,20 +8,7 @@
 
 namespace convkit::cpu {
 
-const FftKernels& avx512_fft_kernels();
-const FftKernels& avx2_fft_kernels();
-const FftKernels& portable_fft_kernels();
-
-const FftKernels& fft_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_fft_kernels();
-    case Isa::avx2: return avx2_fft_kernels();
-    case Isa::portable: break;
-  }
-  return portable_fft_kernels();
-}
-
-FftPlan::FftPlan(int64_t n, Isa isa) : n_(n), kernels_(&fft_kernels(isa)), tw_re_(static_cast<size_t>(n)),
+FftPlan::FftPlan(int64_t n, Isa isa) : n_(n), kernels_(isa_kernels(isa).fft), tw_re_(static_cast<size_t>(n)),
                                        tw_im_(static_cast<size_t>(n)) {
   if (n < 2 || (n & (n - 1)) != 0) fail("FftPlan: n=", n, " must be a power of two >= 2");
   for (int64_t h = 1; h < n; h *= 2)

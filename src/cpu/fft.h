@@ -3,7 +3,7 @@
 // inverse decimation in time (bit-reversed in, natural out), so a pointwise product of two forward
 // transforms followed by the inverse is a circular convolution with no bit-reversal pass at all.
 // inverse(forward(x)) = n * x. The butterflies are plain loops over split arrays that the compiler
-// vectorizes; they are compiled once per ISA (fft_<isa>.cc, template in fft_impl.h).
+// vectorizes; they are compiled once per ISA (isa_kernels.cc, template in fft_impl.h).
 //
 // Why not a library: Debian bookworm has no libpocketfft-dev, FFTW is GPL, and a convolution needs
 // neither real-input packing nor natural-order spectra (two real blocks go through one complex
@@ -26,7 +26,6 @@ struct FftKernels {
                        float* y_im, int64_t n);
 };
 
-const FftKernels& fft_kernels(Isa isa);
 
 class FftPlan {
  public:

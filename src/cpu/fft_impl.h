@@ -1,11 +1,10 @@
-// The FFT loops of fft.h, instantiated once per ISA by fft_<isa>.cc (each compiled with its target
-// flags, so the same loops become that ISA's vectors; every template takes the Isa so that the three
-// translation units never share an instantiation). Only include it from those files.
+// The FFT loops of fft.h, instantiated once per ISA by isa_kernels.cc (compiled with each ISA's flags, so
+// the same loops become that ISA's vectors).
 #pragma once
 
 #include "fft.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 // The h butterflies of one block, a = the block's first half, c = its second half. Forward (decimation in
 // frequency): (a, c) -> (a + c, (a - c) w). Inverse (decimation in time, conjugate twiddles):
@@ -88,4 +87,4 @@ constexpr FftKernels fft_kernel_table() {
   return {&fft_forward<kIsa>, &fft_inverse<kIsa>, &fft_multiply_add<kIsa>};
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

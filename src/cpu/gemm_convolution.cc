@@ -1,4 +1,5 @@
 #include "gemm_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 #include "weight_panels.h"
@@ -53,7 +54,7 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = best_tile_kernel(tile_kernels(isa), channels_last, channels_last, cout_g_);
+  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");

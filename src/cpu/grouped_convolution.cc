@@ -1,4 +1,5 @@
 #include "grouped_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -9,19 +10,6 @@
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
-
-const GroupedKernels& avx512_grouped_kernels();
-const GroupedKernels& avx2_grouped_kernels();
-const GroupedKernels& portable_grouped_kernels();
-
-const GroupedKernels& grouped_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_grouped_kernels();
-    case Isa::avx2: return avx2_grouped_kernels();
-    case Isa::portable: break;
-  }
-  return portable_grouped_kernels();
-}
 
 namespace {
 
@@ -66,7 +54,7 @@ std::string GroupedConvolution::prefers_not(const ConvSpec& spec) {
 }
 
 GroupedConvolution::GroupedConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa)
-    : spec_(spec), kernels_(&grouped_kernels(isa)), cin_g_(spec.in_channels / spec.groups),
+    : spec_(spec), kernels_(isa_kernels(isa).grouped), cin_g_(spec.in_channels / spec.groups),
       cout_g_(spec.out_channels / spec.groups) {
   const int64_t lanes = kernels_->lanes;
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");

@@ -8,31 +8,10 @@
 #include <vector>
 
 #include "convkit/shape.h"
+#include "isa_kernels.h"
 #include "winograd_convolution.h"
 
 namespace convkit::cpu {
-
-std::span<const TileKernel> avx512_grouped_gemm_widths();
-std::span<const TileKernel> avx2_grouped_gemm_widths();
-
-// The dense engine's tiles plus grouped_gemm's own widths, assembled here rather than in the per-ISA
-// files: std::vector<TileKernel> code instantiated there would be compiled with that ISA's flags, and
-// the linker keeps one copy of it for the whole program, possibly the AVX-512 one on an AVX2 machine.
-std::span<const TileKernel> grouped_gemm_kernels(Isa isa) {
-  const auto with_widths = [](Isa tiles_isa, std::span<const TileKernel> widths) {
-    std::vector<TileKernel> all(tile_kernels(tiles_isa).begin(), tile_kernels(tiles_isa).end());
-    all.insert(all.end(), widths.begin(), widths.end());
-    return all;
-  };
-  static const std::vector<TileKernel> avx512 = with_widths(Isa::avx512, avx512_grouped_gemm_widths());
-  static const std::vector<TileKernel> avx2 = with_widths(Isa::avx2, avx2_grouped_gemm_widths());
-  switch (isa) {
-    case Isa::avx512: return avx512;
-    case Isa::avx2: return avx2;
-    case Isa::portable: break;
-  }
-  return tile_kernels(Isa::portable);
-}
 
 namespace {
 
@@ -69,7 +48,7 @@ GroupedGemmConvolution::GroupedGemmConvolution(const ConvSpec& spec, ConstTensor
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = best_tile_kernel(grouped_gemm_kernels(isa), /*indirect=*/true, /*channels_in_columns=*/true, cout_g_);
+  kernel_ = best_tile_kernel(isa_kernels(isa).grouped_gemm_tiles, /*indirect=*/true, /*channels_in_columns=*/true, cout_g_);
   const int64_t nr = kernel_.nr;
   panels_ = ceil_div(cout_g_, nr);
 

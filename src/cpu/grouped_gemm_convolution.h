@@ -1,8 +1,8 @@
 // Grouped convolutions in channels_last with many channels per group (ShuffleNet's 1x1 with 3 groups of
 // 80 -> 80, RegNet-style 3x3 groups of 16-64): one indirect GEMM per group, as `gemm` computes them, but
 //   - with a register tile whose width fits Cout/g (e.g. 5 pixels x 80 channels on AVX-512), where the
-//     dense engine's wider tiles would pad 80 channels to 96 (grouped_gemm_tiles_<isa>.cc add those
-//     shapes to the dense engine's tile_kernels(isa));
+//     dense engine's wider tiles would pad 80 channels to 96 (IsaKernels::grouped_gemm_tiles: the dense
+//     engine's tiles plus those shapes, isa_kernels.cc);
 //   - block by block of output pixels, every group of a block in turn while the block's input pixels
 //     (all groups) are in L1/L2, instead of one pass over the image per group.
 // Accepts channels_last, groups > 1; rank 1-3, any stride, dilation, padding and padding mode (a row
@@ -17,9 +17,6 @@
 #include "tile_kernel.h"
 
 namespace convkit::cpu {
-
-// The indirect (igemm) kernels grouped_gemm chooses from: the dense engine's plus the fitted shapes.
-std::span<const TileKernel> grouped_gemm_kernels(Isa isa);
 
 class GroupedGemmConvolution final : public Algorithm {
  public:

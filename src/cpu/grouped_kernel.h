@@ -50,6 +50,4 @@ struct GroupedKernels {
   void (*pixels[2][kGroupedMaxPixels])(const GroupedPixels&);
 };
 
-const GroupedKernels& grouped_kernels(Isa isa);
-
 }  // namespace convkit::cpu

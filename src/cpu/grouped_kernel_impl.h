@@ -1,11 +1,11 @@
-// The grouped kernels for one vector type V (simd_<isa>.h); include only from grouped_<isa>.cc.
+// The grouped kernels for one vector type V (simd_<isa>.h), instantiated once per ISA by isa_kernels.cc.
 #pragma once
 
 #include <utility>
 
 #include "grouped_kernel.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 template <class V>
 void grouped_expand(const GroupedExpand& e) {
@@ -62,4 +62,4 @@ constexpr GroupedKernels grouped_kernel_table() {
   return grouped_kernel_table<V, kIsa>(std::make_index_sequence<kGroupedMaxPixels>());
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

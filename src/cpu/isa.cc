@@ -4,19 +4,25 @@
 #include <string>
 
 #include "convkit/error.h"
+#include "isa_kernels.h"
 
 namespace convkit::cpu {
 
 std::string_view to_string(Isa isa) {
-  switch (isa) {
-    case Isa::portable: return "portable";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
+#define CONVKIT_ISA_NAME(name) \
+  case Isa::name: return #name;
+  switch (isa) { CONVKIT_FOR_EACH_ISA(CONVKIT_ISA_NAME) }
+#undef CONVKIT_ISA_NAME
   return "?";
 }
 
 namespace {
+
+constexpr Isa kAll[] = {
+#define CONVKIT_ISA_VALUE(name) Isa::name,
+    CONVKIT_FOR_EACH_ISA(CONVKIT_ISA_VALUE)
+#undef CONVKIT_ISA_VALUE
+};
 
 bool cpu_has(Isa isa) {
   switch (isa) {
@@ -27,12 +33,18 @@ bool cpu_has(Isa isa) {
   return false;
 }
 
+std::string isa_names(const std::vector<Isa>& isas) {
+  std::string names;
+  for (Isa isa : isas) names += (names.empty() ? "" : ", ") + std::string(to_string(isa));
+  return names;
+}
+
 Isa isa_cap() {
   const char* text = std::getenv("CONVKIT_ISA");
-  if (!text || !*text) return Isa::avx512;
-  for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512})
+  if (!text || !*text) return std::end(kAll)[-1];
+  for (Isa isa : kAll)
     if (to_string(isa) == text) return isa;
-  fail("CONVKIT_ISA=", std::string(text), " is not one of avx512, avx2, portable");
+  fail("CONVKIT_ISA=", std::string(text), " is not one of ", isa_names({std::begin(kAll), std::end(kAll)}));
 }
 
 }  // namespace
@@ -41,11 +53,30 @@ const std::vector<Isa>& supported_isas() {
   static const std::vector<Isa> isas = [] {
     std::vector<Isa> list;
     const Isa cap = isa_cap();
-    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::portable})
-      if (isa <= cap && cpu_has(isa)) list.push_back(isa);
+    for (auto isa = std::rbegin(kAll); isa != std::rend(kAll); ++isa)
+      if (*isa <= cap && cpu_has(*isa)) list.push_back(*isa);
     return list;
   }();
   return isas;
+}
+
+Isa parse_supported_isa(std::string_view text, std::string_view argument) {
+  for (Isa isa : supported_isas())
+    if (to_string(isa) == text) return isa;
+  fail(argument, ": the ISA '", text, "' is not one this CPU runs (", isa_names(supported_isas()),
+       std::getenv("CONVKIT_ISA") ? ", capped by CONVKIT_ISA" : "", ")");
+}
+
+std::string kernel_name(std::string_view family, Isa isa, std::string_view tile) {
+  return std::string(family) + "." + std::string(to_string(isa)) + "." + std::string(tile);
+}
+
+const IsaKernels& isa_kernels(Isa isa) {
+#define CONVKIT_ISA_KERNELS(name) \
+  case Isa::name: return name::kernels();
+  switch (isa) { CONVKIT_FOR_EACH_ISA(CONVKIT_ISA_KERNELS) }
+#undef CONVKIT_ISA_KERNELS
+  return portable::kernels();
 }
 
 }  // namespace convkit::cpu

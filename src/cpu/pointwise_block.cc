@@ -1,4 +1,5 @@
 #include "pointwise_block.h"
+#include "isa_kernels.h"
 
 #include <algorithm>
 
@@ -17,7 +18,7 @@ PointwiseBlock::PointwiseBlock(const ConvSpec& spec, ConstTensorView weight, con
     : channels_last_(spec.layout == Layout::channels_last),
       cin_(spec.in_channels),
       cout_(spec.out_channels),
-      kernel_(best_tile_kernel(tile_kernels(isa), channels_last_, channels_last_, cout_)) {
+      kernel_(best_tile_kernel(isa_kernels(isa).tiles, channels_last_, channels_last_, cout_)) {
   panel_width_ = channels_last_ ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_, panel_width_);
   weights_ = pack_weight_panels(spec, weight, panel_width_);

@@ -1,4 +1,4 @@
-// The AVX2 + FMA vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_avx2.cc):
+// The AVX2 + FMA vector type of the kernel templates (*_impl.h), for isa_kernels.cc's avx2 build:
 // 8 floats, masked partial loads and stores. Include only from translation units compiled with -mavx2 -mfma.
 #pragma once
 
@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace convkit::cpu::simd {
+namespace convkit::cpu::avx2 {
 
 struct Avx2 {
   using Reg = __m256;
@@ -43,4 +43,4 @@ struct Avx2 {
   }
 };
 
-}  // namespace convkit::cpu::simd
+}  // namespace convkit::cpu::avx2

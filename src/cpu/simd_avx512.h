@@ -1,4 +1,4 @@
-// The AVX-512 vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_avx512.cc):
+// The AVX-512 vector type of the kernel templates (*_impl.h), for isa_kernels.cc's avx512 build:
 // 16 floats, masked partial loads and stores. Include only from translation units compiled with -mavx512f.
 #pragma once
 
@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace convkit::cpu::simd {
+namespace convkit::cpu::avx512 {
 
 struct Avx512 {
   using Reg = __m512;
@@ -41,4 +41,4 @@ struct Avx512 {
   }
 };
 
-}  // namespace convkit::cpu::simd
+}  // namespace convkit::cpu::avx512

@@ -1,11 +1,11 @@
-// The portable vector type of the per-ISA kernels (tiles_, depthwise_, grouped_, winograd_portable.cc):
+// The portable vector type of the kernel templates (*_impl.h), for isa_kernels.cc's portable build:
 // 4 floats in plain C++ that the compiler maps to the baseline SIMD (SSE2 on x86-64).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
-namespace convkit::cpu::simd {
+namespace convkit::cpu::portable {
 
 struct Portable {
   static constexpr int kLanes = 4;
@@ -49,4 +49,4 @@ struct Portable {
   }
 };
 
-}  // namespace convkit::cpu::simd
+}  // namespace convkit::cpu::portable

@@ -1,4 +1,5 @@
 #include "spatial_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -9,19 +10,6 @@
 #include "padded_row.h"
 
 namespace convkit::cpu {
-
-std::span<const SpatialKernel> avx512_spatial_kernels();
-std::span<const SpatialKernel> avx2_spatial_kernels();
-std::span<const SpatialKernel> portable_spatial_kernels();
-
-std::span<const SpatialKernel> spatial_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_spatial_kernels();
-    case Isa::avx2: return avx2_spatial_kernels();
-    case Isa::portable: return portable_spatial_kernels();
-  }
-  return {};
-}
 
 std::string SpatialKernel::name() const {
   return "spatial." + std::string(to_string(isa)) + "." + std::to_string(channels) + "x" + std::to_string(pieces);
@@ -84,7 +72,7 @@ SpatialConvolution::SpatialConvolution(const ConvSpec& spec, ConstTensorView wei
   row_taps_ = cin_g_ * ks[0] * ks[1];
   blocks_ = ceil_div(cout_g_, kMaxSpatialChannels);
   block_width_ = ceil_div(cout_g_, blocks_);  // equal blocks: at most one idle channel per block
-  kernel_ = spatial_kernels(isa)[static_cast<size_t>(block_width_ - 1)];
+  kernel_ = isa_kernels(isa).spatial[static_cast<size_t>(block_width_ - 1)];
   // Rows share the staged input between their H taps; a 1D layer has one row, so its pieces run along W.
   (spec.rank == 1 ? band_pieces_w_ : band_rows_) = kernel_.pieces;
   plan_row_slots();

@@ -49,7 +49,4 @@ struct SpatialKernel {
 
 inline constexpr int kMaxSpatialChannels = 8;
 
-// The kernels for `isa`, indexed by CO - 1 (each ISA's table lives in its own translation unit).
-std::span<const SpatialKernel> spatial_kernels(Isa isa);
-
 }  // namespace convkit::cpu

@@ -1,6 +1,6 @@
-// The spatial micro-kernel template, instantiated per ISA by spatial_<isa>.cc with its lane count L.
+// The spatial micro-kernel template, instantiated per ISA by isa_kernels.cc with its lane count L.
 // The vectors are GCC/Clang vector extensions: each translation unit's target flags turn them into that
-// ISA's registers (and -ffp-contract=fast the multiply-adds into FMAs). Only include it from those files.
+// ISA's registers (and -ffp-contract=fast the multiply-adds into FMAs).
 #pragma once
 
 #include <algorithm>
@@ -10,7 +10,7 @@
 
 #include "spatial_kernel.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 template <int L>
 struct VectorOf {
@@ -79,4 +79,4 @@ constexpr auto spatial_table(Isa isa) {
   return spatial_table<L, kRegisters>(isa, std::make_integer_sequence<int, kMaxSpatialChannels>{});
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

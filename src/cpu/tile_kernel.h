@@ -6,9 +6,8 @@
 //                   packed), B = packed weights for NR output channels; C rows are pixels.
 //   channels_first: A = packed weights for MR output channels, B = NR output pixels (packed input
 //                   rows, or the input itself for 1x1); C rows are channels.
-// Kernels are named operation.isa.MRxNR (e.g. "gemm.avx512.14x32", "igemm.avx2.6x16": igemm reads A
-// through row pointers, XNNPACK's indirect GEMM) and listed in one table per ISA that the plans, the
-// tests and the benchmark all iterate over.
+// Two variants per MR x NR shape: A packed (gemm), or read through row pointers (igemm, XNNPACK's
+// indirect GEMM); every shape of an ISA is listed in its IsaKernels::tiles (isa_kernels.h).
 #pragma once
 
 #include <cstdint>
@@ -61,9 +60,6 @@ struct TileKernel {
   std::string name() const;
 };
 
-// The kernels compiled for `isa` (each ISA's table lives in its own translation unit, compiled with
-// that ISA's flags).
-std::span<const TileKernel> tile_kernels(Isa isa);
 
 // The kernel among `kernels` (igemm or gemm per `indirect`) whose panel width -- NR when output channels are
 // the vector operand (channels_last), else MR -- pads `channels` output channels least; on ties the larger tile.

@@ -1,8 +1,7 @@
-// The micro-kernel template, instantiated once per ISA by tiles_<isa>.cc with a vector type V:
+// The micro-kernel template, instantiated once per ISA by isa_kernels.cc with a vector type V:
 //   V::Reg, V::kLanes, zero(), load(p), broadcast(p), fma(a, b, acc), add(a, b), store(p, v),
 //   load_partial(p, n) / store_partial(p, n, v) touching only the first n < kLanes floats, and
 //   load_strided(p, step, n): p[0], p[step], ..., p[(n - 1) * step] (n <= kLanes, the rest zero).
-// Only include it from those files: each is compiled with its own target flags.
 #pragma once
 
 #include <algorithm>
@@ -10,7 +9,7 @@
 
 #include "tile_kernel.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 template <class V, int MR, int NV, bool kIndirect>
 void tile(const TileArgs& t) {
@@ -152,4 +151,4 @@ constexpr TileKernel igemm_kernel() {
   return {kIsa, true, MR, NV * V::kLanes, &tile_columns<V, MR, NV, true>, &pack_segments<V>};
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

@@ -4,19 +4,6 @@
 
 namespace convkit::cpu {
 
-std::span<const TileKernel> avx512_tile_kernels();
-std::span<const TileKernel> avx2_tile_kernels();
-std::span<const TileKernel> portable_tile_kernels();
-
-std::span<const TileKernel> tile_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_tile_kernels();
-    case Isa::avx2: return avx2_tile_kernels();
-    case Isa::portable: return portable_tile_kernels();
-  }
-  return {};
-}
-
 TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, bool channels_in_columns,
                             int64_t channels) {
   const TileKernel* best = nullptr;

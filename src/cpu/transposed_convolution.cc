@@ -1,4 +1,5 @@
 #include "transposed_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -24,7 +25,7 @@ TransposedConvolution::TransposedConvolution(const ConvSpec& spec, ConstTensorVi
     : spec_(spec), groups_(spec.groups), cin_g_(spec.in_channels / spec.groups),
       cout_g_(spec.out_channels / spec.groups) {
   const bool channels_last = spec.layout == Layout::channels_last;
-  kernel_ = best_tile_kernel(tile_kernels(isa), channels_last, channels_last, cout_g_);
+  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_);
   panel_width_ = channels_last ? kernel_.nr : kernel_.mr;
   panels_ = ceil_div(cout_g_, panel_width_);
 

@@ -1,4 +1,5 @@
 #include "weight_gradient.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -24,7 +25,7 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
   // channels_first, packed for channels_last.
-  kernel_ = best_tile_kernel(tile_kernels(isa), spec.layout == Layout::channels_first, true, direct_g_);
+  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, spec.layout == Layout::channels_first, true, direct_g_);
 }
 
 std::string WeightGradient::name() const {

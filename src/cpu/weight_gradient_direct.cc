@@ -1,4 +1,5 @@
 #include "weight_gradient_direct.h"
+#include "isa_kernels.h"
 #include "depthwise_kernel.h"
 #include "driver_util.h"
 #include "padded_row.h"
@@ -11,19 +12,6 @@
 #include "convkit/shape.h"
 
 namespace convkit::cpu {
-
-const WgradKernels& avx512_wgrad_kernels();
-const WgradKernels& avx2_wgrad_kernels();
-const WgradKernels& portable_wgrad_kernels();
-
-const WgradKernels& wgrad_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return avx512_wgrad_kernels();
-    case Isa::avx2: return avx2_wgrad_kernels();
-    case Isa::portable: break;
-  }
-  return portable_wgrad_kernels();
-}
 
 namespace {
 
@@ -98,7 +86,7 @@ std::string ChannelVectorWeightGradient::cannot(const ConvSpec& spec) {
 }
 
 ChannelVectorWeightGradient::ChannelVectorWeightGradient(const ConvSpec& spec, Isa isa)
-    : spec_(spec), kernels_(&wgrad_kernels(isa)), taps_(kernel_taps(spec)) {}
+    : spec_(spec), kernels_(isa_kernels(isa).wgrad), taps_(kernel_taps(spec)) {}
 
 std::string ChannelVectorWeightGradient::name() const {
   const int64_t per_call = std::min<int64_t>(taps_, kernels_->max_taps[0]);
@@ -267,7 +255,7 @@ std::string RowWeightGradient::cannot(const ConvSpec& spec) { return not_transpo
 
 RowWeightGradient::RowWeightGradient(const ConvSpec& spec, Isa isa)
     : spec_(spec),
-      kernels_(&wgrad_kernels(isa)),
+      kernels_(isa_kernels(isa).wgrad),
       in_g_(spec.in_channels / spec.groups),
       out_g_(spec.out_channels / spec.groups),
       taps_(kernel_taps(spec)) {
@@ -359,7 +347,7 @@ struct RowWeightGradient::Call {
     const int64_t staged_rows = in_rows(rows);
     const int64_t cin = spec.in_channels, cout = spec.out_channels;
     const int64_t x_pitch = last ? cin : 1;  // floats between neighbouring cells of a row
-    const DepthwiseKernels& copy = depthwise_kernels(wg.kernels_->isa);
+    const DepthwiseKernels& copy = *isa_kernels(wg.kernels_->isa).depthwise;
     for (int64_t c = 0; c < wg.in_g_; ++c)
       for (int64_t qd = 0; qd < a.k[0]; ++qd) {
         const int64_t channel = g * wg.in_g_ + c;

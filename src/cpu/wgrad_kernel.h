@@ -42,6 +42,4 @@ struct WgradKernels {
   void (*add_blocks)(const float* src, int64_t n, int64_t block, double* acc);
 };
 
-const WgradKernels& wgrad_kernels(Isa isa);
-
 }  // namespace convkit::cpu

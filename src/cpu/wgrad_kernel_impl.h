@@ -1,5 +1,5 @@
 // The weight-gradient inner loop (wgrad_kernel.h) as a template over a vector type V (simd_<isa>.h),
-// instantiated once per ISA by wgrad_<isa>.cc. Only include it from those files: each has its own flags.
+// instantiated once per ISA by isa_kernels.cc, in that ISA's namespace and with its flags.
 #pragma once
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 
 #include "wgrad_kernel.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 // Steps per block: each x vector then feeds CO * P FMAs per pointer read; more would not leave the
 // registers for the sums of many taps.
@@ -123,4 +123,4 @@ constexpr WgradKernels wgrad_kernel_table() {
           &add_blocks<V>};
 }
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET

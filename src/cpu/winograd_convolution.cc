@@ -1,4 +1,5 @@
 #include "winograd_convolution.h"
+#include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -119,7 +120,7 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
     : spec_(spec), transform_(winograd_transform(isa, tile ? tile : tile_size(spec), std::min(spec.rank, 2))),
       taps_(spec.rank == 3 ? 3 : 1),
       groups_(spec.groups), cin_g_(spec.in_channels / spec.groups), cout_g_(spec.out_channels / spec.groups),
-      kernel_(best_tile_kernel(tile_kernels(isa), /*indirect=*/true, /*channels_in_columns=*/true, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
+      kernel_(best_tile_kernel(isa_kernels(isa).tiles, /*indirect=*/true, /*channels_in_columns=*/true, cout_g_)), cout_pad_(round_up(cout_g_, kernel_.nr)) {
   const bool channels_last = spec.layout == Layout::channels_last;
   const int rank = spec.rank, alpha = transform_.alpha(), positions = transform_.positions();
   // Element strides of the weight along (output channel, input channel, D, H, W), per layout:

@@ -1,5 +1,5 @@
 // The per-tile Winograd transforms, vectorized along channels (one vector = kLanes channels of one
-// tile), compiled once per ISA (winograd_<isa>.cc) and listed in one table per ISA that the algorithm
+// tile), compiled once per ISA (isa_kernels.cc) and listed in one table per ISA that the algorithm
 // and the tests iterate over. Tile positions xi = (row, column) of the alpha x alpha (2D) or alpha (1D)
 // transform grid are numbered row-major.
 #pragma once
@@ -36,7 +36,6 @@ struct WinogradTransform {
   std::string name() const;
 };
 
-std::span<const WinogradTransform> winograd_transforms(Isa isa);
 // The transform for (isa, m, rank); every ISA has m = 2, 4, 6 for rank 1 and 2.
 const WinogradTransform& winograd_transform(Isa isa, int m, int rank);
 

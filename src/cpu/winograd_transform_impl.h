@@ -1,5 +1,5 @@
 // The Winograd tile transforms as one template over the vector type V (simd_<isa>.h), the tile size m
-// and the rank; instantiated by winograd_<isa>.cc, each compiled with its ISA's flags. The matrices are
+// and the rank; instantiated once per ISA by isa_kernels.cc, with that ISA's flags. The matrices are
 // template arguments, so every coefficient is a compile-time constant: zeros cost nothing, +-1 is an
 // add or a subtraction, anything else one FMA.
 #pragma once
@@ -10,7 +10,7 @@
 #include "winograd_matrices.h"
 #include "winograd_transform.h"
 
-namespace convkit::cpu {
+namespace convkit::cpu::CONVKIT_TARGET {
 
 // acc (+)= mat[r][j] * x, skipping zeros; `first` is the row's first non-zero column (it starts the sum).
 template <class V, const auto& mat, int r, int j, int first>
@@ -127,4 +127,4 @@ constexpr WinogradTransform kWinogradTable[] = {
     winograd_entry<V, kIsa, 2, 2>(), winograd_entry<V, kIsa, 4, 2>(), winograd_entry<V, kIsa, 6, 2>(),
 };
 
-}  // namespace convkit::cpu
+}  // namespace convkit::cpu::CONVKIT_TARGET
