@@ -62,7 +62,7 @@ TEST(GroupedGemmConvolution, PlanChoosesItForManyChannelsPerGroup) {
   const ConvSpec shufflenet{.rank = 2, .in_channels = 240, .out_channels = 240, .kernel = {1, 1}, .groups = 3,
                             .layout = Layout::channels_last};
   const ConvPlan plan(shufflenet, Tensor(weight_shape(shufflenet)));
-  EXPECT_EQ(plan.algorithm().rfind("grouped_igemm.", 0), 0u) << plan.explain();
+  EXPECT_EQ(plan.algorithm().rfind("grouped_gemm.", 0), 0u) << plan.explain();
   ConvSpec first = shufflenet;
   first.layout = Layout::channels_first;
   EXPECT_NE(ConvPlan(first, Tensor(weight_shape(first))).explain().find("grouped_gemm: declined: channels_first"),
@@ -70,11 +70,11 @@ TEST(GroupedGemmConvolution, PlanChoosesItForManyChannelsPerGroup) {
   // ResNeXt 3x3 layers: 4 and 8 channels per group stay with `grouped`, 16 go here, as do 8 with stride 2.
   ConvSpec resnext{.rank = 2, .in_channels = 512, .out_channels = 512, .kernel = {3, 3},
                    .padding = Padding::symmetric({1, 1}), .groups = 32, .layout = Layout::channels_last};
-  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_igemm.", 0), 0u);
+  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_gemm.", 0), 0u);
   resnext.in_channels = resnext.out_channels = 256;
   EXPECT_EQ(algorithm_of(resnext).rfind("grouped.", 0), 0u);
   resnext.stride = {2, 2};
-  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_igemm.", 0), 0u);
+  EXPECT_EQ(algorithm_of(resnext).rfind("grouped_gemm.", 0), 0u);
 }
 
 TEST(GroupedGemmConvolution, PlanTakesSpatialForFewChannelsPerGroupInChannelsFirst) {

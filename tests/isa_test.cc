@@ -10,7 +10,10 @@
 #include <string>
 
 #include "../src/cpu/algorithm.h"
+#include "../src/cpu/weight_gradient_algorithm.h"
 #include "../src/cpu/isa.h"
+#include "convkit/backward_plan.h"
+#include "convkit/conv.h"
 #include "convkit/reference.h"
 #include "test_support.h"
 
@@ -66,6 +69,64 @@ TEST(EveryAlgorithm, MatchesTheReferenceOnEveryIsaOfThisCpu) {
       }
     }
   }
+}
+
+// The kernel-name grammar family.isa.tile (src/cpu/isa.h): the family is the table entry, the ISA the
+// one whose kernels run (the reference is baseline scalar code: portable).
+void expect_kernel_name(const std::string& name, std::string_view family, cpu::Isa isa) {
+  const std::string prefix = std::string(family) + "." +
+                             std::string(cpu::to_string(family == "reference" ? cpu::Isa::portable : isa)) + ".";
+  EXPECT_EQ(name.rfind(prefix, 0), 0u) << name << " is not " << prefix << "tile";
+  EXPECT_GT(name.size(), prefix.size()) << name << " has no tile";
+  EXPECT_EQ(name.find('.', prefix.size()), std::string::npos) << name << ": a tile holds no '.'";
+}
+
+// Forcing family.isa reads back that family's kernel on that ISA, and forcing the name read back
+// makes the same plan again: the name you force is the name you read.
+TEST(EveryAlgorithm, TheNameItReportsForcesItAgainOnEveryIsa) {
+  std::mt19937 rng(kSeed + 1);
+  for (const cpu::AlgorithmEntry& entry : cpu::algorithms())
+    for (const testing::Problem& p : problems_for(entry, 3, rng)) {
+      const testing::ProblemData d = testing::random_data(p, rng);
+      for (cpu::Isa isa : cpu::supported_isas()) {
+        const std::string family_on_isa = std::string(entry.name) + "." + std::string(cpu::to_string(isa));
+        const ConvPlan plan(p.spec, d.weight.view(), d.bias_view(), {.algorithm = family_on_isa});
+        expect_kernel_name(plan.algorithm(), entry.name, isa);
+        const ConvPlan again(p.spec, d.weight.view(), d.bias_view(), {.algorithm = plan.algorithm()});
+        EXPECT_EQ(again.algorithm(), plan.algorithm()) << p.describe();
+      }
+    }
+}
+
+TEST(EveryAlgorithm, OfTheWeightGradientTooTheNameItReportsForcesItAgain) {
+  std::mt19937 rng(kSeed + 2);
+  const testing::ProblemOptions options{.allow_transposed = true};
+  for (const cpu::WeightGradientEntry& entry : cpu::weight_gradient_algorithms()) {
+    int found = 0;
+    for (int attempt = 0; attempt < 2000 && found < 3; ++attempt) {
+      const testing::Problem p = testing::random_problem(rng, options);
+      if (!entry.cannot(p.spec).empty()) continue;
+      ++found;
+      for (cpu::Isa isa : cpu::supported_isas()) {
+        const std::string family_on_isa = std::string(entry.name) + "." + std::string(cpu::to_string(isa));
+        const BackwardWeightsPlan plan(p.spec, {.algorithm = family_on_isa});
+        expect_kernel_name(plan.algorithm(), entry.name, isa);
+        EXPECT_EQ(BackwardWeightsPlan(p.spec, {.algorithm = plan.algorithm()}).algorithm(), plan.algorithm());
+      }
+    }
+    EXPECT_EQ(found, 3) << entry.name << " accepts too few random problems";
+  }
+}
+
+TEST(EveryAlgorithm, ARequestedKernelThatCannotRunIsAClearError) {
+  const ConvSpec spec{.rank = 2, .in_channels = 16, .out_channels = 16, .kernel = {3}};
+  const Tensor weight(weight_shape(spec), 1.0f);
+  testing::expect_error([&] { ConvPlan(spec, weight, std::nullopt, {.algorithm = "gemm.sse9"}); },
+                        {"PlanOptions.algorithm=gemm.sse9: the ISA 'sse9' is not one this CPU runs"});
+  testing::expect_error([&] { ConvPlan(spec, weight, std::nullopt, {.algorithm = "gemm.portable.99x99"}); },
+                        {"PlanOptions.algorithm=gemm.portable.99x99: for ", "gemm on portable runs gemm.portable."});
+  testing::expect_error([&] { ConvPlan(spec, weight, std::nullopt, {.algorithm = "gemmm"}); },
+                        {"PlanOptions.algorithm=gemmm: 'gemmm' is not one of: fft, depthwise"});
 }
 
 }  // namespace

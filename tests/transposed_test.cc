@@ -223,7 +223,7 @@ TEST(TransposedConvolution, PlansChooseItAndExplainTheDecomposition) {
   const Tensor weight = testing::random_tensor(weight_shape(spec), rng, true);
   const Tensor bias = testing::random_tensor(bias_shape(spec), rng, true);
   const ConvPlan plan(spec, weight, bias.view(), {.threads = 2});
-  EXPECT_EQ(plan.algorithm().rfind("tconv.", 0), 0u) << plan.algorithm();
+  EXPECT_EQ(plan.algorithm().rfind("transposed.", 0), 0u) << plan.algorithm();
   EXPECT_NE(plan.explain().find("transposed: chosen, phase decomposition: 4 stride-1 sub-convolutions (stride 2x2, "
                                 "4 taps each"),
             std::string::npos)

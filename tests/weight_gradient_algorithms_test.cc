@@ -139,19 +139,19 @@ TEST(WeightGradientAlgorithms, PlanChoosesByLayer) {
   const Case cases[] = {
       {{.rank = 2, .in_channels = 32, .out_channels = 32, .kernel = {3}, .padding = Padding::same(), .groups = 32,
         .layout = Layout::channels_last},
-       "wgrad_depthwise."},
+       "depthwise."},
       {{.rank = 3, .in_channels = 32, .out_channels = 32, .kernel = {3}, .padding = Padding::same(), .groups = 32},
-       "wgrad_rows."},
-      {{.rank = 2, .in_channels = 64, .out_channels = 64, .kernel = {3}, .padding = Padding::same()}, "wgrad."},
-      {{.rank = 2, .in_channels = 1, .out_channels = 1, .kernel = {3}, .padding = Padding::same()}, "wgrad_rows."},
+       "depthwise."},
+      {{.rank = 2, .in_channels = 64, .out_channels = 64, .kernel = {3}, .padding = Padding::same()}, "gemm."},
+      {{.rank = 2, .in_channels = 1, .out_channels = 1, .kernel = {3}, .padding = Padding::same()}, "depthwise."},
       {{.rank = 3, .in_channels = 1, .out_channels = 3, .kernel = {5}, .padding = Padding::same(),
         .layout = Layout::channels_last},
-       "wgrad_rows."},
+       "few_channel."},
       {{.rank = 2, .in_channels = 128, .out_channels = 128, .kernel = {3}, .padding = Padding::same(), .groups = 32},
-       "wgrad_rows."},
-      {{.rank = 1, .in_channels = 1, .out_channels = 128, .kernel = {80}, .stride = {4}}, "wgrad_rows."},
+       "few_channel."},
+      {{.rank = 1, .in_channels = 1, .out_channels = 128, .kernel = {80}, .stride = {4}}, "few_channel."},
       {{.rank = 1, .in_channels = 1, .out_channels = 128, .kernel = {80}, .stride = {4}, .layout = Layout::channels_last},
-       "wgrad."},
+       "gemm."},
   };
   for (const Case& c : cases) {
     const BackwardWeightsPlan plan(c.spec);

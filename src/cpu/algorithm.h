@@ -26,7 +26,7 @@ class Algorithm {
   // The same into an output view of any strides, written in place; false (nothing written) when the
   // algorithm needs a contiguous output, which the plan then stages.
   virtual bool run_strided(ConstTensorView /*input*/, TensorView /*output*/, int /*threads*/) const { return false; }
-  // The specific variant, e.g. "igemm.avx512.14x32" (operation.isa.tile).
+  // The kernel, e.g. "gemm.avx512.14x32-indirect" (family.isa.tile: isa.h kernel_name).
   virtual std::string name() const = 0;
   // One line for ConvPlan::explain: what it does for this spec.
   virtual std::string details() const = 0;

@@ -493,7 +493,7 @@ struct BackwardDataPlan::Impl {
       a.padding = Padding::explicit_pads(begin, end);
       a.output_padding = output_padding;
       route = "adjoint conv_transpose";
-      if (!stride_one() && options.algorithm != "transposed")
+      if (!stride_one() && options.algorithm.substr(0, options.algorithm.find('.')) != "transposed")
         make_phases(geometry, fold_padding, route, *result);
     }
     if (result->phases.empty()) {
@@ -651,12 +651,14 @@ BackwardWeightsPlan::BackwardWeightsPlan(const ConvSpec& spec, PlanOptions optio
   validate(spec);
   check_options(options);
   const cpu::WeightGradientEntry* forced = nullptr;
+  const std::string argument = "PlanOptions.algorithm=" + options.algorithm;
+  const cpu::RequestedKernel requested = cpu::parse_requested_kernel(options.algorithm, argument);
   if (!options.algorithm.empty()) {
     for (const cpu::WeightGradientEntry& entry : cpu::weight_gradient_algorithms())
-      if (entry.name == options.algorithm) forced = &entry;
+      if (entry.name == requested.family) forced = &entry;
     if (!forced)
-      fail("PlanOptions.algorithm=", options.algorithm, " is not an algorithm of backward-weights plans (",
-           weight_algorithm_names(), ", or empty to choose)");
+      fail(argument, ": '", requested.family, "' is not an algorithm of backward-weights plans (",
+           weight_algorithm_names(), ", or empty to choose; family[.isa[.tile]])");
     if (const std::string reason = forced->cannot(spec); !reason.empty())
       fail("PlanOptions.algorithm=", options.algorithm, " cannot compute the weight gradient of ", describe(spec), ": ",
            reason);
@@ -671,7 +673,11 @@ BackwardWeightsPlan::BackwardWeightsPlan(const ConvSpec& spec, PlanOptions optio
       impl_->explanation += std::string(entry.name) + ": declined: " + reason + "\n";
       continue;
     }
-    impl_->algorithm = entry.create(spec, cpu::supported_isas().front());
+    const cpu::Isa isa = requested.isa.value_or(cpu::supported_isas().front());
+    impl_->algorithm = entry.create(spec, isa);
+    if (requested.whole_name && impl_->algorithm->name() != options.algorithm)
+      fail(argument, ": for the weight gradient of ", describe(spec), " ", entry.name, " on ", cpu::to_string(isa),
+           " runs ", impl_->algorithm->name());
     impl_->explanation += std::string(entry.name) + ": chosen, " + impl_->algorithm->details() + "\n";
     return;
   }

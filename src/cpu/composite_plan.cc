@@ -82,8 +82,7 @@ struct CompositePlan::Impl {
     if (i == 0 || !composite.stages[i - 1].is_shuffle()) return nullptr;
     const int64_t groups = composite.stages[i - 1].shuffle_groups;
     const std::string algorithm = plans[i]->algorithm();
-    if (algorithm.rfind("gemm.", 0) != 0 && algorithm.rfind("igemm.", 0) != 0 && algorithm.rfind("grouped_igemm.", 0) != 0)
-      return nullptr;
+    if (algorithm.rfind("gemm.", 0) != 0 && algorithm.rfind("grouped_gemm.", 0) != 0) return nullptr;
     if (!cpu::GemmConvolution::cannot_shuffle(composite.stages[i].conv, groups).empty()) return nullptr;
     const std::optional<Tensor> bias = w.bias ? std::optional(Tensor::copy_of(*w.bias)) : std::nullopt;
     return std::make_unique<cpu::GemmConvolution>(composite.stages[i].conv, w.weight, bias ? bias->data() : nullptr,

@@ -487,8 +487,7 @@ std::size_t DepthwiseConvolution::workspace_bytes(const Shape& input_shape, int 
 }
 
 std::string DepthwiseConvolution::name() const {
-  return "depthwise." + std::string(to_string(kernels_->isa)) +
-         (spec_.layout == Layout::channels_last ? ".channels" : ".width");
+  return kernel_name("depthwise", kernels_->isa, spec_.layout == Layout::channels_last ? "channels" : "width");
 }
 
 std::string DepthwiseConvolution::details() const {

@@ -152,7 +152,7 @@ void FftConvolution::run(ConstTensorView input, float* output, int threads) cons
 }
 
 std::string FftConvolution::name() const {
-  return "fft." + std::string(to_string(isa_)) + "." + std::to_string(fft_.size());
+  return kernel_name("fft", isa_, std::to_string(fft_.size()));
 }
 
 std::string FftConvolution::details() const {

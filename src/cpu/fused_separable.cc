@@ -112,7 +112,9 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   });
 }
 
-std::string FusedSeparable::name() const { return "fused." + depthwise_.name() + "+" + pointwise_.kernel().name(); }
+std::string FusedSeparable::name() const { 
+  return "fused." + depthwise_.name() + "+" + kernel_name("gemm", pointwise_.kernel().isa, pointwise_.kernel().tile());
+}
 
 std::string FusedSeparable::details() const {
   return "fused " + name() + ": per thread, blocks of whole output rows whose " +

@@ -41,7 +41,7 @@ class FusedSeparable {
   // `input` contiguous, shape checked against the depthwise spec; `output` contiguous of the pointwise
   // stage's output shape.
   void run(ConstTensorView input, float* output, int threads) const;
-  std::string name() const;     // e.g. "fused.depthwise.avx512.channels+gemm.avx512.6x64"
+  std::string name() const;     // e.g. "fused.depthwise.avx512.channels+gemm.avx512.6x64" (two kernel names)
   std::string details() const;  // one line for explain()
   // How many blocks of rows one image's output is cut into for `input_shape`.
   int64_t row_blocks(const Shape& input_shape) const;

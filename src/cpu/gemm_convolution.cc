@@ -410,7 +410,7 @@ std::size_t GemmConvolution::workspace_bytes(const Shape&, int threads) const {
 }
 
 std::string GemmConvolution::details() const {
-  return "micro-kernel " + kernel_.name() + (kernel_.indirect ? " (input read through row pointers)" : " (input tiles packed)");
+  return "micro-kernel " + name() + (kernel_.indirect ? " (input read through row pointers)" : " (input tiles packed)");
 }
 
 }  // namespace convkit::cpu

@@ -52,7 +52,7 @@ class GemmConvolution final : public Algorithm {
   // `input` and `output` contiguous in the spec's layout, shapes already checked.
   void run(ConstTensorView input, float* output, int threads) const override;
 
-  std::string name() const override { return kernel_.name(); }
+  std::string name() const override { return kernel_name("gemm", kernel_.isa, kernel_.tile()); }
   std::string details() const override;
   std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes() + zeros_.bytes(); }
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;

@@ -97,7 +97,7 @@ GroupedConvolution::GroupedConvolution(const ConvSpec& spec, ConstTensorView wei
 }
 
 std::string GroupedConvolution::name() const {
-  return "grouped." + std::string(to_string(kernels_->isa)) + "." + std::to_string(kernels_->lanes);
+  return kernel_name("grouped", kernels_->isa, std::to_string(kernels_->lanes));
 }
 
 std::string GroupedConvolution::details() const {

@@ -59,7 +59,7 @@ GroupedGemmConvolution::GroupedGemmConvolution(const ConvSpec& spec, ConstTensor
 }
 
 std::string GroupedGemmConvolution::details() const {
-  return "indirect GEMM per group, micro-kernel " + kernel_.name() + " (" + std::to_string(panels_) + " panel(s) for " +
+  return "indirect GEMM per group, micro-kernel " + name() + " (" + std::to_string(panels_) + " panel(s) for " +
          std::to_string(cout_g_) + " channels per group), all groups per block of output pixels";
 }
 

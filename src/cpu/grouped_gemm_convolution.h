@@ -26,7 +26,7 @@ class GroupedGemmConvolution final : public Algorithm {
   GroupedGemmConvolution(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 
   void run(ConstTensorView input, float* output, int threads) const override;
-  std::string name() const override { return "grouped_" + kernel_.name(); }
+  std::string name() const override { return kernel_name("grouped_gemm", kernel_.isa, kernel_.tile()); }
   std::string details() const override;
   std::size_t packed_bytes() const override { return weights_.bytes() + bias_.bytes() + zeros_.bytes(); }
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;

@@ -71,6 +71,17 @@ std::string kernel_name(std::string_view family, Isa isa, std::string_view tile)
   return std::string(family) + "." + std::string(to_string(isa)) + "." + std::string(tile);
 }
 
+RequestedKernel parse_requested_kernel(std::string_view text, std::string_view argument) {
+  RequestedKernel requested;
+  const size_t first = text.find('.');
+  requested.family = text.substr(0, first);
+  if (first == std::string_view::npos) return requested;
+  const size_t second = text.find('.', first + 1);
+  requested.isa = parse_supported_isa(text.substr(first + 1, second - first - 1), argument);
+  requested.whole_name = second != std::string_view::npos;
+  return requested;
+}
+
 const IsaKernels& isa_kernels(Isa isa) {
 #define CONVKIT_ISA_KERNELS(name) \
   case Isa::name: return name::kernels();

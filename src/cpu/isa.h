@@ -1,6 +1,7 @@
 // The SIMD instruction sets the engine has micro-kernels for, and which of them this CPU runs.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,5 +28,16 @@ Isa parse_supported_isa(std::string_view text, std::string_view argument);
 // family.isa.tile, e.g. "gemm.avx512.14x32-indirect". The family is the algorithm-table entry that
 // PlanOptions::algorithm forces; the tile says which of the family's micro-kernels runs.
 std::string kernel_name(std::string_view family, Isa isa, std::string_view tile);
+
+// PlanOptions::algorithm read by the same grammar, family[.isa[.tile]]: the family forces that entry of
+// the algorithm table, an ISA runs that ISA's kernels (one this CPU runs), and a whole name must be the
+// kernel the entry chooses for the spec, so that a name read back from plan.algorithm() forces it again.
+struct RequestedKernel {
+  std::string_view family;
+  std::optional<Isa> isa;
+  bool whole_name = false;
+};
+// `argument` names the option in errors (e.g. "PlanOptions.algorithm=gemm.sse9").
+RequestedKernel parse_requested_kernel(std::string_view text, std::string_view argument);
 
 }  // namespace convkit::cpu

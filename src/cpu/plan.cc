@@ -68,9 +68,13 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
   if (bias) check_bias_shape(spec, bias->shape());
   if (options.threads < 0) fail("PlanOptions.threads=", options.threads, " must be >= 0 (0 = convkit::num_threads())");
   const cpu::AlgorithmEntry* forced = nullptr;
+  const std::string argument = "PlanOptions.algorithm=" + options.algorithm;
+  const cpu::RequestedKernel requested = cpu::parse_requested_kernel(options.algorithm, argument);
   if (!options.algorithm.empty()) {
-    forced = find_algorithm(options.algorithm);
-    if (!forced) fail("PlanOptions.algorithm=", options.algorithm, " is not one of: ", algorithm_names(), " (or empty to choose)");
+    forced = find_algorithm(requested.family);
+    if (!forced)
+      fail(argument, ": '", requested.family, "' is not one of: ", algorithm_names(),
+           " (or empty to choose; family[.isa[.tile]], as plan.algorithm() names the kernel)");
     if (const std::string reason = forced->cannot(spec); !reason.empty())
       fail("PlanOptions.algorithm=", options.algorithm, " cannot compute ", describe(spec), ": ", reason);
     if (options.accuracy == Accuracy::strict && !forced->direct)
@@ -83,7 +87,7 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
   // The algorithms read contiguous weights and bias.
   const Tensor weight_copy = Tensor::copy_of(weight);
   const std::optional<Tensor> bias_copy = bias ? std::optional(Tensor::copy_of(*bias)) : std::nullopt;
-  const cpu::Isa isa = cpu::supported_isas().front();
+  const cpu::Isa isa = requested.isa.value_or(cpu::supported_isas().front());
   if (!cpu::all_finite(weight_copy.data(), weight_copy.numel())) {  // see cpu::create_direct
     impl_->algorithm = cpu::create_direct(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
     impl_->non_finite_weights = "weights hold NaN or Inf: " + impl_->algorithm->name() +
@@ -105,6 +109,9 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
     impl_->candidates.push_back({&entry, std::move(reason), true});
     if (!chosen) continue;
     impl_->algorithm = entry.create(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
+    if (requested.whole_name && impl_->algorithm->name() != options.algorithm)
+      fail(argument, ": for ", describe(spec), " ", entry.name, " on ", cpu::to_string(isa), " runs ",
+           impl_->algorithm->name());
     return;
   }
   fail("internal error: no algorithm accepts ", describe(spec));  // unreachable: the reference accepts every spec

@@ -13,7 +13,8 @@ class ReferenceAlgorithm final : public Algorithm {
   ReferenceAlgorithm(const ConvSpec& spec, ConstTensorView weight, const float* bias, Isa isa);
 
   void run(ConstTensorView input, float* output, int threads) const override;
-  std::string name() const override { return "reference"; }
+  // Scalar C++ in the baseline build, sums in double.
+  std::string name() const override { return kernel_name("reference", Isa::portable, "double"); }
   std::string details() const override { return "exact, double accumulation; slow"; }
   std::size_t packed_bytes() const override;
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;

@@ -12,7 +12,7 @@
 namespace convkit::cpu {
 
 std::string SpatialKernel::name() const {
-  return "spatial." + std::string(to_string(isa)) + "." + std::to_string(channels) + "x" + std::to_string(pieces);
+  return kernel_name("spatial", isa, std::to_string(channels) + "x" + std::to_string(pieces));
 }
 
 namespace {

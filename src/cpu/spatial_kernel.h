@@ -6,7 +6,8 @@
 // input channel, D tap and H tap) and `kw` taps along W:
 //   out[p][o][col + l] = bias[o] + sum_t sum_q weights[t][q][o] * rows[t][p][col + l + tap_offsets[q]]
 // Each loaded input vector feeds CO accumulators and each broadcast weight P of them, all in registers.
-// Kernels are named spatial.isa.COxP and listed in one table per ISA (one per CO = 1..kMaxChannels).
+// Kernels are named spatial.isa.COxP and listed in one table per ISA (one per CO = 1..kMaxChannels,
+// IsaKernels::spatial).
 #pragma once
 
 #include <cstdint>

@@ -57,7 +57,8 @@ struct TileKernel {
   int nr;
   TileFunction run;
   PackFunction pack;
-  std::string name() const;
+  // The tile part of a kernel name (isa.h kernel_name): "14x32", or "14x32-indirect" for igemm.
+  std::string tile() const;
 };
 
 

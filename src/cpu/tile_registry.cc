@@ -18,9 +18,8 @@ TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, 
   return *best;
 }
 
-std::string TileKernel::name() const {
-  return std::string(indirect ? "igemm." : "gemm.") + std::string(to_string(isa)) + "." + std::to_string(mr) + "x" +
-         std::to_string(nr);
+std::string TileKernel::tile() const {
+  return std::to_string(mr) + "x" + std::to_string(nr) + (indirect ? "-indirect" : "");
 }
 
 }  // namespace convkit::cpu

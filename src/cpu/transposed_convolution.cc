@@ -433,7 +433,7 @@ std::string TransposedConvolution::details() const {
     text += std::to_string(*most);
   }
   text += " taps each, no zero insertion), micro-kernel ";
-  text += kernel_.name();
+  text += name();
   return text;
 }
 

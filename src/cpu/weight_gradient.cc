@@ -29,8 +29,7 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
 }
 
 std::string WeightGradient::name() const {
-  return "wgrad." + std::string(to_string(kernel_.isa)) + "." + std::to_string(kernel_.mr) + "x" +
-         std::to_string(kernel_.nr);
+  return kernel_name("gemm", kernel_.isa, kernel_.tile());
 }
 
 // One run: the resolved geometry, the gather tables and the tensors as G and D.

@@ -22,7 +22,7 @@ class WeightGradientAlgorithm {
   // `input` and `grad_output` contiguous in the spec's layout, shapes checked by the plan; `grad_weight`
   // contiguous weight_shape(spec). The result must not depend on `threads`.
   virtual void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const = 0;
-  // The specific variant, e.g. "wgrad.avx512.14x32" (operation.isa.tile).
+  // The kernel, e.g. "gemm.avx512.14x32-indirect" (family.isa.tile: isa.h kernel_name).
   virtual std::string name() const = 0;
   // One line for BackwardWeightsPlan::explain: what it does for this spec.
   virtual std::string details() const = 0;

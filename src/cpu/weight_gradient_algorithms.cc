@@ -26,7 +26,11 @@ std::unique_ptr<WeightGradientAlgorithm> create(const ConvSpec& spec, Isa isa) {
 // input and one output channel per group).
 std::unique_ptr<WeightGradientAlgorithm> create_depthwise(const ConvSpec& spec, Isa isa) {
   if (spec.layout == Layout::channels_last) return create<ChannelVectorWeightGradient>(spec, isa);
-  return create<RowWeightGradient>(spec, isa);
+  return std::make_unique<RowWeightGradient>(spec, isa, "depthwise");
+}
+
+std::unique_ptr<WeightGradientAlgorithm> create_few_channel(const ConvSpec& spec, Isa isa) {
+  return std::make_unique<RowWeightGradient>(spec, isa, "few_channel");
 }
 
 // Few channels per group: each call's x vectors feed at most 4 output channels, and a group's (input
@@ -54,7 +58,7 @@ std::string few_channel_prefers_not(const ConvSpec& spec) {
 std::span<const WeightGradientEntry> weight_gradient_algorithms() {
   static const WeightGradientEntry table[] = {
       {"depthwise", &ChannelVectorWeightGradient::cannot, &depthwise_prefers_not, &create_depthwise},
-      {"few_channel", &RowWeightGradient::cannot, &few_channel_prefers_not, &create<RowWeightGradient>},
+      {"few_channel", &RowWeightGradient::cannot, &few_channel_prefers_not, &create_few_channel},
       {"gemm", &always, &always, &create<WeightGradient>},
   };
   return table;

@@ -90,7 +90,7 @@ ChannelVectorWeightGradient::ChannelVectorWeightGradient(const ConvSpec& spec, I
 
 std::string ChannelVectorWeightGradient::name() const {
   const int64_t per_call = std::min<int64_t>(taps_, kernels_->max_taps[0]);
-  return "wgrad_depthwise." + std::string(to_string(kernels_->isa)) + ".1x" + std::to_string(per_call);
+  return kernel_name("depthwise", kernels_->isa, "channels1x" + std::to_string(per_call));
 }
 
 std::string ChannelVectorWeightGradient::details() const {
@@ -253,8 +253,9 @@ int64_t chunks_per_group(int64_t groups, int64_t bands) {
 
 std::string RowWeightGradient::cannot(const ConvSpec& spec) { return not_transposed(spec); }
 
-RowWeightGradient::RowWeightGradient(const ConvSpec& spec, Isa isa)
+RowWeightGradient::RowWeightGradient(const ConvSpec& spec, Isa isa, std::string_view family)
     : spec_(spec),
+      family_(family),
       kernels_(isa_kernels(isa).wgrad),
       in_g_(spec.in_channels / spec.groups),
       out_g_(spec.out_channels / spec.groups),
@@ -266,8 +267,7 @@ std::string RowWeightGradient::name() const {
   const int64_t pairs = in_g_ * taps_;
   const int64_t most = kernels_->max_taps[outputs_ - 1];
   const int64_t per_call = ceil_div(pairs, chunks_of(pairs, most));
-  return "wgrad_rows." + std::string(to_string(kernels_->isa)) + "." + std::to_string(outputs_) + "x" +
-         std::to_string(per_call);
+  return kernel_name(family_, kernels_->isa, "width" + std::to_string(outputs_) + "x" + std::to_string(per_call));
 }
 
 std::string RowWeightGradient::details() const {

@@ -50,7 +50,8 @@ class RowWeightGradient final : public WeightGradientAlgorithm {
  public:
   // Every convolution that is not transposed (any groups, padding kind and mode, rank 1-3, both layouts).
   static std::string cannot(const ConvSpec& spec);
-  RowWeightGradient(const ConvSpec& spec, Isa isa);
+  // family: the table entry it serves (few_channel, or depthwise in channels_first), its name's first part.
+  RowWeightGradient(const ConvSpec& spec, Isa isa, std::string_view family);
 
   void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
   std::string name() const override;
@@ -61,6 +62,7 @@ class RowWeightGradient final : public WeightGradientAlgorithm {
   struct Call;
 
   ConvSpec spec_;
+  std::string_view family_;
   const WgradKernels* kernels_;
   int64_t in_g_ = 1, out_g_ = 1, taps_ = 1;
   int64_t outputs_ = 1;  // output channels per kernel call

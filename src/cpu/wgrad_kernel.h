@@ -8,7 +8,7 @@
 // (channels_last depthwise: a step is one pixel, the lanes its channels, the sums per lane are the result)
 // or along W (staged rows: a step is one vector of consecutive pixels, the caller adds up the lanes).
 // Each dy vector feeds `taps` FMAs and each x vector `outputs` of them. Kernels are named by
-// outputs x taps ("wgrad_rows.avx512.1x9") and listed per ISA in one table.
+// outputs x taps ("few_channel.avx512.width1x9") and listed per ISA in one table.
 #pragma once
 
 #include <cstdint>

@@ -531,7 +531,7 @@ std::string WinogradConvolution::details() const {
   const std::string m = std::to_string(transform_.m);
   const std::string tile = spec_.rank == 1 ? "F(" + m + ", 3)" : "F(" + m + "x" + m + ", 3x3)";
   return tile + (spec_.rank == 3 ? " per depth slice, 3 depth taps in the GEMMs" : "") + ": " +
-         std::to_string(transform_.positions()) + " GEMMs per block of tiles; micro-kernel " + kernel_.name() +
+         std::to_string(transform_.positions()) + " GEMMs per block of tiles; micro-kernel " + kernel_name("gemm", kernel_.isa, kernel_.tile()) +
          ", weights transformed at plan time; with NaN or Inf in the input or weights: " + direct_->name();
 }
 

@@ -14,7 +14,7 @@ const WinogradTransform& winograd_transform(Isa isa, int m, int rank) {
 
 std::string WinogradTransform::name() const {
   const std::string tile = rank == 2 ? std::to_string(m) + "x" + std::to_string(m) : std::to_string(m);
-  return "winograd." + std::string(to_string(isa)) + ".f" + tile;
+  return kernel_name("winograd", isa, "f" + tile);
 }
 
 }  // namespace convkit::cpu

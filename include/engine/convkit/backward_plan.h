@@ -76,7 +76,7 @@ class BackwardWeightsPlan {
            std::optional<TensorView> grad_bias = std::nullopt) const;
 
   const ConvSpec& spec() const;
-  // The chosen kernel, e.g. "wgrad.avx512.14x32" (operation.isa.tile).
+  // The chosen kernel, e.g. "gemm.avx512.14x32-indirect" (family.isa.tile; family = the table entry).
   std::string algorithm() const;
   // One line per candidate algorithm: the chosen one and why the others declined.
   std::string explain() const;

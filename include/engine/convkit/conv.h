@@ -35,7 +35,10 @@ Accuracy parse_accuracy(std::string_view text, std::string_view argument = "accu
 
 struct PlanOptions {
   int threads = 0;        // 0 = convkit::num_threads() at run time
-  std::string algorithm{};  // "" = let the plan choose; otherwise force one (see ConvPlan::algorithm)
+  // "" = let the plan choose. Otherwise force an entry of the algorithm table by the kernel-name grammar
+  // family[.isa[.tile]]: "gemm" (that entry), "gemm.avx2" (its AVX2 kernels; an ISA this CPU runs), or a
+  // whole name as ConvPlan::algorithm() returns it, which must be the kernel that entry picks for the spec.
+  std::string algorithm{};
   Accuracy accuracy = Accuracy::fast;
 };
 
@@ -54,7 +57,8 @@ class ConvPlan {
   void run(ConstTensorView input, TensorView output) const;
 
   const ConvSpec& spec() const;
-  // The algorithm the plan chose, e.g. "gemm.avx512.14x32" (names: operation.isa.tile).
+  // The kernel the plan chose, named family.isa.tile: e.g. "gemm.avx512.14x32-indirect" (the table entry
+  // gemm, its AVX-512 kernels, a 14 x 32 register tile reading the input through row pointers).
   std::string algorithm() const;
   // Why: one line per candidate algorithm, the chosen one and the reasons the others declined, each that
   // could compute the spec with its error bound (see Accuracy).
