@@ -140,16 +140,15 @@ def test_layout_names_every_header_and_existing_directories():
 
 
 def test_links_resolve():
-    text = README.read_text(encoding="utf-8")
-    headings = {slug(title) for title in re.findall(r"^#+ (.+)$", text, flags=re.M)}
-    for target in re.findall(r"\]\(([^)]+)\)", text):
+    for target in re.findall(r"\]\(([^)]+)\)", README.read_text(encoding="utf-8")):
         path, _, anchor = target.partition("#")
-        if path:
-            assert (ROOT / path).exists(), f"README.md links to {path}, which does not exist"
-        elif anchor:
-            assert anchor in headings, f"README.md links to #{anchor}, which no heading gives"
+        linked = ROOT / path if path else README
+        assert linked.exists(), f"README.md links to {path}, which does not exist"
+        if anchor:
+            assert anchor in anchors(linked), f"README.md links to {target}: no heading of {path or 'README.md'} gives #{anchor}"
 
 
-def slug(title):
-    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+def anchors(markdown):
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    titles = re.findall(r"^#+ (.+)$", re.sub(r"^```.*?^```$", "", markdown.read_text(encoding="utf-8"), flags=re.M | re.S), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-") for title in titles}
