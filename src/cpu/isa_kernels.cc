@@ -3,7 +3,7 @@
 // that ISA's flags, as Highway's foreach_target does: everything here and in the *_impl.h templates is
 // defined in namespace convkit::cpu::CONVKIT_TARGET, so no inline function or template instantiation
 // compiled for one ISA can be the copy the linker keeps for another (a fault on a CPU without it).
-// What differs between the ISAs is the block below: the vector type and the register-tile shapes.
+// What differs between the ISAs is one block below: the vector type and the register-tile shapes.
 #include "isa_kernels.h"
 
 #include <array>
@@ -18,6 +18,16 @@
 #include "wgrad_kernel_impl.h"
 #include "winograd_transform_impl.h"
 
+#if defined(CONVKIT_TARGET_AVX512)
+#include "simd_avx512.h"
+#elif defined(CONVKIT_TARGET_AVX2)
+#include "simd_avx2.h"
+#elif defined(CONVKIT_TARGET_PORTABLE)
+#include "simd_portable.h"
+#else
+#error "isa_kernels.cc is compiled once per ISA with CONVKIT_TARGET_<ISA> defined (src/cpu/CMakeLists.txt)"
+#endif
+
 namespace convkit::cpu::CONVKIT_TARGET {
 namespace {
 
@@ -26,51 +36,26 @@ struct TileShape {
   int mr, nv;
 };
 
-}  // namespace
-}  // namespace convkit::cpu::CONVKIT_TARGET
-
+// Each ISA's vector type and register tiles (kGroupedWidths: grouped_gemm's widths for common channels
+// per group that the dense tiles pad), sized for its register file.
 #if defined(CONVKIT_TARGET_AVX512)
-#include "simd_avx512.h"
-namespace convkit::cpu::CONVKIT_TARGET {
-namespace {
-using Vec = Avx512;
-constexpr Isa kIsa = Isa::avx512;
-// 32 zmm registers: up to 28 accumulators + B vectors.
-constexpr std::array<TileShape, 3> kTiles = {{{14, 2}, {8, 3}, {4, 6}}};
-// grouped_gemm's widths fitting common channels per group that the dense tiles pad (16 -> 32, 80 -> 96,
-// 112 -> 192).
-constexpr std::array<TileShape, 3> kGroupedWidths = {{{14, 1}, {5, 5}, {4, 7}}};
-constexpr int kSpatialAccumulators = 24;
-}  // namespace
-}  // namespace convkit::cpu::CONVKIT_TARGET
+using Vec = Avx512;  // 32 zmm: up to 28 accumulators; widths for 16 -> 32, 80 -> 96, 112 -> 192 channels
+constexpr auto kTiles = std::to_array<TileShape>({{14, 2}, {8, 3}, {4, 6}});
+constexpr auto kGroupedWidths = std::to_array<TileShape>({{14, 1}, {5, 5}, {4, 7}});
 #elif defined(CONVKIT_TARGET_AVX2)
-#include "simd_avx2.h"
-namespace convkit::cpu::CONVKIT_TARGET {
-namespace {
-using Vec = Avx2;
-constexpr Isa kIsa = Isa::avx2;
-// 16 ymm registers: 12 accumulators + B vectors.
-constexpr std::array<TileShape, 3> kTiles = {{{6, 2}, {4, 3}, {2, 6}}};
-// One vector wide: 8 channels per group, which the dense tiles pad to 16.
-constexpr std::array<TileShape, 1> kGroupedWidths = {{{8, 1}}};
-constexpr int kSpatialAccumulators = 12;
-}  // namespace
-}  // namespace convkit::cpu::CONVKIT_TARGET
-#elif defined(CONVKIT_TARGET_PORTABLE)
-#include "simd_portable.h"
-namespace convkit::cpu::CONVKIT_TARGET {
-namespace {
-using Vec = Portable;
-constexpr Isa kIsa = Isa::portable;
-// 16 xmm registers (SSE2 baseline).
-constexpr std::array<TileShape, 2> kTiles = {{{4, 2}, {2, 4}}};
-constexpr std::array<TileShape, 0> kGroupedWidths = {};
-constexpr int kSpatialAccumulators = 12;
-}  // namespace
-}  // namespace convkit::cpu::CONVKIT_TARGET
+using Vec = Avx2;  // 16 ymm: 12 accumulators; one vector wide for 8 channels per group (padded to 16)
+constexpr auto kTiles = std::to_array<TileShape>({{6, 2}, {4, 3}, {2, 6}});
+constexpr auto kGroupedWidths = std::to_array<TileShape>({{8, 1}});
 #else
-#error "isa_kernels.cc is compiled once per ISA with CONVKIT_TARGET_<ISA> defined (src/cpu/CMakeLists.txt)"
+using Vec = Portable;  // 16 xmm (SSE2 baseline)
+constexpr auto kTiles = std::to_array<TileShape>({{4, 2}, {2, 4}});
+constexpr std::array<TileShape, 0> kGroupedWidths = {};
 #endif
+constexpr Isa kIsa = Isa::CONVKIT_TARGET;
+constexpr int kSpatialAccumulators = Vec::kRegisters * 3 / 4;  // the rest: weights and the input vector
+
+}  // namespace
+}  // namespace convkit::cpu::CONVKIT_TARGET
 
 namespace convkit::cpu::CONVKIT_TARGET {
 namespace {
