@@ -194,7 +194,15 @@ TEST(HugeDilation, ChannelsFirstDepthwiseDeclinesAWindowBeyondItsBand) {
   std::mt19937 rng(kSeed + 5);
   ConvSpec spec{.rank = 2, .in_channels = 4, .out_channels = 4, .kernel = {4, 3}, .dilation = {9212, 9212},
                 .padding = Padding::same(), .groups = 4, .bias = true};
-  EXPECT_NE(cpu::DepthwiseConvolution::cannot(spec).find("dilated H x W kernel window"), std::string::npos);
+  EXPECT_NE(cpu::DepthwiseConvolution::cannot(spec).find("dilated kernel window of 27637 x 18425 cells"),
+            std::string::npos) << cpu::DepthwiseConvolution::cannot(spec);
+  // A window beyond int64 (fuzz: a dilation near 1e16 on both axes) is declined the same way: the
+  // message holds the spans, not their product.
+  ConvSpec beyond = spec;
+  beyond.dilation = {4'000'000'000'000'000, 4'000'000'000'000'000};
+  beyond.kernel = {2};
+  EXPECT_NE(cpu::DepthwiseConvolution::cannot(beyond).find("4000000000000001 x 4000000000000001 cells"),
+            std::string::npos) << cpu::DepthwiseConvolution::cannot(beyond);
   const Tensor x = testing::random_tensor({2, 4, 2, 6}, rng, /*integers=*/true);
   const Tensor w = testing::random_tensor(weight_shape(spec), rng, /*integers=*/true);
   const Tensor b = testing::random_tensor(bias_shape(spec), rng, /*integers=*/true);

@@ -30,12 +30,16 @@ std::string DepthwiseConvolution::cannot(const ConvSpec& spec) {
   if (spec.layout == Layout::channels_first) {
     const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
     const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
-    double window = 1.0;
-    for (size_t a = kernel.size() >= 2 ? kernel.size() - 2 : 0; a < kernel.size(); ++a)
-      window *= static_cast<double>((kernel[a] - 1) * dilation[a] + 1);
+    double window = 1.0;  // in double: two spans near 2^62 each would overflow a product in int64
+    std::string spans;
+    for (size_t a = kernel.size() >= 2 ? kernel.size() - 2 : 0; a < kernel.size(); ++a) {
+      const int64_t span = (kernel[a] - 1) * dilation[a] + 1;  // validate() checked it fits
+      window *= static_cast<double>(span);
+      spans += (spans.empty() ? "" : " x ") + std::to_string(span);
+    }
     if (window > kMaxStagedWindow)
-      return "dilated H x W kernel window of " + std::to_string(static_cast<int64_t>(window)) + " cells > " +
-             std::to_string(static_cast<int64_t>(kMaxStagedWindow)) + ": channels_first stages it whole";
+      return "dilated kernel window of " + spans + " cells > " + std::to_string(static_cast<int64_t>(kMaxStagedWindow)) +
+             ": channels_first stages it whole";
   }
   return {};
 }
