@@ -85,7 +85,9 @@ transposed. Checked when made (ValueError naming the argument). Per-axis values 
 const char* kPlanDoc = R"(A convolution plan: checks the spec and the weight (and bias) shapes, chooses an algorithm
 and packs the weights once; plan(x) then runs it many times (the GIL released; several threads may call
 one plan at once). weight/bias are in the spec's layout (see convkit.conv2d). algorithm='' lets the plan
-choose (else force one, e.g. 'reference'); threads=0 uses convkit.get_num_threads() at run time.)";
+choose; else it forces one by the kernel-name grammar family[.isa[.tile]] that plan.algorithm reads back:
+'gemm', 'reference', 'gemm.avx2' (that ISA's kernels), or a whole name such as 'gemm.avx512.14x32-indirect'.
+threads=0 uses convkit.get_num_threads() at run time.)";
 
 }  // namespace
 

@@ -53,6 +53,22 @@ def test_plan_runs_many_times_and_explains():
         convkit.Plan(spec, w, b, algorithm="no-such-algorithm")
 
 
+def test_plan_forces_a_kernel_by_the_name_it_reads_back():
+    spec = convkit.ConvSpec(16, 32, (3, 3), padding=1, bias=True)
+    w = RNG.standard_normal(spec.weight_shape).astype(np.float32)
+    b = RNG.standard_normal(spec.bias_shape).astype(np.float32)
+    x = RNG.standard_normal((2, 16, 12, 12)).astype(np.float32)
+    portable = convkit.Plan(spec, w, b, algorithm="gemm.portable")
+    assert portable.algorithm.startswith("gemm.portable.")
+    again = convkit.Plan(spec, w, b, algorithm=portable.algorithm)
+    assert again.algorithm == portable.algorithm
+    np.testing.assert_allclose(again(x), convkit.Plan(spec, w, b)(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="the ISA 'sse9' is not one this CPU runs"):
+        convkit.Plan(spec, w, b, algorithm="gemm.sse9")
+    with pytest.raises(ValueError, match="gemm on portable runs gemm.portable"):
+        convkit.Plan(spec, w, b, algorithm="gemm.portable.1x1")
+
+
 def test_plan_with_threads_option_is_bit_identical():
     spec = convkit.ConvSpec(8, 8, (3, 3), padding="same", groups=8)
     w = RNG.standard_normal(spec.weight_shape).astype(np.float32)
