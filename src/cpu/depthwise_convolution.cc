@@ -313,6 +313,8 @@ struct DepthwiseConvolution::Call {
       args.pixels = interior_end - interior_begin;
       args.x_step = stride[2] * c;
       args.y = y_row + interior_begin * args.y_step;
+      args.kw = dilation[2] == 1 ? kw : 0;
+      args.stride = stride[2];
       args.prefetch_rows = stride[1];
       args.prefetch_step = in[2] * c;
       calls[made++] = args;

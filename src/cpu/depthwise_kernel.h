@@ -36,6 +36,10 @@ struct ChannelsLastPixels {
   float* y = nullptr;
   int64_t y_step = 0;
   const int64_t* columns = nullptr;
+  // Evenly stepping pixels along W with dilation 1 set kw (else 0): the taps are kernel rows of kw W taps,
+  // tap r * kw + q reading x[r * kw] + q * (x_step / stride). The kernel then loads each input pixel once
+  // per kernel row for all the taps that read it (stride 1, 2 and kw 3, 5, 7; others take the tap loop).
+  int64_t kw = 0, stride = 1;
   // Evenly stepping pixels also prefetch (into L2) their channels in the prefetch_rows input rows after
   // the last tap's, prefetch_step floats apart: the rows the next output row reads first.
   int64_t prefetch_rows = 0, prefetch_step = 0;
