@@ -41,6 +41,20 @@ template <class V, int P, int NV, bool kFull, bool kListed>
   }
 }
 
+// Prefetches (into L2) P evenly stepping pixels from p0 x NV vectors from c in the prefetch_rows input
+// rows after the last tap's (no taps: the row lies in the zero padding).
+template <class V, int P, int NV>
+[[gnu::always_inline]] inline void prefetch_next_rows(const ChannelsLastPixels& a, int64_t p0, int64_t c) {
+  if (a.taps == 0) return;
+  for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
+    const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * a.x_step + c;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * a.x_step + v * V::kLanes, 0, 2);
+  }
+}
+
 // P pixels from pixel p0 x NV vectors of channels from c (n channels: NV full vectors, or with NV = 1
 // the masked tail), multiplier m; kListed: the pixels' inputs listed per pixel and tap (x_step == 0).
 template <class V, int P, int NV, bool kFull, bool kListed>
@@ -75,14 +89,7 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
         acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
     }
   }
-  if (!kListed && a.taps > 0)  // (no taps: the row lies in the zero padding)
-    for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
-      const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * step + c;
-#pragma GCC unroll 8
-      for (int p = 0; p < P; ++p)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * step + v * L, 0, 2);
-    }
+  if (!kListed) prefetch_next_rows<V, P, NV>(a, p0, c);
   store_pixels<V, P, NV, kFull, kListed>(a, p0, c, n, m, acc);
 }
 
@@ -145,6 +152,7 @@ void channels_last_reuse_block(const ChannelsLastPixels& a, int64_t p0, int64_t 
         if (i >= q && (i - q) % S == 0 && (i - q) / S < P) acc[(i - q) / S][0] = V::fma(in, w[q], acc[(i - q) / S][0]);
     }
   }
+  prefetch_next_rows<V, P, 1>(a, p0, c);
   store_pixels<V, P, 1, kFull, false>(a, p0, c, n, m, acc);
 }
 
@@ -157,15 +165,21 @@ void channels_last_reuse_pass(const ChannelsLastPixels& a, int64_t p0, int64_t m
   if (c < a.channel_end) channels_last_reuse_block<V, KW, S, P, false>(a, p0, c, a.channel_end - c, m);
 }
 
-// An evenly stepping run through the W-reuse kernel: passes of P pixels, one of P / 2, and the last
-// few pixels through the tap loop.
+// An evenly stepping run through the W-reuse kernel: passes of P pixels, then the pixels left by one
+// pass of P or P / 2 pixels that ends at the run's end (recomputing a few pixels: the same sums in the
+// same order, so the same values), or by the tap loop in runs shorter than P / 2.
 template <class V, int KW, int S>
 void channels_last_reuse_run(const ChannelsLastPixels& a, int64_t m) {
   constexpr int P = kReusePixels<V, KW>;
   int64_t p = 0;
   for (; p + P <= a.pixels; p += P) channels_last_reuse_pass<V, KW, S, P>(a, p, m);
-  if (p + P / 2 <= a.pixels) channels_last_reuse_pass<V, KW, S, P / 2>(a, p, m), p += P / 2;
-  channels_last_run<V, false>(a, p, m);
+  if (a.pixels - p > P / 2) {
+    if (a.pixels >= P) return channels_last_reuse_pass<V, KW, S, P>(a, a.pixels - P, m);
+    channels_last_reuse_pass<V, KW, S, P / 2>(a, p, m), p += P / 2;
+  }
+  if (p == a.pixels) return;
+  if (a.pixels >= P / 2) channels_last_reuse_pass<V, KW, S, P / 2>(a, a.pixels - P / 2, m);
+  else channels_last_run<V, false>(a, p, m);
 }
 
 template <class V>
