@@ -126,6 +126,33 @@ TEST(DepthwiseConvolution, MatchesReferenceAcrossBlockingEdges) {
     }
 }
 
+// The channels_last W-reuse kernel (kw 3, 5, 7, W stride 1 or 2, dilation 1): interior runs of 16- and
+// 8-pixel passes (10 and 5 on AVX2) and a few pixels left to the tap loop, full vectors and channel tails
+// (17, 40 channels), multipliers 1 and 2, ranks 1-3, zero and reflect padding; dilation 2 takes the tap loop.
+TEST(DepthwiseConvolution, ChannelsLastReusesInputsAcrossWTaps) {
+  std::mt19937 rng(kSeed + 6);
+  for (int rank = 1; rank <= 3; ++rank)
+    for (int64_t kernel : {3, 5, 7})
+      for (int64_t stride : {1, 2})
+        for (int64_t channels : {17, 40}) {
+          const int64_t multiplier = 1 + (kernel + stride + channels) % 2;
+          const int64_t dilation = kernel == 3 && stride == 1 && channels == 17 ? 2 : 1;
+          const int64_t width = (kernel - 1) * dilation + stride * (16 + 8 + 3 + rank);
+          testing::Problem p;
+          p.spec = {.rank = rank, .in_channels = channels, .out_channels = channels * multiplier,
+                    .kernel = {kernel}, .stride = {stride}, .dilation = {dilation},
+                    .padding = Padding::symmetric({kernel / 2}),
+                    .padding_mode = rank == 2 ? PaddingMode::reflect : PaddingMode::zeros, .groups = channels,
+                    .bias = true, .layout = Layout::channels_last};
+          Shape spatial(static_cast<size_t>(rank), kernel + 1);
+          spatial.back() = width;
+          p.input_shape = make_activation_shape(p.spec, 2, channels, spatial);
+          const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+          const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+          ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(p, data, expected, 0.0, 1, 2));
+        }
+}
+
 // Plans write outputs of any strides: channels_last depthwise in place (run_strided), channels_first
 // through a staging copy. The view holds every other pixel along each axis and the channels from the
 // second of a larger NaN-filled tensor; the cells between stay NaN.

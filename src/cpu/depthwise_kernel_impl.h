@@ -14,6 +14,47 @@ int64_t column(const ChannelsLastPixels& a, int64_t p) {
   return kListed ? a.columns[p] : p;
 }
 
+// Stores the sums of P pixels from p0 x NV vectors of channels from c (n channels), multiplier m.
+template <class V, int P, int NV, bool kFull, bool kListed>
+[[gnu::always_inline]] inline void store_pixels(const ChannelsLastPixels& a, int64_t p0, int64_t c, int64_t n, int64_t m,
+                  const typename V::Reg (&acc)[P][NV]) {
+  constexpr int64_t L = V::kLanes;
+  if (a.multiplier == 1) {
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c + v * L;
+        if (kFull) V::store(y, acc[p][v]);
+        else V::store_partial(y, n, acc[p][v]);
+      }
+    return;
+  }
+  // Output channels c * multiplier + m are `multiplier` apart: scatter through a local copy.
+  alignas(64) float lanes[NV * L];
+#pragma GCC unroll 16  // (a rolled loop would index the accumulators: GCC would keep them in memory)
+  for (int p = 0; p < P; ++p) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) V::store(lanes + v * L, acc[p][v]);
+    float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c * a.multiplier + m;
+    for (int64_t l = 0; l < n; ++l) y[l * a.multiplier] = lanes[l];
+  }
+}
+
+// Prefetches (into L2) P evenly stepping pixels from p0 x NV vectors from c in the prefetch_rows input
+// rows after the last tap's (no taps: the row lies in the zero padding).
+template <class V, int P, int NV>
+[[gnu::always_inline]] inline void prefetch_next_rows(const ChannelsLastPixels& a, int64_t p0, int64_t c) {
+  if (a.taps == 0) return;
+  for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
+    const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * a.x_step + c;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * a.x_step + v * V::kLanes, 0, 2);
+  }
+}
+
 // P pixels from pixel p0 x NV vectors of channels from c (n channels: NV full vectors, or with NV = 1
 // the masked tail), multiplier m; kListed: the pixels' inputs listed per pixel and tap (x_step == 0).
 template <class V, int P, int NV, bool kFull, bool kListed>
@@ -48,32 +89,8 @@ void channels_last_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int
         acc[p][v] = V::fma(kFull ? V::load(xp + v * L) : V::load_partial(xp + v * L, n), w[v], acc[p][v]);
     }
   }
-  if (!kListed && a.taps > 0)  // (no taps: the row lies in the zero padding)
-    for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
-      const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * step + c;
-#pragma GCC unroll 8
-      for (int p = 0; p < P; ++p)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * step + v * L, 0, 2);
-    }
-  if (a.multiplier == 1) {
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) {
-        float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c + v * L;
-        if (kFull) V::store(y, acc[p][v]);
-        else V::store_partial(y, n, acc[p][v]);
-      }
-    return;
-  }
-  // Output channels c * multiplier + m are `multiplier` apart: scatter through a local copy.
-  alignas(64) float lanes[NV * L];
-  for (int p = 0; p < P; ++p) {
-    for (int v = 0; v < NV; ++v) V::store(lanes + v * L, acc[p][v]);
-    float* y = a.y + column<kListed>(a, p0 + p) * a.y_step + c * a.multiplier + m;
-    for (int64_t l = 0; l < n; ++l) y[l * a.multiplier] = lanes[l];
-  }
+  if (!kListed) prefetch_next_rows<V, P, NV>(a, p0, c);
+  store_pixels<V, P, NV, kFull, kListed>(a, p0, c, n, m, acc);
 }
 
 // P pixels from p0 x the channels: pairs of vectors (a pixel's two neighbouring cache lines at once),
@@ -87,25 +104,113 @@ void channels_last_pixel_block(const ChannelsLastPixels& a, int64_t p0, int64_t 
   if (c < a.channel_end) channels_last_block<V, P, 1, false, kListed>(a, p0, c, a.channel_end - c, m);
 }
 
-// The run in passes of kPixels pixels (2 * kPixels accumulators and 2 weight vectors fit in the
-// registers), then 4, 2, 1, each pass reading whole input pixels, which keeps the memory accesses
-// sequential (callers that want a few channels' input rows to stay in L1 pass strips of channels).
+// Pixels [first, a.pixels) of multiplier m in passes of kPixels pixels (2 * kPixels accumulators and 2
+// weight vectors fit in the registers), then 4, 2, 1, each pass reading whole input pixels, which keeps
+// the memory accesses sequential (callers that want a few channels' input rows to stay in L1 pass
+// strips of channels).
 template <class V, bool kListed>
-void channels_last_run(const ChannelsLastPixels& a) {
+void channels_last_run(const ChannelsLastPixels& a, int64_t first, int64_t m) {
   constexpr int kPixels = 2 * 8 + 2 <= V::kRegisters - 2 ? 8 : 4;
-  for (int64_t m = 0; m < a.multiplier; ++m) {
-    int64_t p = 0;
-    for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels, kListed>(a, p, m);
-    if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4, kListed>(a, p, m), p += 4;
-    if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2, kListed>(a, p, m), p += 2;
-    if (p < a.pixels) channels_last_pixel_block<V, 1, kListed>(a, p, m);
+  int64_t p = first;
+  for (; p + kPixels <= a.pixels; p += kPixels) channels_last_pixel_block<V, kPixels, kListed>(a, p, m);
+  if (kPixels > 4 && p + 4 <= a.pixels) channels_last_pixel_block<V, 4, kListed>(a, p, m), p += 4;
+  if (p + 2 <= a.pixels) channels_last_pixel_block<V, 2, kListed>(a, p, m), p += 2;
+  if (p < a.pixels) channels_last_pixel_block<V, 1, kListed>(a, p, m);
+}
+
+// Pixels a row pass of the W-reuse kernel computes: its accumulators, the KW weights of a kernel row
+// and an input vector fit in the registers.
+template <class V, int KW>
+constexpr int kReusePixels = std::min(16, (V::kRegisters - KW - 2) & ~1);
+
+// P consecutive pixels (W stride S, dilation 1) from p0 x one vector of channels from c (n channels: a
+// full vector, or the masked tail), multiplier m. Per kernel row the P pixels read (P - 1) * S + KW
+// input pixels; each is loaded once and multiplied into every accumulator whose pixel reads it at one
+// of the row's KW taps (KW / S of them), with the row's weights in registers: a tap loop would load an
+// input per multiply-add, which from L2 is what bounds it. Each pixel still adds its taps in tap order.
+// kEdges: some of the inputs lie in the zero padding (outside [in_begin, in_end)).
+template <class V, int KW, int S, int P, bool kFull, bool kEdges>
+void channels_last_reuse_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int64_t n, int64_t m) {
+  using Reg = typename V::Reg;
+  constexpr int kInputs = (P - 1) * S + KW;
+  const int64_t w_offset = m * a.w_multiplier_stride + c, pixel = a.x_step / S;
+  Reg acc[P][1];
+  const Reg init = a.bias ? V::load(a.bias + m * a.bias_multiplier_stride + c) : V::zero();
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p][0] = init;
+  for (int64_t t = 0; t < a.taps; t += KW) {
+    Reg w[KW];
+#pragma GCC unroll 7
+    for (int q = 0; q < KW; ++q) w[q] = V::load(a.w[t + q] + w_offset);
+    const float* x = a.x[t] + p0 * a.x_step + c;
+#pragma GCC unroll 64
+    for (int i = 0; i < kInputs; ++i, x += pixel) {
+      Reg in;
+      if (kEdges && (p0 * S + i < a.in_begin || p0 * S + i >= a.in_end)) in = V::zero();
+      else in = kFull ? V::load(x) : V::load_partial(x, n);
+      // Keep the input in a register: GCC would fold the load into each FMA, a load per FMA again.
+      if constexpr (!__is_class(Reg)) asm("" : "+v"(in));
+#pragma GCC unroll 7
+      for (int q = 0; q < KW; ++q)  // pixel p reads input i at tap q = i - p * S
+        if (i >= q && (i - q) % S == 0 && (i - q) / S < P) acc[(i - q) / S][0] = V::fma(in, w[q], acc[(i - q) / S][0]);
+    }
   }
+  prefetch_next_rows<V, P, 1>(a, p0, c);
+  store_pixels<V, P, 1, kFull, false>(a, p0, c, n, m, acc);
+}
+
+// P pixels from p0 x the channels, a vector at a time, then the masked tail.
+template <class V, int KW, int S, int P, bool kEdges>
+void channels_last_reuse_channels(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
+  constexpr int64_t L = V::kLanes;
+  int64_t c = a.channel_begin;
+  for (; c + L <= a.channel_end; c += L) channels_last_reuse_block<V, KW, S, P, true, kEdges>(a, p0, c, L, m);
+  if (c < a.channel_end) channels_last_reuse_block<V, KW, S, P, false, kEdges>(a, p0, c, a.channel_end - c, m);
+}
+
+template <class V, int KW, int S, int P>
+void channels_last_reuse_pass(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
+  if (p0 * S < a.in_begin || p0 * S + (P - 1) * S + KW > a.in_end)
+    channels_last_reuse_channels<V, KW, S, P, true>(a, p0, m);
+  else
+    channels_last_reuse_channels<V, KW, S, P, false>(a, p0, m);
+}
+
+// An evenly stepping run through the W-reuse kernel: passes of P pixels, then the pixels left by one
+// pass of P or P / 2 pixels that ends at the run's end (recomputing a few pixels: the same sums in the
+// same order, so the same values), or by the tap loop in runs shorter than P / 2.
+template <class V, int KW, int S>
+void channels_last_reuse_run(const ChannelsLastPixels& a, int64_t m) {
+  constexpr int P = kReusePixels<V, KW>;
+  static_assert(P / 2 <= kMinPaddedRun);  // (the tap loop below never meets the zero padding)
+  int64_t p = 0;
+  for (; p + P <= a.pixels; p += P) channels_last_reuse_pass<V, KW, S, P>(a, p, m);
+  if (a.pixels - p > P / 2) {
+    if (a.pixels >= P) return channels_last_reuse_pass<V, KW, S, P>(a, a.pixels - P, m);
+    channels_last_reuse_pass<V, KW, S, P / 2>(a, p, m), p += P / 2;
+  }
+  if (p == a.pixels) return;
+  if (a.pixels >= P / 2) channels_last_reuse_pass<V, KW, S, P / 2>(a, a.pixels - P / 2, m);
+  else channels_last_run<V, false>(a, p, m);
 }
 
 template <class V>
 void channels_last_pixels(const ChannelsLastPixels& a) {
-  if (a.x_step == 0) channels_last_run<V, true>(a);
-  else channels_last_run<V, false>(a);
+  using Run = void (*)(const ChannelsLastPixels&, int64_t);
+  Run run = nullptr;
+  if (a.x_step != 0 && reuses_w_taps(a.kw, a.stride)) {
+    const bool s1 = a.stride == 1;
+    switch (a.kw) {
+      case 3: run = s1 ? &channels_last_reuse_run<V, 3, 1> : &channels_last_reuse_run<V, 3, 2>; break;
+      case 5: run = s1 ? &channels_last_reuse_run<V, 5, 1> : &channels_last_reuse_run<V, 5, 2>; break;
+      case 7: run = s1 ? &channels_last_reuse_run<V, 7, 1> : &channels_last_reuse_run<V, 7, 2>; break;
+    }
+  }
+  for (int64_t m = 0; m < a.multiplier; ++m) {
+    if (run) run(a, m);
+    else if (a.x_step == 0) channels_last_run<V, true>(a, 0, m);
+    else channels_last_run<V, false>(a, 0, m);
+  }
 }
 
 // Accumulators the channels_first kernel keeps: FMA latency x throughput independent sums, leaving
