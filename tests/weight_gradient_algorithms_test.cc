@@ -9,6 +9,7 @@
 #include <random>
 
 #include "../src/cpu/isa.h"
+#include "../src/cpu/weight_gradient.h"
 #include "../src/cpu/weight_gradient_algorithm.h"
 #include "algorithm_support.h"
 #include "convkit/backward.h"
@@ -113,6 +114,41 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
   };
   check_random_specs("gemm", 40, kSeed + 12,
                      [&](ConvSpec& s) { s.in_channels = s.out_channels = s.groups = pick(1, 20); });
+}
+
+// gemm with its reduction K = batch x pixels cut into blocks of 1, a few (odd) and dozens of indices
+// (block budgets far below L2), so blocks start and end inside D rows and span images: 1-3D, transposed,
+// groups, both layouts, padding modes, often several A tiles and D panels. Exact on integer data, on every
+// ISA, 1 and 2 threads bit-identical.
+TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
+  std::mt19937 rng(kSeed + 16);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int trial = 0; trial < 150; ++trial) {
+    testing::ProblemOptions options;
+    options.max_spatial = pick(0, 1) ? 13 : 6;
+    testing::Problem p = testing::random_problem(rng, options);
+    ConvSpec& s = p.spec;
+    const Shape spatial = input_spatial_of(s, p.input_shape);
+    if (pick(0, 1) && s.groups < s.in_channels) {  // several tiles (MR rows) and panels (NR columns)
+      s.in_channels = s.groups * pick(1, 40);
+      s.out_channels = s.groups * pick(1, 40);
+    }
+    p.input_shape = make_activation_shape(s, pick(1, 3), s.in_channels, spatial);
+    const int64_t block_bytes = pick(0, 2) == 0 ? 1 : pick(100, 20000);
+    const Tensor x = testing::random_tensor(p.input_shape, rng, true);
+    const Tensor dy = testing::random_tensor(output_shape(s, p.input_shape), rng, true);
+    const Tensor expected = reference::convolution_backward_weights(s, x, dy);
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const cpu::WeightGradient gemm(s, isa, block_bytes);
+      Tensor one(weight_shape(s), std::numeric_limits<float>::quiet_NaN());
+      Tensor two(weight_shape(s), std::numeric_limits<float>::quiet_NaN());
+      gemm.run(x.view(), dy.view(), one.data(), 1);
+      gemm.run(x.view(), dy.view(), two.data(), 2);
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+          << gemm.name() << " block_bytes " << block_bytes << " trial " << trial << ": " << p.describe();
+      ASSERT_TRUE(testing::bit_identical(one, two)) << gemm.name() << " 1 and 2 threads differ: " << p.describe();
+    }
+  }
 }
 
 TEST(WeightGradientAlgorithms, ForcedDepthwiseDeclinesWithItsReason) {

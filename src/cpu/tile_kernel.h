@@ -37,6 +37,8 @@ struct TileArgs {
   // The sums start from these (bias): MR values (one per row) and/or NR values (one per column), or null.
   const float* row_bias = nullptr;
   const float* col_bias = nullptr;
+  // Or, instead of the bias, from C's own values: a reduction split into blocks, summed block by block.
+  bool accumulate = false;
 };
 
 using TileFunction = void (*)(const TileArgs&);

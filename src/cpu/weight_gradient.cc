@@ -1,4 +1,6 @@
 #include "weight_gradient.h"
+#include "aligned_buffer.h"
+#include "cache_size.h"
 #include "driver_util.h"
 #include "parallel.h"
 
@@ -13,9 +15,32 @@ namespace {
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
+// A thread's packing buffer, grown to `count` floats (64-byte aligned: the panels' rows are whole vectors).
+float* aligned_scratch(AlignedBuffer& buffer, int64_t count) {
+  if (buffer.size() < at(count)) buffer = AlignedBuffer(at(count), "a per-thread weight-gradient workspace");
+  return buffer.data();
+}
+
+// The stretches of `segments` (one whole D row) inside pixels [w0, w1), rebased to start at w0.
+void clip_segments(const std::vector<PixelSegment>& segments, int64_t w0, int64_t w1, int64_t step,
+                   std::vector<PixelSegment>& out) {
+  out.clear();
+  for (const PixelSegment& s : segments) {
+    const int64_t begin = std::max(s.begin, w0), end = std::min(s.begin + s.length, w1);
+    if (begin < end) out.push_back({begin - w0, end - begin, s.source < 0 ? -1 : s.source + (begin - s.begin) * step});
+  }
+}
+
+// A thread's buffers, kept across runs (the sizes repeat).
+struct Workspace {
+  AlignedBuffer a, b;
+  std::vector<PixelSegment> clipped;
+};
+
 }  // namespace
 
-WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), groups_(spec.groups) {
+WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_bytes)
+    : spec_(spec), groups_(spec.groups) {
   const int64_t in_g = spec.in_channels / spec.groups, out_g = spec.out_channels / spec.groups;
   gathered_g_ = spec.transposed ? out_g : in_g;
   direct_g_ = spec.transposed ? in_g : out_g;
@@ -25,6 +50,9 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
   // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
   // channels_first, packed for channels_last.
   kernel_ = best_tile_kernel(tile_kernels(isa), spec.layout == Layout::channels_first, true, direct_g_);
+  // A K block's D panels (all of the group's, packed or read in place) and one A tile fill the budget.
+  const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + kernel_.mr;
+  k_block_ = std::max<int64_t>(1, (block_bytes > 0 ? block_bytes : l2_cache_bytes() / 2) / (floats_per_k * 4));
 }
 
 std::string WeightGradient::name() const {
@@ -43,8 +71,10 @@ struct WeightGradient::Call {
   int64_t m = 1, k = 0, panels = 1;
   // gather[axis][tap * ds[axis] + t]: the G index D index t meets at that kernel tap, or -1 (none, a zero).
   std::array<std::vector<int64_t>, kMaxRank> gather;
-  // channels_first: w_first[tap along W] = the first G column when the D row reads consecutive G columns.
-  std::vector<int64_t> w_first;
+  // w_segments[tap along W]: a D row as stretches of pixels reading G columns step_w apart (the W stride),
+  // or zeros (source -1).
+  int64_t step_w = 1;
+  std::vector<std::vector<PixelSegment>> w_segments;
 
   Call(const WeightGradient& w, ConstTensorView input, ConstTensorView grad_output)
       : wg(w), channels_last(w.spec_.layout == Layout::channels_last) {
@@ -60,6 +90,7 @@ struct WeightGradient::Call {
       const size_t s = slot(spec.rank, axis);
       gs[s] = spec.transposed ? a.output : a.input;
       ds[s] = spec.transposed ? a.input : a.output;
+      if (s == kMaxRank - 1) step_w = a.stride;
       gather[s].resize(at(a.kernel * ds[s]));
       for (int64_t q = 0; q < a.kernel; ++q)
         for (int64_t t = 0; t < ds[s]; ++t) {
@@ -76,13 +107,17 @@ struct WeightGradient::Call {
     m = wg.taps_ * wg.gathered_g_;
     k = batch * d_pixels;
     panels = ceil_div(wg.direct_g_, wg.kernel_.nr);
-    if (!channels_last) {
-      w_first.assign(at(wg.kernel_size_[2]), -1);
-      for (int64_t q = 0; q < wg.kernel_size_[2]; ++q) {
-        const int64_t* row = &gather[2][at(q * ds[2])];
-        bool consecutive = row[0] >= 0;
-        for (int64_t t = 1; t < ds[2] && consecutive; ++t) consecutive = row[t] == row[0] + t;
-        if (consecutive) w_first[at(q)] = row[0];
+    w_segments.resize(at(wg.kernel_size_[2]));
+    for (int64_t q = 0; q < wg.kernel_size_[2]; ++q) {
+      const int64_t* row = &gather[2][at(q * ds[2])];
+      for (int64_t t = 0; t < ds[2];) {
+        int64_t end = t + 1;
+        if (row[t] < 0)
+          while (end < ds[2] && row[end] < 0) ++end;
+        else  // compared as differences: step_w may be near 2^63
+          while (end < ds[2] && row[end] >= 0 && row[end] - row[end - 1] == step_w) ++end;
+        w_segments[at(q)].push_back({t, end - t, row[t]});
+        t = end;
       }
     }
   }
@@ -93,39 +128,59 @@ struct WeightGradient::Call {
     return {tap / (ks[1] * ks[2]), tap / ks[2] % ks[1], tap % ks[2]};
   }
 
+  // f(n, d, h, w0, w1, offset) for each D row's part [w0, w1) inside reduction indices [k0, k1), offset
+  // = the index of (n, d, h, w0) less k0.
+  template <class F>
+  void for_each_row(int64_t k0, int64_t k1, F&& f) const {
+    for (int64_t kk = k0; kk < k1;) {
+      const int64_t row = kk / ds[2], w0 = kk % ds[2], w1 = std::min(ds[2], w0 + k1 - kk);
+      f(row / (ds[0] * ds[1]), row / ds[1] % ds[0], row % ds[1], w0, w1, kk - k0);
+      kk += w1 - w0;
+    }
+  }
+
+  // The W stretches of tap `q` (along W) inside [w0, w1): the whole row's list, or `clipped`.
+  const std::vector<PixelSegment>& row_segments(int64_t q, int64_t w0, int64_t w1,
+                                                std::vector<PixelSegment>& clipped) const {
+    if (w0 == 0 && w1 == ds[2]) return w_segments[at(q)];
+    clip_segments(w_segments[at(q)], w0, w1, step_w, clipped);
+    return clipped;
+  }
+
   // Whether D must be packed for this panel: always channels_first (its pixels are strided by channel),
   // and a channels_last partial panel (the kernel reads whole NR-wide rows).
   bool packed_b(int64_t panel) const {
     return !channels_last || (panel + 1) * wg.kernel_.nr > wg.direct_g_;
   }
-  // The packed panels one group needs (channels_last: at most the last), and where panel `panel` goes.
+  // The packed panels one K block needs (channels_last: at most the last), and where panel `panel` goes.
   int64_t packed_panels() const { return channels_last ? (packed_b(panels - 1) ? 1 : 0) : panels; }
-  int64_t packed_offset(int64_t panel) const { return channels_last ? 0 : panel * k * wg.kernel_.nr; }
+  int64_t packed_offset(int64_t panel, int64_t kb) const { return channels_last ? 0 : panel * kb * wg.kernel_.nr; }
 
-  // B panel `panel` of group g: [k][NR], D's channels of the panel, zeros past the group's channels.
-  void pack_b(int64_t g, int64_t panel, float* dst) const {
+  // B panel `panel` of group g over reduction indices [k0, k1): [k][NR], D's channels of the panel, zeros
+  // past the group's channels.
+  void pack_b(int64_t g, int64_t panel, int64_t k0, int64_t k1, float* dst) const {
     const int64_t nr = wg.kernel_.nr, first = g * wg.direct_g_ + panel * nr;
     const int64_t cols = std::min(nr, wg.direct_g_ - panel * nr);
-    for (int64_t n = 0; n < batch; ++n) {
-      float* dst_n = dst + n * d_pixels * nr;
-      if (channels_last) {
-        const float* src = d_data + n * d_pixels * d_channels + first;
-        for (int64_t t = 0; t < d_pixels; ++t) {
-          std::copy_n(src + t * d_channels, cols, dst_n + t * nr);
-          std::fill(dst_n + t * nr + cols, dst_n + (t + 1) * nr, 0.0f);
-        }
-      } else {
-        for (int64_t j = 0; j < nr; ++j) {
-          const float* src = d_data + (n * d_channels + first + j) * d_pixels;
-          for (int64_t t = 0; t < d_pixels; ++t) dst_n[t * nr + j] = j < cols ? src[t] : 0.0f;
-        }
-      }
+    // channels_last: a pixel's channels are consecutive; channels_first: d_pixels apart (a gather).
+    const PixelSegment segments[2] = {{0, cols, channels_last ? first : first * d_pixels}, {cols, nr - cols, -1}};
+    for (int64_t kk = k0; kk < k1;) {
+      const int64_t n = kk / d_pixels, t0 = kk % d_pixels, t1 = std::min(d_pixels, t0 + k1 - kk);
+      float* out = dst + (kk - k0) * nr;
+      if (channels_last)
+        wg.kernel_.pack(segments, cols < nr ? 2 : 1, 1, d_data + (n * d_pixels + t0) * d_channels, d_channels,
+                        t1 - t0, out, nr);
+      else
+        wg.kernel_.pack(segments, cols < nr ? 2 : 1, d_pixels, d_data + n * d_channels * d_pixels + t0, 1, t1 - t0,
+                        out, nr);
+      kk += t1 - t0;
     }
   }
 
-  // channels_last A tile: rows m0.. of group g, [k][MR]. Rows sharing a tap read consecutive channels of
-  // one G pixel, copied as a run; rows past M are zeros.
-  void pack_a_pixel_major(int64_t g, int64_t m0, float* dst) const {
+  // channels_last A tile: rows m0.. of group g over [k0, k1), [k][MR]. Rows sharing a tap read
+  // consecutive channels of one G pixel, copied as a run per pixel (masked vector copies); rows past M
+  // are zeros.
+  void pack_a_pixel_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
+                          std::vector<PixelSegment>& clipped) const {
     const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_;
     struct Run {
       int64_t row, length, channel;
@@ -139,107 +194,112 @@ struct WeightGradient::Call {
       i += length;
     }
     const int64_t filled = std::min(mr, m - m0);
-    for (int64_t n = 0, kk = 0; n < batch; ++n) {
-      const float* g_n = g_data + n * g_pixels * g_channels;
-      for (int64_t d = 0; d < ds[0]; ++d)
-        for (int64_t h = 0; h < ds[1]; ++h)
-          for (int64_t w = 0; w < ds[2]; ++w, ++kk) {
-            float* row = dst + kk * mr;
-            for (const Run& r : runs) {
-              const int64_t sd = gather[0][at(r.q[0] * ds[0] + d)], sh = gather[1][at(r.q[1] * ds[1] + h)],
-                            sw = gather[2][at(r.q[2] * ds[2] + w)];
-              if (sd < 0 || sh < 0 || sw < 0) std::fill_n(row + r.row, r.length, 0.0f);
-              else std::copy_n(g_n + ((sd * gs[1] + sh) * gs[2] + sw) * g_channels + r.channel, r.length, row + r.row);
-            }
-            std::fill(row + filled, row + mr, 0.0f);
-          }
-    }
+    const PixelSegment zero_rows{filled, mr - filled, -1};
+    for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+      float* out = dst + offset * mr;
+      for (const Run& r : runs) {
+        const int64_t sd = gather[0][at(r.q[0] * ds[0] + d)], sh = gather[1][at(r.q[1] * ds[1] + h)];
+        const float* line =
+            sd < 0 || sh < 0 ? nullptr : g_data + ((n * gs[0] + sd) * gs[1] + sh) * gs[2] * g_channels + r.channel;
+        for (const PixelSegment& s : row_segments(r.q[2], w0, w1, clipped)) {
+          const bool zeros = !line || s.source < 0;
+          const PixelSegment run{r.row, r.length, zeros ? -1 : 0};
+          wg.kernel_.pack(&run, 1, 1, zeros ? nullptr : line + s.source * g_channels,
+                          zeros || s.length == 1 ? 0 : step_w * g_channels, s.length, out + s.begin * mr, mr);
+        }
+      }
+      if (filled < mr) wg.kernel_.pack(&zero_rows, 1, 1, nullptr, 0, w1 - w0, out, mr);
+    });
   }
 
-  // channels_first A tile: rows m0.. of group g, row-major [MR][K], one G channel at one tap per row.
-  // Returns the rows filled; the kernel's other rows point at row 0 (their results are not stored).
-  int64_t pack_a_row_major(int64_t g, int64_t m0, float* dst) const {
+  // channels_first A tile: rows m0.. of group g over [k0, k1), row-major [MR][k1 - k0], one G channel at
+  // one tap per row. Returns the rows filled; the kernel's other rows point at row 0 (results not stored).
+  int64_t pack_a_row_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
+                           std::vector<PixelSegment>& clipped) const {
     const int64_t rows = std::min<int64_t>(wg.kernel_.mr, m - m0);
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t tap = (m0 + i) / wg.gathered_g_, channel = g * wg.gathered_g_ + (m0 + i) % wg.gathered_g_;
       const auto q = tap_index(tap);
-      const int64_t* sw = &gather[2][at(q[2] * ds[2])];
-      const int64_t first = w_first[at(q[2])];
-      float* out = dst + i * k;
-      for (int64_t n = 0; n < batch; ++n) {
-        const float* plane = g_data + (n * g_channels + channel) * g_pixels;
-        for (int64_t d = 0; d < ds[0]; ++d)
-          for (int64_t h = 0; h < ds[1]; ++h, out += ds[2]) {
-            const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
-            if (sd < 0 || sh < 0) {
-              std::fill_n(out, ds[2], 0.0f);
-              continue;
-            }
-            const float* line = plane + (sd * gs[1] + sh) * gs[2];
-            if (first >= 0) std::copy_n(line + first, ds[2], out);
-            else
-              for (int64_t w = 0; w < ds[2]; ++w) out[w] = sw[w] < 0 ? 0.0f : line[sw[w]];
-          }
-      }
+      float* row = dst + i * (k1 - k0);
+      for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+        const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
+        if (sd < 0 || sh < 0) {
+          std::fill_n(row + offset, w1 - w0, 0.0f);
+          return;
+        }
+        const float* line = g_data + (n * g_channels + channel) * g_pixels + (sd * gs[1] + sh) * gs[2];
+        const std::vector<PixelSegment>& segments = row_segments(q[2], w0, w1, clipped);
+        wg.kernel_.pack(segments.data(), static_cast<int64_t>(segments.size()), step_w, line, 0, 1, row + offset, 0);
+      });
     }
     return rows;
   }
 
-  // Every panel of one A tile into the GEMM result `c` ([group][M][D channels/group]).
-  void tile(int64_t g, int64_t m0, const float* b_panels, float* c, std::vector<float>& a_buffer) const {
+  // Tiles [t0, t1) of group g into the GEMM result `c` ([group][M][D channels/group]): K block after
+  // K block, each packing D's panels once and each A tile once.
+  void unit(int64_t g, int64_t t0, int64_t t1, float* c, Workspace& ws) const {
     const TileKernel& kernel = wg.kernel_;
-    const int64_t mr = kernel.mr, nr = kernel.nr;
-    float* a = scratch(a_buffer, mr * k);
+    const int64_t mr = kernel.mr, nr = kernel.nr, kb = std::min(wg.k_block_, k);
+    float* a = aligned_scratch(ws.a, mr * kb);
+    float* b = aligned_scratch(ws.b, std::max<int64_t>(1, packed_panels() * kb * nr));
     const float* rows[128];
-    TileArgs args;
-    args.rows = static_cast<int>(std::min(mr, m - m0));
-    if (channels_last) {
-      pack_a_pixel_major(g, m0, a);
-      args.a_packed = a;
-    } else {
-      pack_a_row_major(g, m0, a);
-      for (int64_t i = 0; i < mr; ++i) rows[i] = a + (i < args.rows ? i : 0) * k;
-      args.a_rows = rows;
-    }
-    args.k_per_tap = k;
-    args.c_row_stride = wg.direct_g_;
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      if (packed_b(panel)) {
-        args.b = b_panels + packed_offset(panel);
-        args.b_stride = nr;
-      } else {
-        args.b = d_data + g * wg.direct_g_ + panel * nr;
-        args.b_stride = d_channels;
+    for (int64_t k0 = 0; k0 < k; k0 += kb) {
+      const int64_t k1 = std::min(k, k0 + kb);
+      for (int64_t panel = 0; panel < panels; ++panel)
+        if (packed_b(panel)) pack_b(g, panel, k0, k1, b + packed_offset(panel, k1 - k0));
+      for (int64_t tile = t0; tile < t1; ++tile) {
+        const int64_t m0 = tile * mr;
+        TileArgs args;
+        args.rows = static_cast<int>(std::min(mr, m - m0));
+        if (channels_last) {
+          pack_a_pixel_major(g, m0, k0, k1, a, ws.clipped);
+          args.a_packed = a;
+        } else {
+          pack_a_row_major(g, m0, k0, k1, a, ws.clipped);
+          for (int64_t i = 0; i < mr; ++i) rows[i] = a + (i < args.rows ? i : 0) * (k1 - k0);
+          args.a_rows = rows;
+        }
+        args.k_per_tap = k1 - k0;
+        args.c_row_stride = wg.direct_g_;
+        args.accumulate = k0 > 0;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          if (packed_b(panel)) {
+            args.b = b + packed_offset(panel, k1 - k0);
+            args.b_stride = nr;
+          } else {
+            args.b = d_data + k0 * d_channels + g * wg.direct_g_ + panel * nr;
+            args.b_stride = d_channels;
+          }
+          args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
+          args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
+          kernel.run(args);
+        }
       }
-      args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
-      args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
-      kernel.run(args);
     }
   }
 };
 
 std::string WeightGradient::details() const {
   return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " + std::to_string(direct_g_) +
-         " channels, the reduction over batch and pixels in one " + name() + " call per tile";
+         " channels, the reduction over batch and pixels in L2-sized blocks of " + std::to_string(k_block_) +
+         ", each block's panels packed once";
 }
 
 void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
   const Call call(*this, input, grad_output);
-  const int64_t nr = kernel_.nr, m_tiles = ceil_div(call.m, kernel_.mr);
-  std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]
-  std::vector<float> b_panels(at(call.packed_panels() * call.k * nr));
+  const int64_t m_tiles = ceil_div(call.m, kernel_.mr);
+  std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]; K = 0 leaves zeros
   if (groups_ * call.m * direct_g_ * call.k < kSerialMacs) threads = 1;
-  // Each tile of `result` is computed by one thread in one fixed order: any schedule gives the same bits.
-  const auto no_state = [] { return 0; };
-  for (int64_t g = 0; g < groups_; ++g) {
-    parallel_for(threads, call.panels, [&](int64_t panel) {
-      if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + call.packed_offset(panel));
+  // Work units: runs of A tiles, enough for the threads (thread count only changes which thread sums a
+  // tile, never the order it is summed in).
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(threads, groups_), 1, std::max<int64_t>(1, m_tiles));
+  const int64_t chunk_tiles = ceil_div(m_tiles, chunks);
+  if (call.k > 0)
+    parallel_for(threads, groups_ * chunks, Schedule::dynamic, [] { return 0; }, [&](int, int64_t unit) {
+      thread_local Workspace workspace;
+      const int64_t t0 = unit % chunks * chunk_tiles, t1 = std::min(m_tiles, t0 + chunk_tiles);
+      if (t0 < t1) call.unit(unit / chunks, t0, t1, result.data(), workspace);
     });
-    parallel_for(threads, m_tiles, Schedule::dynamic, no_state, [&](int, int64_t tile) {
-      thread_local std::vector<float> a_buffer;
-      call.tile(g, tile * kernel_.mr, b_panels.data(), result.data(), a_buffer);
-    });
-  }
 
   // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h):
   // channels_first (outer, inner, k...), channels_last (k..., inner, outer); with flip tap q is stored
@@ -261,11 +321,12 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
 std::size_t WeightGradient::workspace_bytes(const Shape& input_shape, int threads) const {
   const ConvGeometry geometry = resolve_geometry(spec_, input_spatial_of(spec_, input_shape));
   const Shape d_spatial = spec_.transposed ? geometry.input_spatial() : geometry.output_spatial();
-  const int64_t k = input_shape[0] * element_count(d_spatial);
+  const int64_t kb = std::min(k_block_, input_shape[0] * element_count(d_spatial));
   const int64_t panels = ceil_div(direct_g_, kernel_.nr);
   const bool partial = direct_g_ % kernel_.nr != 0;
   const int64_t packed = spec_.layout == Layout::channels_last ? (partial ? 1 : 0) : panels;
-  const int64_t floats = threads * kernel_.mr * k + packed * kernel_.nr * k + groups_ * taps_ * gathered_g_ * direct_g_;
+  const int64_t floats = threads * (kernel_.mr * kb + std::max<int64_t>(1, packed * kernel_.nr * kb)) +
+                         groups_ * taps_ * gathered_g_ * direct_g_;
   return static_cast<std::size_t>(floats) * sizeof(float);
 }
 
