@@ -50,8 +50,9 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_byte
   // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
   // channels_first, packed for channels_last.
   kernel_ = best_tile_kernel(tile_kernels(isa), spec.layout == Layout::channels_first, true, direct_g_);
-  // A K block's D panels (all of the group's, packed or read in place) and one A tile fill the budget.
-  const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + kernel_.mr;
+  // A K block's D panels (all of the group's, packed or read in place), the G pixels its A tiles gather
+  // from (about one per reduction index and channel) and one A tile fill the budget.
+  const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + gathered_g_ + kernel_.mr;
   k_block_ = std::max<int64_t>(1, (block_bytes > 0 ? block_bytes : l2_cache_bytes() / 2) / (floats_per_k * 4));
 }
 
@@ -213,13 +214,13 @@ struct WeightGradient::Call {
   }
 
   // channels_first A tile: rows m0.. of group g over [k0, k1), row-major [MR][k1 - k0], one G channel at
-  // one tap per row. Returns the rows filled; the kernel's other rows point at row 0 (results not stored).
+  // one tap per row (rows ordered (gc, tap), as channels_first dW is). Returns the rows filled; the kernel's other rows point at row 0 (results not stored).
   int64_t pack_a_row_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
                            std::vector<PixelSegment>& clipped) const {
     const int64_t rows = std::min<int64_t>(wg.kernel_.mr, m - m0);
     for (int64_t i = 0; i < rows; ++i) {
-      const int64_t tap = (m0 + i) / wg.gathered_g_, channel = g * wg.gathered_g_ + (m0 + i) % wg.gathered_g_;
-      const auto q = tap_index(tap);
+      const int64_t channel = g * wg.gathered_g_ + (m0 + i) / wg.taps_;
+      const auto q = tap_index((m0 + i) % wg.taps_);
       float* row = dst + i * (k1 - k0);
       for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
         const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
@@ -288,7 +289,8 @@ std::string WeightGradient::details() const {
 void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
   const Call call(*this, input, grad_output);
   const int64_t m_tiles = ceil_div(call.m, kernel_.mr);
-  std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]; K = 0 leaves zeros
+  // [group][row][dc], rows (tap, gc) for channels_last and (gc, tap) for channels_first; K = 0 leaves zeros
+  std::vector<float> result(at(groups_ * call.m * direct_g_));
   if (groups_ * call.m * direct_g_ * call.k < kSerialMacs) threads = 1;
   // Work units: runs of A tiles, enough for the threads (thread count only changes which thread sums a
   // tile, never the order it is summed in).
@@ -301,20 +303,31 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
       if (t0 < t1) call.unit(unit / chunks, t0, t1, result.data(), workspace);
     });
 
-  // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h):
-  // channels_first (outer, inner, k...), channels_last (k..., inner, outer); with flip tap q is stored
-  // at k-1-q on every axis, i.e. at taps-1-q in row-major order.
-  const bool channels_last = spec_.layout == Layout::channels_last;
-  const int64_t d_channels = groups_ * direct_g_;
-  const int64_t outer_stride = channels_last ? 1 : gathered_g_ * taps_;
-  const int64_t inner_stride = channels_last ? d_channels : taps_;
-  const int64_t tap_stride = channels_last ? gathered_g_ * d_channels : 1;
+  // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h); with flip
+  // tap q is stored at k-1-q on every axis, i.e. at taps-1-q in row-major order.
+  const int64_t m = call.m, d_channels = groups_ * direct_g_;
+  if (spec_.layout == Layout::channels_last) {  // (k..., inner, outer): the result's rows (tap, gc) are dW's
+    for (int64_t g = 0; g < groups_; ++g)
+      for (int64_t tap = 0; tap < taps_; ++tap)
+        for (int64_t gc = 0; gc < gathered_g_; ++gc)
+          std::copy_n(&result[at((g * m + tap * gathered_g_ + gc) * direct_g_)], direct_g_,
+                      grad_weight + ((spec_.flip ? taps_ - 1 - tap : tap) * gathered_g_ + gc) * d_channels +
+                          g * direct_g_);
+    return;
+  }
+  // channels_first (outer, inner, k...): rows (gc, tap), so each group's dW is its result transposed,
+  // written 16 rows at a time (whole lines read, runs of 16 written: one dW row is m floats apart).
+  std::vector<int64_t> position(at(m));  // where row r goes in dW's (inner, k) order
+  for (int64_t r = 0; r < m; ++r) {
+    const int64_t tap = r % taps_;
+    position[at(r)] = r - tap + (spec_.flip ? taps_ - 1 - tap : tap);
+  }
   for (int64_t g = 0; g < groups_; ++g)
-    for (int64_t tap = 0; tap < taps_; ++tap)
-      for (int64_t gc = 0; gc < gathered_g_; ++gc) {
-        const float* row = &result[at((g * call.m + tap * gathered_g_ + gc) * direct_g_)];
-        float* out = grad_weight + (spec_.flip ? taps_ - 1 - tap : tap) * tap_stride + gc * inner_stride;
-        for (int64_t dc = 0; dc < direct_g_; ++dc) out[(g * direct_g_ + dc) * outer_stride] = row[dc];
+    for (int64_t r0 = 0; r0 < m; r0 += 16)
+      for (int64_t dc = 0; dc < direct_g_; ++dc) {
+        float* out = grad_weight + (g * direct_g_ + dc) * m;
+        const float* in = &result[at(g * m * direct_g_ + dc)];
+        for (int64_t r = r0; r < std::min(m, r0 + 16); ++r) out[position[at(r)]] = in[r * direct_g_];
       }
 }
 

@@ -9,7 +9,8 @@
 //
 //   dW[(tap, gc)][dc] = sum over k = (image n, pixel t of D) of  G[n, gc, gather(t, tap)] * D[n, dc, t]
 //
-// a GEMM of M = taps * G channels/group rows, N = D channels/group columns and K = batch * D pixels.
+// a GEMM of M = taps * G channels/group rows, N = D channels/group columns and K = batch * D pixels,
+// its rows ordered as dW's layout has them: (tap, gc) channels_last, (gc, tap) channels_first.
 // The reduction is cut into blocks of KB (brgemm style: the packed operands of one block stay in L2, sized
 // from the cache this machine has). Per K block a work unit packs D into NR-wide panels [KB][NR] (not for
 // channels_last full panels: D is then read in place) once, and each of its A tiles once: k-major MR floats
