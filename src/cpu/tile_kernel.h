@@ -24,6 +24,7 @@ struct TileArgs {
   // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats.
   const float* a_packed = nullptr;
   const float* const* a_rows = nullptr;
+  int64_t a_stride = 0;  // packed A: floats from one k to the next, 0 for MR (A read in place: a pixel pitch)
   int64_t taps = 1;
   int64_t k_per_tap = 0;  // the reduction length is taps * k_per_tap
   // B: one row of NR floats per k, b_stride floats apart.

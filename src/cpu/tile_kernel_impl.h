@@ -72,7 +72,8 @@ void tile(const TileArgs& t) {
     }
   } else {
     const float* a = t.a_packed;
-    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += MR)
+    const int64_t a_stride = t.a_stride ? t.a_stride : MR;
+    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += a_stride)
       step(b, [a](int i) { return a + i; });
   }
 

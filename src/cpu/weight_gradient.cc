@@ -236,6 +236,46 @@ struct WeightGradient::Call {
     return rows;
   }
 
+  // Whether channels_last A tile m0 of group g can be read from G in place: its rows are one tap's
+  // consecutive channels (the MR the kernel reads stay inside one G pixel), and D rows are long enough
+  // for one call per W stretch (a call loads and stores its C tile; packing costs ~15 cycles per pixel
+  // and tile: vgg16.conv1_2's 224-pixel rows, 2 panels, pack for a third of the time).
+  bool a_in_place(int64_t g, int64_t m0) const {
+    const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_;
+    return channels_last && ds[2] >= kInPlaceRowPerPanel * panels && m0 % gathered + std::min(mr, m - m0) <= gathered &&
+           g * gathered + m0 % gathered + mr <= g_channels;
+  }
+  static constexpr int64_t kInPlaceRowPerPanel = 8;
+
+  // A tile m0 (a_in_place) over [k0, k1) read from G in place, one call per W stretch and panel; the
+  // zero padding's pixels add nothing and are skipped. `b`: the block's packed panels.
+  void tile_in_place(int64_t g, int64_t m0, int64_t k0, int64_t k1, const float* b, float* c, TileArgs args,
+                     std::vector<PixelSegment>& clipped) const {
+    const int64_t nr = wg.kernel_.nr, gathered = wg.gathered_g_;
+    const auto q = tap_index(m0 / gathered);
+    const int64_t channel = g * gathered + m0 % gathered;
+    for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+      const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
+      if (sd < 0 || sh < 0) return;
+      const float* line = g_data + ((n * gs[0] + sd) * gs[1] + sh) * gs[2] * g_channels + channel;
+      for (const PixelSegment& s : row_segments(q[2], w0, w1, clipped)) {
+        if (s.source < 0) continue;
+        args.a_packed = line + s.source * g_channels;
+        args.a_stride = s.length > 1 ? step_w * g_channels : g_channels;
+        args.k_per_tap = s.length;
+        const int64_t kk = offset + s.begin;  // within the block
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          args.b = packed_b(panel) ? b + packed_offset(panel, k1 - k0) + kk * nr
+                                   : d_data + (k0 + kk) * d_channels + g * wg.direct_g_ + panel * nr;
+          args.b_stride = packed_b(panel) ? nr : d_channels;
+          args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
+          args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
+          wg.kernel_.run(args);
+        }
+      }
+    });
+  }
+
   // Tiles [t0, t1) of group g into the GEMM result `c` ([group][M][D channels/group]): K block after
   // K block, each packing D's panels once and each A tile once.
   void unit(int64_t g, int64_t t0, int64_t t1, float* c, Workspace& ws) const {
@@ -252,6 +292,12 @@ struct WeightGradient::Call {
         const int64_t m0 = tile * mr;
         TileArgs args;
         args.rows = static_cast<int>(std::min(mr, m - m0));
+        args.c_row_stride = wg.direct_g_;
+        args.accumulate = true;  // onto the zeroed result, block after block
+        if (a_in_place(g, m0)) {
+          tile_in_place(g, m0, k0, k1, b, c, args, ws.clipped);
+          continue;
+        }
         if (channels_last) {
           pack_a_pixel_major(g, m0, k0, k1, a, ws.clipped);
           args.a_packed = a;
@@ -261,8 +307,6 @@ struct WeightGradient::Call {
           args.a_rows = rows;
         }
         args.k_per_tap = k1 - k0;
-        args.c_row_stride = wg.direct_g_;
-        args.accumulate = k0 > 0;
         for (int64_t panel = 0; panel < panels; ++panel) {
           if (packed_b(panel)) {
             args.b = b + packed_offset(panel, k1 - k0);
