@@ -162,17 +162,21 @@ struct WeightGradient::Call {
   void pack_b(int64_t g, int64_t panel, int64_t k0, int64_t k1, float* dst) const {
     const int64_t nr = wg.kernel_.nr, first = g * wg.direct_g_ + panel * nr;
     const int64_t cols = std::min(nr, wg.direct_g_ - panel * nr);
-    // channels_last: a pixel's channels are consecutive; channels_first: d_pixels apart (a gather).
-    const PixelSegment segments[2] = {{0, cols, channels_last ? first : first * d_pixels}, {cols, nr - cols, -1}};
+    const PixelSegment segments[2] = {{0, cols, first}, {cols, nr - cols, -1}};
     for (int64_t kk = k0; kk < k1;) {
       const int64_t n = kk / d_pixels, t0 = kk % d_pixels, t1 = std::min(d_pixels, t0 + k1 - kk);
       float* out = dst + (kk - k0) * nr;
-      if (channels_last)
+      if (channels_last) {  // a pixel's channels are consecutive: vector copies
         wg.kernel_.pack(segments, cols < nr ? 2 : 1, 1, d_data + (n * d_pixels + t0) * d_channels, d_channels,
                         t1 - t0, out, nr);
-      else
-        wg.kernel_.pack(segments, cols < nr ? 2 : 1, d_pixels, d_data + n * d_channels * d_pixels + t0, 1, t1 - t0,
-                        out, nr);
+      } else {  // a transpose, reading each channel's pixels in order (gathers across the planes: a page per lane)
+        for (int64_t j = 0; j < cols; ++j) {
+          const float* plane = d_data + (n * d_channels + first + j) * d_pixels;
+          for (int64_t t = t0; t < t1; ++t) out[(t - t0) * nr + j] = plane[t];
+        }
+        if (cols < nr)
+          for (int64_t t = t0; t < t1; ++t) std::fill(out + (t - t0) * nr + cols, out + (t - t0 + 1) * nr, 0.0f);
+      }
       kk += t1 - t0;
     }
   }
