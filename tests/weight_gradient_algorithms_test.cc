@@ -118,7 +118,7 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
 
 // gemm with its reduction K = batch x pixels cut into blocks of 1, a few (odd) and dozens of indices
 // (block budgets far below L2), so blocks start and end inside D rows and span images: 1-3D, transposed,
-// groups, both layouts, padding modes, often several A tiles and D panels. Exact on integer data, on every
+// groups, both layouts, padding modes, pointwise layers, often several A tiles and D panels. Exact on integer data, on every
 // ISA, 1 and 2 threads bit-identical.
 TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
   std::mt19937 rng(kSeed + 16);
@@ -132,6 +132,11 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
     if (pick(0, 1) && s.groups < s.in_channels) {  // several tiles (MR rows) and panels (NR columns)
       s.in_channels = s.groups * pick(1, 40);
       s.out_channels = s.groups * pick(1, 40);
+    }
+    if (pick(0, 4) == 0) {  // pointwise (1x1, stride 1, no padding): channels_first A rows read in place
+      s.kernel = {1};
+      s.stride = s.dilation = s.output_padding = s.output_shape = {};
+      s.padding = Padding{};
     }
     p.input_shape = make_activation_shape(s, pick(1, 3), s.in_channels, spatial);
     const int64_t block_bytes = pick(0, 2) == 0 ? 1 : pick(100, 20000);

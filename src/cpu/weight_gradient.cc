@@ -76,6 +76,9 @@ struct WeightGradient::Call {
   // or zeros (source -1).
   int64_t step_w = 1;
   std::vector<std::vector<PixelSegment>> w_segments;
+  // One tap reading the G pixel of D's index (1x1, stride 1, no padding): channels_first A rows are G's
+  // planes, read in place.
+  bool pointwise = false;
 
   Call(const WeightGradient& w, ConstTensorView input, ConstTensorView grad_output)
       : wg(w), channels_last(w.spec_.layout == Layout::channels_last) {
@@ -108,6 +111,9 @@ struct WeightGradient::Call {
     m = wg.taps_ * wg.gathered_g_;
     k = batch * d_pixels;
     panels = ceil_div(wg.direct_g_, wg.kernel_.nr);
+    pointwise = wg.taps_ == 1;
+    for (size_t s = 0; s < kMaxRank; ++s)
+      for (int64_t t = 0; t < ds[s] && pointwise; ++t) pointwise = gs[s] == ds[s] && gather[s][at(t)] == t;
     w_segments.resize(at(wg.kernel_size_[2]));
     for (int64_t q = 0; q < wg.kernel_size_[2]; ++q) {
       const int64_t* row = &gather[2][at(q * ds[2])];
@@ -280,6 +286,29 @@ struct WeightGradient::Call {
     });
   }
 
+  // channels_first A tile m0 of a pointwise layer over [k0, k1): the kernel's row pointers are G's planes,
+  // one call per image part of the block and panel (1x1 layers are bound by packing otherwise:
+  // mobilenetv2.pw1x1 copies 144 planes for 24 output channels).
+  void planes_in_place(int64_t g, int64_t m0, int64_t k0, int64_t k1, const float* b, float* c, TileArgs args) const {
+    const int64_t mr = wg.kernel_.mr, nr = wg.kernel_.nr;
+    const float* rows[128];
+    args.a_rows = rows;
+    for (int64_t kk = k0; kk < k1;) {
+      const int64_t n = kk / d_pixels, t0 = kk % d_pixels, t1 = std::min(d_pixels, t0 + k1 - kk);
+      for (int64_t i = 0; i < mr; ++i)
+        rows[i] = g_data + (n * g_channels + g * wg.gathered_g_ + m0 + (i < args.rows ? i : 0)) * g_pixels + t0;
+      args.k_per_tap = t1 - t0;
+      for (int64_t panel = 0; panel < panels; ++panel) {
+        args.b = b + packed_offset(panel, k1 - k0) + (kk - k0) * nr;
+        args.b_stride = nr;
+        args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
+        args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
+        wg.kernel_.run(args);
+      }
+      kk += t1 - t0;
+    }
+  }
+
   // Tiles [t0, t1) of group g into the GEMM result `c` ([group][M][D channels/group]): K block after
   // K block, each packing D's panels once and each A tile once.
   void unit(int64_t g, int64_t t0, int64_t t1, float* c, Workspace& ws) const {
@@ -300,6 +329,10 @@ struct WeightGradient::Call {
         args.accumulate = true;  // onto the zeroed result, block after block
         if (a_in_place(g, m0)) {
           tile_in_place(g, m0, k0, k1, b, c, args, ws.clipped);
+          continue;
+        }
+        if (!channels_last && pointwise) {
+          planes_in_place(g, m0, k0, k1, b, c, args);
           continue;
         }
         if (channels_last) {
