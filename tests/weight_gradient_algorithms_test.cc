@@ -123,6 +123,24 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
 TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
   std::mt19937 rng(kSeed + 16);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  auto check = [&](const testing::Problem& p, int64_t block_bytes) {
+    const Tensor x = testing::random_tensor(p.input_shape, rng, true);
+    const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
+    const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
+      Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+      Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+      gemm.run(x.view(), dy.view(), one.data(), 1);
+      gemm.run(x.view(), dy.view(), two.data(), 2);
+      const double difference = testing::max_abs_difference(one, expected);
+      if (difference != 0.0 || !testing::bit_identical(one, two))
+        return ::testing::AssertionFailure() << gemm.name() << " block_bytes " << block_bytes << ": " << p.describe()
+                                             << (difference != 0.0 ? " differs from the reference"
+                                                                   : " 1 and 2 threads differ");
+    }
+    return ::testing::AssertionSuccess();
+  };
   for (int trial = 0; trial < 150; ++trial) {
     testing::ProblemOptions options;
     options.max_spatial = pick(0, 1) ? 13 : 6;
@@ -139,21 +157,36 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
       s.padding = Padding{};
     }
     p.input_shape = make_activation_shape(s, pick(1, 3), s.in_channels, spatial);
-    const int64_t block_bytes = pick(0, 2) == 0 ? 1 : pick(100, 20000);
-    const Tensor x = testing::random_tensor(p.input_shape, rng, true);
-    const Tensor dy = testing::random_tensor(output_shape(s, p.input_shape), rng, true);
-    const Tensor expected = reference::convolution_backward_weights(s, x, dy);
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const cpu::WeightGradient gemm(s, isa, block_bytes);
-      Tensor one(weight_shape(s), std::numeric_limits<float>::quiet_NaN());
-      Tensor two(weight_shape(s), std::numeric_limits<float>::quiet_NaN());
-      gemm.run(x.view(), dy.view(), one.data(), 1);
-      gemm.run(x.view(), dy.view(), two.data(), 2);
-      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
-          << gemm.name() << " block_bytes " << block_bytes << " trial " << trial << ": " << p.describe();
-      ASSERT_TRUE(testing::bit_identical(one, two)) << gemm.name() << " 1 and 2 threads differ: " << p.describe();
-    }
+    ASSERT_TRUE(check(p, pick(0, 2) == 0 ? 1 : pick(100, 20000))) << "trial " << trial;
   }
+  // Few input channels and long kernel rows (channels_last tiles over several taps of a row read in
+  // place, the border pixels packed): the stem, the accelerometer, asymmetric pads, transposed, 3D.
+  struct Few {
+    ConvSpec spec;
+    Shape input;
+  };
+  const Few few[] = {
+      {{.rank = 2, .in_channels = 3, .out_channels = 40, .kernel = {7}, .stride = {2}, .padding = Padding::symmetric({3})},
+       {1, 3, 21, 45}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}, .padding = Padding::symmetric({2})}, {3, 3, 50}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}}, {2, 3, 61}},
+      {{.rank = 2, .in_channels = 2, .out_channels = 8, .kernel = {3, 8}, .stride = {1, 3},
+        .padding = {PaddingKind::explicit_pads, {1, 5}, {0, 2}}},
+       {2, 2, 9, 60}},
+      {{.rank = 1, .in_channels = 16, .out_channels = 3, .kernel = {6}, .stride = {2}, .transposed = true}, {2, 16, 40}},
+      {{.rank = 3, .in_channels = 2, .out_channels = 5, .kernel = {2, 2, 9}, .padding = {PaddingKind::explicit_pads, {0, 0, 4}, {0, 0, 4}}},
+       {1, 2, 3, 3, 50}},
+  };
+  for (const Few& f : few)
+    for (Layout layout : {Layout::channels_first, Layout::channels_last})
+      for (int64_t block_bytes : {int64_t{1}, int64_t{3000}, int64_t{0}}) {
+        testing::Problem p;
+        p.spec = f.spec;
+        p.spec.layout = layout;
+        const Shape spatial(f.input.begin() + 2, f.input.end());
+        p.input_shape = make_activation_shape(p.spec, f.input[0], f.input[1], spatial);
+        ASSERT_TRUE(check(p, block_bytes));
+      }
 }
 
 TEST(WeightGradientAlgorithms, ForcedDepthwiseDeclinesWithItsReason) {

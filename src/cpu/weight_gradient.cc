@@ -74,14 +74,17 @@ struct WeightGradient::Call {
   std::array<std::vector<int64_t>, kMaxRank> gather;
   // w_segments[tap along W]: a D row as stretches of pixels reading G columns step_w apart (the W stride),
   // or zeros (source -1).
-  int64_t step_w = 1;
+  int64_t step_w = 1, dilation_w = 1;
   std::vector<std::vector<PixelSegment>> w_segments;
+  bool zero_padding;  // a tap outside G reads a zero (not a reflected or replicated cell)
   // One tap reading the G pixel of D's index (1x1, stride 1, no padding): channels_first A rows are G's
   // planes, read in place.
   bool pointwise = false;
 
   Call(const WeightGradient& w, ConstTensorView input, ConstTensorView grad_output)
-      : wg(w), channels_last(w.spec_.layout == Layout::channels_last) {
+      : wg(w),
+        channels_last(w.spec_.layout == Layout::channels_last),
+        zero_padding(w.spec_.transposed || w.spec_.padding_mode == PaddingMode::zeros) {
     const ConvSpec& spec = wg.spec_;
     const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
     g_data = spec.transposed ? grad_output.data() : input.data();
@@ -94,7 +97,7 @@ struct WeightGradient::Call {
       const size_t s = slot(spec.rank, axis);
       gs[s] = spec.transposed ? a.output : a.input;
       ds[s] = spec.transposed ? a.input : a.output;
-      if (s == kMaxRank - 1) step_w = a.stride;
+      if (s == kMaxRank - 1) step_w = a.stride, dilation_w = a.dilation;
       gather[s].resize(at(a.kernel * ds[s]));
       for (int64_t q = 0; q < a.kernel; ++q)
         for (int64_t t = 0; t < ds[s]; ++t) {
@@ -246,43 +249,95 @@ struct WeightGradient::Call {
     return rows;
   }
 
-  // Whether channels_last A tile m0 of group g can be read from G in place: its rows are one tap's
-  // consecutive channels (the MR the kernel reads stay inside one G pixel), and D rows are long enough
-  // for one call per W stretch (a call loads and stores its C tile; packing costs ~15 cycles per pixel
-  // and tile: vgg16.conv1_2's 224-pixel rows, 2 panels, pack for a third of the time).
-  bool a_in_place(int64_t g, int64_t m0) const {
-    const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_;
-    return channels_last && ds[2] >= kInPlaceRowPerPanel * panels && m0 % gathered + std::min(mr, m - m0) <= gathered &&
-           g * gathered + m0 % gathered + mr <= g_channels;
+  // The kernel over k_per_tap reduction indices from kk (within the block [k0, k1)) of tile m0, once per
+  // panel. `b`: the block's packed panels.
+  void run_panels(int64_t g, int64_t m0, int64_t k0, int64_t k1, int64_t kk, const float* b, float* c,
+                  TileArgs& args) const {
+    const int64_t nr = wg.kernel_.nr;
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      if (packed_b(panel)) {
+        args.b = b + packed_offset(panel, k1 - k0) + kk * nr;
+        args.b_stride = nr;
+      } else {
+        args.b = d_data + (k0 + kk) * d_channels + g * wg.direct_g_ + panel * nr;
+        args.b_stride = d_channels;
+      }
+      args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
+      args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
+      wg.kernel_.run(args);
+    }
   }
+
+  // How channels_last A tile m0 of group g can be read from G in place (the MR floats the kernel reads per
+  // pixel consecutive in G and inside it), when D rows are long enough for a call per W stretch (a call
+  // loads and stores its C tile; packing costs ~15 cycles per pixel and tile: vgg16.conv1_2's 224-pixel
+  // rows, 2 panels, packed for a third of the time):
+  //   one_tap: one tap's consecutive channels, inside one G pixel;
+  //   kernel_row: MR rows over several adjacent taps of one kernel row (the stem's 3 channels x 7 taps),
+  //   consecutive in G when it has one group and no W dilation; with the zero padding every tap's
+  //   valid pixels are one stretch, and the pixels where only some taps are valid are packed.
+  enum class InPlace { no, one_tap, kernel_row };
   static constexpr int64_t kInPlaceRowPerPanel = 8;
+  InPlace a_in_place(int64_t g, int64_t m0) const {
+    const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_, row_taps = wg.kernel_size_[2];
+    if (!channels_last || ds[2] < kInPlaceRowPerPanel * panels) return InPlace::no;
+    if (m0 % gathered + std::min(mr, m - m0) <= gathered && g * gathered + m0 % gathered + mr <= g_channels)
+      return InPlace::one_tap;
+    if (wg.groups_ == 1 && dilation_w == 1 && zero_padding && m0 + mr <= m &&
+        m0 / gathered / row_taps == (m0 + mr - 1) / gathered / row_taps)
+      return InPlace::kernel_row;
+    return InPlace::no;
+  }
 
   // A tile m0 (a_in_place) over [k0, k1) read from G in place, one call per W stretch and panel; the
-  // zero padding's pixels add nothing and are skipped. `b`: the block's packed panels.
-  void tile_in_place(int64_t g, int64_t m0, int64_t k0, int64_t k1, const float* b, float* c, TileArgs args,
-                     std::vector<PixelSegment>& clipped) const {
-    const int64_t nr = wg.kernel_.nr, gathered = wg.gathered_g_;
+  // zero padding's pixels add nothing and are skipped. `a`: room for a packed tile, `b`: the block's
+  // packed panels.
+  void tile_in_place(InPlace how, int64_t g, int64_t m0, int64_t k0, int64_t k1, float* a, const float* b,
+                     float* c, TileArgs args, std::vector<PixelSegment>& clipped) const {
+    const int64_t gathered = wg.gathered_g_;
     const auto q = tap_index(m0 / gathered);
     const int64_t channel = g * gathered + m0 % gathered;
+    // kernel_row: the pixels where every tap of the tile reads inside G, [lo, hi).
+    int64_t lo = 0, hi = ds[2], first_begin = 0, first_source = 0;  // and tap q's stretch
+    if (how == InPlace::kernel_row)
+      for (int64_t qw : {q[2], tap_index((m0 + wg.kernel_.mr - 1) / gathered)[2]}) {
+        PixelSegment valid{0, 0, 0};
+        for (const PixelSegment& s : w_segments[at(qw)])
+          if (s.source >= 0) valid = s;
+        if (qw == q[2]) first_begin = valid.begin, first_source = valid.source;
+        lo = std::max(lo, valid.begin);
+        hi = std::min(hi, valid.begin + valid.length);
+      }
     for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
       const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
-      if (sd < 0 || sh < 0) return;
+      if (sd < 0 || sh < 0) return;  // every tap of the tile reads this padding row
       const float* line = g_data + ((n * gs[0] + sd) * gs[1] + sh) * gs[2] * g_channels + channel;
-      for (const PixelSegment& s : row_segments(q[2], w0, w1, clipped)) {
-        if (s.source < 0) continue;
-        args.a_packed = line + s.source * g_channels;
-        args.a_stride = s.length > 1 ? step_w * g_channels : g_channels;
-        args.k_per_tap = s.length;
-        const int64_t kk = offset + s.begin;  // within the block
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          args.b = packed_b(panel) ? b + packed_offset(panel, k1 - k0) + kk * nr
-                                   : d_data + (k0 + kk) * d_channels + g * wg.direct_g_ + panel * nr;
-          args.b_stride = packed_b(panel) ? nr : d_channels;
-          args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
-          args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
-          wg.kernel_.run(args);
-        }
+      auto in_place = [&](const float* first, int64_t w, int64_t length) {
+        args.a_packed = first;
+        args.a_stride = length > 1 ? step_w * g_channels : g_channels;
+        args.a_rows = nullptr;
+        args.k_per_tap = length;
+        run_panels(g, m0, k0, k1, offset + w - w0, b, c, args);
+      };
+      if (how == InPlace::one_tap) {
+        for (const PixelSegment& s : row_segments(q[2], w0, w1, clipped))
+          if (s.source >= 0) in_place(line + s.source * g_channels, w0 + s.begin, s.length);
+        return;
       }
+      const int64_t in_lo = std::clamp(lo, w0, w1), in_hi = std::clamp(hi, in_lo, w1);
+      auto packed = [&](int64_t x0, int64_t x1) {
+        if (x0 >= x1) return;
+        const int64_t kk = offset + x0 - w0;
+        pack_a_pixel_major(g, m0, k0 + kk, k0 + kk + x1 - x0, a, clipped);
+        args.a_packed = a;
+        args.a_stride = 0;
+        args.k_per_tap = x1 - x0;
+        run_panels(g, m0, k0, k1, kk, b, c, args);
+      };
+      packed(w0, in_lo);
+      if (in_lo < in_hi)
+        in_place(line + (first_source + (in_lo - first_begin) * step_w) * g_channels, in_lo, in_hi - in_lo);
+      packed(in_hi, w1);
     });
   }
 
@@ -290,7 +345,7 @@ struct WeightGradient::Call {
   // one call per image part of the block and panel (1x1 layers are bound by packing otherwise:
   // mobilenetv2.pw1x1 copies 144 planes for 24 output channels).
   void planes_in_place(int64_t g, int64_t m0, int64_t k0, int64_t k1, const float* b, float* c, TileArgs args) const {
-    const int64_t mr = wg.kernel_.mr, nr = wg.kernel_.nr;
+    const int64_t mr = wg.kernel_.mr;
     const float* rows[128];
     args.a_rows = rows;
     for (int64_t kk = k0; kk < k1;) {
@@ -298,13 +353,7 @@ struct WeightGradient::Call {
       for (int64_t i = 0; i < mr; ++i)
         rows[i] = g_data + (n * g_channels + g * wg.gathered_g_ + m0 + (i < args.rows ? i : 0)) * g_pixels + t0;
       args.k_per_tap = t1 - t0;
-      for (int64_t panel = 0; panel < panels; ++panel) {
-        args.b = b + packed_offset(panel, k1 - k0) + (kk - k0) * nr;
-        args.b_stride = nr;
-        args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
-        args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
-        wg.kernel_.run(args);
-      }
+      run_panels(g, m0, k0, k1, kk - k0, b, c, args);
       kk += t1 - t0;
     }
   }
@@ -327,8 +376,8 @@ struct WeightGradient::Call {
         args.rows = static_cast<int>(std::min(mr, m - m0));
         args.c_row_stride = wg.direct_g_;
         args.accumulate = true;  // onto the zeroed result, block after block
-        if (a_in_place(g, m0)) {
-          tile_in_place(g, m0, k0, k1, b, c, args, ws.clipped);
+        if (const InPlace how = a_in_place(g, m0); how != InPlace::no) {
+          tile_in_place(how, g, m0, k0, k1, a, b, c, args, ws.clipped);
           continue;
         }
         if (!channels_last && pointwise) {
@@ -344,18 +393,7 @@ struct WeightGradient::Call {
           args.a_rows = rows;
         }
         args.k_per_tap = k1 - k0;
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          if (packed_b(panel)) {
-            args.b = b + packed_offset(panel, k1 - k0);
-            args.b_stride = nr;
-          } else {
-            args.b = d_data + k0 * d_channels + g * wg.direct_g_ + panel * nr;
-            args.b_stride = d_channels;
-          }
-          args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
-          args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
-          kernel.run(args);
-        }
+        run_panels(g, m0, k0, k1, 0, b, c, args);
       }
     }
   }
