@@ -118,8 +118,8 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
 
 // gemm with its reduction K = batch x pixels cut into blocks of 1, a few (odd) and dozens of indices
 // (block budgets far below L2), so blocks start and end inside D rows and span images: 1-3D, transposed,
-// groups, both layouts, padding modes, pointwise layers, often several A tiles and D panels. Exact on integer data, on every
-// ISA, 1 and 2 threads bit-identical.
+// groups, both layouts, padding modes, pointwise layers, often several A tiles and D panels. Exact on
+// integer data, on every ISA, 1 and 2 threads bit-identical.
 TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
   std::mt19937 rng(kSeed + 16);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
@@ -166,15 +166,19 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
     Shape input;
   };
   const Few few[] = {
-      {{.rank = 2, .in_channels = 3, .out_channels = 40, .kernel = {7}, .stride = {2}, .padding = Padding::symmetric({3})},
+      {{.rank = 2, .in_channels = 3, .out_channels = 40, .kernel = {7}, .stride = {2},
+        .padding = Padding::symmetric({3})},
        {1, 3, 21, 45}},
-      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}, .padding = Padding::symmetric({2})}, {3, 3, 50}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}, .padding = Padding::symmetric({2})},
+       {3, 3, 50}},
       {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}}, {2, 3, 61}},
       {{.rank = 2, .in_channels = 2, .out_channels = 8, .kernel = {3, 8}, .stride = {1, 3},
         .padding = {PaddingKind::explicit_pads, {1, 5}, {0, 2}}},
        {2, 2, 9, 60}},
-      {{.rank = 1, .in_channels = 16, .out_channels = 3, .kernel = {6}, .stride = {2}, .transposed = true}, {2, 16, 40}},
-      {{.rank = 3, .in_channels = 2, .out_channels = 5, .kernel = {2, 2, 9}, .padding = {PaddingKind::explicit_pads, {0, 0, 4}, {0, 0, 4}}},
+      {{.rank = 1, .in_channels = 16, .out_channels = 3, .kernel = {6}, .stride = {2}, .transposed = true},
+       {2, 16, 40}},
+      {{.rank = 3, .in_channels = 2, .out_channels = 5, .kernel = {2, 2, 9},
+        .padding = {PaddingKind::explicit_pads, {0, 0, 4}, {0, 0, 4}}},
        {1, 2, 3, 3, 50}},
   };
   for (const Few& f : few)

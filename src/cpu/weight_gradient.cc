@@ -236,8 +236,8 @@ struct WeightGradient::Call {
   }
 
   // channels_first A tile: rows m0.. of group g over [k0, k1), row-major [MR][k1 - k0], one G channel at
-  // one tap per row (rows ordered (gc, tap), as channels_first dW is). Returns the rows filled; the kernel's other rows point at row 0 (results not stored).
-  int64_t pack_a_row_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
+  // one tap per row (rows ordered (gc, tap), as channels_first dW is); only the rows below M are written.
+  void pack_a_row_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
                            std::vector<PixelSegment>& clipped) const {
     const int64_t rows = std::min<int64_t>(wg.kernel_.mr, m - m0);
     for (int64_t i = 0; i < rows; ++i) {
@@ -255,7 +255,6 @@ struct WeightGradient::Call {
         wg.kernel_.pack(segments.data(), static_cast<int64_t>(segments.size()), step_w, line, 0, 1, row + offset, 0);
       });
     }
-    return rows;
   }
 
   // The kernel over k_per_tap reduction indices from kk (within the block [k0, k1)) of tile m0, once per
@@ -409,9 +408,9 @@ struct WeightGradient::Call {
 };
 
 std::string WeightGradient::details() const {
-  return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " + std::to_string(direct_g_) +
-         " channels, the reduction over batch and pixels in L2-sized blocks of " + std::to_string(k_block_) +
-         ", each block's panels packed once";
+  return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " +
+         std::to_string(direct_g_) + " channels, the reduction over batch and pixels in L2-sized blocks of " +
+         std::to_string(k_block_) + ", each block's panels packed once";
 }
 
 void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {

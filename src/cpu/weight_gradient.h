@@ -15,8 +15,10 @@
 // from the cache this machine has). Per K block a work unit packs D into NR-wide panels [KB][NR] (not for
 // channels_last full panels: D is then read in place) once, and each of its A tiles once: k-major MR floats
 // per pixel for channels_last (the MR channels of one pixel are consecutive), row-major [MR][KB] for
-// channels_first (the pixels of one channel are); the MR x NR tiles of dW are then one micro-kernel call
-// per (tile, panel), which adds the block's sum to the tile. A work unit is a run of A tiles of one group,
+// channels_first (the pixels of one channel are), unless the kernel can read the tile from G in place
+// (channels_last tiles whose MR rows are MR consecutive floats of G at every D pixel, channels_first pointwise
+// layers); the MR x NR tiles of dW are then one micro-kernel call per (tile, panel, and W stretch when read
+// in place), which adds onto the tile. A work unit is a run of A tiles of one group,
 // so each tile is summed by one thread, block after block in order: the result does not depend on the
 // thread count (KB does not either). Extra memory per thread: MR * KB + packed panels * NR * KB floats.
 #pragma once
