@@ -277,15 +277,16 @@ struct WeightGradient::Call {
   }
 
   // How channels_last A tile m0 of group g can be read from G in place (the MR floats the kernel reads per
-  // pixel consecutive in G and inside it), when D rows are long enough for a call per W stretch (a call
-  // loads and stores its C tile; packing costs ~15 cycles per pixel and tile: vgg16.conv1_2's 224-pixel
-  // rows, 2 panels, packed for a third of the time):
+  // pixel consecutive in G and inside it), when D rows hold >= 2 pixels per panel: a call per W stretch
+  // and panel loads and stores its C tile, and packing costs ~15 cycles per pixel and tile (vgg16.conv1_2,
+  // 224-pixel rows, 2 panels, packed for a third of its time; res4.3x3's 14-pixel rows, 8 panels, pack:
+  // 1.00x -> 0.85x oneDNN in place, deeplab's 32 pixels, 8 panels, 0.76x -> 0.92x):
   //   one_tap: one tap's consecutive channels, inside one G pixel;
   //   kernel_row: MR rows over several adjacent taps of one kernel row (the stem's 3 channels x 7 taps),
   //   consecutive in G when it has one group and no W dilation; with the zero padding every tap's
   //   valid pixels are one stretch, and the pixels where only some taps are valid are packed.
   enum class InPlace { no, one_tap, kernel_row };
-  static constexpr int64_t kInPlaceRowPerPanel = 8;
+  static constexpr int64_t kInPlaceRowPerPanel = 2;
   InPlace a_in_place(int64_t g, int64_t m0) const {
     const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_, row_taps = wg.kernel_size_[2];
     if (!channels_last || ds[2] < kInPlaceRowPerPanel * panels) return InPlace::no;
