@@ -231,7 +231,8 @@ TEST(BackwardPlans, MatchReferenceOnRealData) {
 }
 
 // Scaled-down layers of the benchmark suite (full tiles, several panels, batch > 1, work large enough
-// for both threads to take part): exact on integer data, identical bits for 1 and 2 threads on real data.
+// for both threads to take part, the last two with more pixels than gemm's L2-sized reduction blocks on
+// a 1-2 MiB L2): exact on integer data, identical bits for 1 and 2 threads on real data.
 TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
   std::mt19937 rng(kSeed + 3);
   struct Layer {
@@ -245,7 +246,8 @@ TEST(BackwardPlans, LayerShapesExactAndThreadCountIndependent) {
                          Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1, false}, Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1, false},
                          Layer{2, 32, 32, 3, 1, 1, 1, 32, 14, 2, false}, Layer{2, 64, 32, 4, 2, 1, 1, 1, 9, 2, true},
                          Layer{2, 48, 48, 3, 2, 1, 1, 48, 23, 2, false},
-                         Layer{1, 1, 16, 20, 4, 0, 1, 1, 203, 2, false}})
+                         Layer{1, 1, 16, 20, 4, 0, 1, 1, 203, 2, false}, Layer{2, 16, 24, 3, 1, 1, 1, 1, 72, 2, false},
+                         Layer{2, 24, 16, 2, 2, 0, 1, 1, 64, 2, true}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       testing::Problem p;
       p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},

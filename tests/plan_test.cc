@@ -25,9 +25,11 @@ struct KernelCase {
   int rows, cols;
   int64_t taps, k_per_tap;
   bool row_bias, col_bias;
+  bool accumulate = false;  // C += A B (the weight gradient's reduction blocks) instead of the bias
 };
 
-// C = bias + A B for one tile, against a double-precision loop; cells outside rows x cols untouched.
+// C = bias + A B (or C += A B) for one tile, against a double-precision loop; cells outside rows x cols
+// untouched.
 void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt19937& rng) {
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = c.taps * c.k_per_tap;
@@ -46,6 +48,11 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
     }
   const int64_t ldc = nr + 5;
   std::vector<float> out(static_cast<size_t>(mr * ldc), std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> start(out.size());
+  fill(start);
+  if (c.accumulate)
+    for (int i = 0; i < c.rows; ++i)
+      for (int j = 0; j < c.cols; ++j) out[static_cast<size_t>(i * ldc + j)] = start[static_cast<size_t>(i * ldc + j)];
   cpu::TileArgs args;
   args.a_packed = kernel.indirect ? nullptr : a.data();
   args.a_rows = kernel.indirect ? row_pointers.data() : nullptr;
@@ -59,6 +66,7 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
   args.cols = c.cols;
   args.row_bias = c.row_bias ? row_bias.data() : nullptr;
   args.col_bias = c.col_bias ? col_bias.data() : nullptr;
+  args.accumulate = c.accumulate;
   kernel.run(args);
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < ldc; ++j) {
@@ -67,7 +75,8 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
         ASSERT_TRUE(std::isnan(got)) << to_string(kernel.isa) << " " << kernel.tile() << " wrote outside the tile at " << i << "," << j;
         continue;
       }
-      double expected = (c.row_bias ? row_bias[i] : 0.0) + (c.col_bias ? col_bias[j] : 0.0);
+      double expected = c.accumulate ? double{start[static_cast<size_t>(i * ldc + j)]}
+                                     : (c.row_bias ? row_bias[i] : 0.0) + (c.col_bias ? col_bias[j] : 0.0);
       for (int64_t q = 0; q < k; ++q)
         expected += double{a[static_cast<size_t>(q * mr + i)]} * b[static_cast<size_t>(q * (nr + 3) + j)];
       ASSERT_NEAR(got, expected, 1e-5 * (1.0 + static_cast<double>(k))) << to_string(kernel.isa) << " " << kernel.tile() << " at " << i << "," << j;
@@ -86,7 +95,9 @@ TEST(MicroKernels, EveryKernelOfEveryIsaMatchesNaiveGemm) {
                                   KernelCase{kernel.mr, kernel.nr, 3, 17, true, false},
                                   KernelCase{1, kernel.nr, 2, 5, false, true},
                                   KernelCase{kernel.mr - 1, 1, 9, 3, true, true},
-                                  KernelCase{kernel.mr / 2 + 1, kernel.nr - 3, 1, 64, false, true}})
+                                  KernelCase{kernel.mr / 2 + 1, kernel.nr - 3, 1, 64, false, true},
+                                  KernelCase{kernel.mr, kernel.nr, 2, 7, false, false, true},
+                                  KernelCase{kernel.mr - 1, kernel.nr - 5, 1, 9, true, true, true}})
         check_kernel(kernel, c, rng);
     }
   }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "../src/cpu/isa.h"
+#include "../src/cpu/weight_gradient.h"
 #include "../src/cpu/weight_gradient_algorithm.h"
 #include "algorithm_support.h"
 #include "convkit/backward.h"
@@ -113,6 +114,83 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
   };
   check_random_specs("gemm", 40, kSeed + 12,
                      [&](ConvSpec& s) { s.in_channels = s.out_channels = s.groups = pick(1, 20); });
+}
+
+// gemm with its reduction K = batch x pixels cut into blocks of 1, a few (odd) and dozens of indices
+// (block budgets far below L2), so blocks start and end inside D rows and span images: 1-3D, transposed,
+// groups, both layouts, padding modes, pointwise layers, often several A tiles and D panels. Exact on
+// integer data, on every ISA, 1 and 2 threads bit-identical.
+TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
+  std::mt19937 rng(kSeed + 16);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  auto check = [&](const testing::Problem& p, int64_t block_bytes) {
+    const Tensor x = testing::random_tensor(p.input_shape, rng, true);
+    const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
+    const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
+      Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+      Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+      gemm.run(x.view(), dy.view(), one.data(), 1);
+      gemm.run(x.view(), dy.view(), two.data(), 2);
+      const double difference = testing::max_abs_difference(one, expected);
+      if (difference != 0.0 || !testing::bit_identical(one, two))
+        return ::testing::AssertionFailure() << gemm.name() << " block_bytes " << block_bytes << ": " << p.describe()
+                                             << (difference != 0.0 ? " differs from the reference"
+                                                                   : " 1 and 2 threads differ");
+    }
+    return ::testing::AssertionSuccess();
+  };
+  for (int trial = 0; trial < 150; ++trial) {
+    testing::ProblemOptions options;
+    options.max_spatial = pick(0, 1) ? 13 : 6;
+    testing::Problem p = testing::random_problem(rng, options);
+    ConvSpec& s = p.spec;
+    const Shape spatial = input_spatial_of(s, p.input_shape);
+    if (pick(0, 1) && s.groups < s.in_channels) {  // several tiles (MR rows) and panels (NR columns)
+      s.in_channels = s.groups * pick(1, 40);
+      s.out_channels = s.groups * pick(1, 40);
+    }
+    if (pick(0, 4) == 0) {  // pointwise (1x1, stride 1, no padding): channels_first A rows read in place
+      s.kernel = {1};
+      s.stride = s.dilation = s.output_padding = s.output_shape = {};
+      s.padding = Padding{};
+    }
+    p.input_shape = make_activation_shape(s, pick(1, 3), s.in_channels, spatial);
+    ASSERT_TRUE(check(p, pick(0, 2) == 0 ? 1 : pick(100, 20000))) << "trial " << trial;
+  }
+  // Few input channels and long kernel rows (channels_last tiles over several taps of a row read in
+  // place, the border pixels packed): the stem, the accelerometer, asymmetric pads, transposed, 3D.
+  struct Few {
+    ConvSpec spec;
+    Shape input;
+  };
+  const Few few[] = {
+      {{.rank = 2, .in_channels = 3, .out_channels = 40, .kernel = {7}, .stride = {2},
+        .padding = Padding::symmetric({3})},
+       {1, 3, 21, 45}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}, .padding = Padding::symmetric({2})},
+       {3, 3, 50}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 20, .kernel = {5}}, {2, 3, 61}},
+      {{.rank = 2, .in_channels = 2, .out_channels = 8, .kernel = {3, 8}, .stride = {1, 3},
+        .padding = {PaddingKind::explicit_pads, {1, 5}, {0, 2}}},
+       {2, 2, 9, 60}},
+      {{.rank = 1, .in_channels = 16, .out_channels = 3, .kernel = {6}, .stride = {2}, .transposed = true},
+       {2, 16, 40}},
+      {{.rank = 3, .in_channels = 2, .out_channels = 5, .kernel = {2, 2, 9},
+        .padding = {PaddingKind::explicit_pads, {0, 0, 4}, {0, 0, 4}}},
+       {1, 2, 3, 3, 50}},
+  };
+  for (const Few& f : few)
+    for (Layout layout : {Layout::channels_first, Layout::channels_last})
+      for (int64_t block_bytes : {int64_t{1}, int64_t{3000}, int64_t{0}}) {
+        testing::Problem p;
+        p.spec = f.spec;
+        p.spec.layout = layout;
+        const Shape spatial(f.input.begin() + 2, f.input.end());
+        p.input_shape = make_activation_shape(p.spec, f.input[0], f.input[1], spatial);
+        ASSERT_TRUE(check(p, block_bytes));
+      }
 }
 
 TEST(WeightGradientAlgorithms, ForcedDepthwiseDeclinesWithItsReason) {

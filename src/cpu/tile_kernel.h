@@ -23,6 +23,7 @@ struct TileArgs {
   // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats.
   const float* a_packed = nullptr;
   const float* const* a_rows = nullptr;
+  int64_t a_stride = 0;  // packed A: floats from one k to the next, 0 for MR (A read in place: a pixel pitch)
   int64_t taps = 1;
   int64_t k_per_tap = 0;  // the reduction length is taps * k_per_tap
   // B: one row of NR floats per k, b_stride floats apart.
@@ -36,6 +37,8 @@ struct TileArgs {
   // The sums start from these (bias): MR values (one per row) and/or NR values (one per column), or null.
   const float* row_bias = nullptr;
   const float* col_bias = nullptr;
+  // Or, instead of the bias, from C's own values: a reduction split into blocks, summed block by block.
+  bool accumulate = false;
 };
 
 using TileFunction = void (*)(const TileArgs&);

@@ -15,16 +15,30 @@ template <class V, int MR, int NV, bool kIndirect>
 void tile(const TileArgs& t) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
-  // The accumulators start at the bias, so the output write is only stores.
+  // The accumulators start at the bias (or at C), so the output write is only stores. A partial tile
+  // goes through a local buffer.
+  const bool full = t.rows == MR && t.cols == NV * L;
+  alignas(64) float partial[MR][NV * L];
   Reg acc[MR][NV];
-  Reg col_bias[NV];
-#pragma GCC unroll 8
-  for (int j = 0; j < NV; ++j) col_bias[j] = t.col_bias ? V::load(t.col_bias + j * L) : V::zero();
+  if (t.accumulate) {
+    if (!full) {
+      std::fill_n(&partial[0][0], MR * NV * L, 0.0f);
+      for (int i = 0; i < t.rows; ++i) std::copy_n(t.c + i * t.c_row_stride, t.cols, partial[i]);
+    }
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + i) : V::zero();
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = t.row_bias ? V::add(row_bias, col_bias[j]) : col_bias[j];
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::load(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L]);
+  } else {
+    Reg col_bias[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) col_bias[j] = t.col_bias ? V::load(t.col_bias + j * L) : V::zero();
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + i) : V::zero();
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = t.row_bias ? V::add(row_bias, col_bias[j]) : col_bias[j];
+    }
   }
 
   // One step of the reduction: NV vectors of B times MR broadcasts of A.
@@ -57,13 +71,12 @@ void tile(const TileArgs& t) {
     }
   } else {
     const float* a = t.a_packed;
-    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += MR)
+    const int64_t a_stride = t.a_stride ? t.a_stride : MR;
+    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += a_stride)
       step(b, [a](int i) { return a + i; });
   }
 
-  // Output write with the bias; a partial tile goes through a local buffer.
-  const bool full = t.rows == MR && t.cols == NV * L;
-  alignas(64) float partial[MR][NV * L];
+  // Output write.
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 8

@@ -1,4 +1,6 @@
 #include "weight_gradient.h"
+#include "aligned_buffer.h"
+#include "cache_size.h"
 #include "isa_kernels.h"
 #include "driver_util.h"
 #include "parallel.h"
@@ -14,9 +16,32 @@ namespace {
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
+// A thread's packing buffer, grown to `count` floats (64-byte aligned: the panels' rows are whole vectors).
+float* aligned_scratch(AlignedBuffer& buffer, int64_t count) {
+  if (buffer.size() < at(count)) buffer = AlignedBuffer(at(count), "a per-thread weight-gradient workspace");
+  return buffer.data();
+}
+
+// The stretches of `segments` (one whole D row) inside pixels [w0, w1), rebased to start at w0.
+void clip_segments(const std::vector<PixelSegment>& segments, int64_t w0, int64_t w1, int64_t step,
+                   std::vector<PixelSegment>& out) {
+  out.clear();
+  for (const PixelSegment& s : segments) {
+    const int64_t begin = std::max(s.begin, w0), end = std::min(s.begin + s.length, w1);
+    if (begin < end) out.push_back({begin - w0, end - begin, s.source < 0 ? -1 : s.source + (begin - s.begin) * step});
+  }
+}
+
+// A thread's buffers, kept across runs (the sizes repeat).
+struct Workspace {
+  AlignedBuffer a, b;
+  std::vector<PixelSegment> clipped;
+};
+
 }  // namespace
 
-WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), groups_(spec.groups) {
+WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_bytes)
+    : spec_(spec), groups_(spec.groups) {
   const int64_t in_g = spec.in_channels / spec.groups, out_g = spec.out_channels / spec.groups;
   gathered_g_ = spec.transposed ? out_g : in_g;
   direct_g_ = spec.transposed ? in_g : out_g;
@@ -26,6 +51,10 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa) : spec_(spec), gro
   // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
   // channels_first, packed for channels_last.
   kernel_ = best_tile_kernel(isa_kernels(isa).tiles, spec.layout == Layout::channels_first, true, direct_g_);
+  // A K block's D panels (all of the group's, packed or read in place), the G pixels its A tiles gather
+  // from (about one per reduction index and channel) and one A tile fill the budget.
+  const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + gathered_g_ + kernel_.mr;
+  k_block_ = std::max<int64_t>(1, (block_bytes > 0 ? block_bytes : l2_cache_bytes() / 2) / (floats_per_k * 4));
 }
 
 std::string WeightGradient::name() const {
@@ -43,11 +72,19 @@ struct WeightGradient::Call {
   int64_t m = 1, k = 0, panels = 1;
   // gather[axis][tap * ds[axis] + t]: the G index D index t meets at that kernel tap, or -1 (none, a zero).
   std::array<std::vector<int64_t>, kMaxRank> gather;
-  // channels_first: w_first[tap along W] = the first G column when the D row reads consecutive G columns.
-  std::vector<int64_t> w_first;
+  // w_segments[tap along W]: a D row as stretches of pixels reading G columns step_w apart (the W stride),
+  // or zeros (source -1).
+  int64_t step_w = 1, dilation_w = 1;
+  std::vector<std::vector<PixelSegment>> w_segments;
+  bool zero_padding;  // a tap outside G reads a zero (not a reflected or replicated cell)
+  // One tap reading the G pixel of D's index (1x1, stride 1, no padding): channels_first A rows are G's
+  // planes, read in place.
+  bool pointwise = false;
 
   Call(const WeightGradient& w, ConstTensorView input, ConstTensorView grad_output)
-      : wg(w), channels_last(w.spec_.layout == Layout::channels_last) {
+      : wg(w),
+        channels_last(w.spec_.layout == Layout::channels_last),
+        zero_padding(w.spec_.transposed || w.spec_.padding_mode == PaddingMode::zeros) {
     const ConvSpec& spec = wg.spec_;
     const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
     g_data = spec.transposed ? grad_output.data() : input.data();
@@ -60,6 +97,7 @@ struct WeightGradient::Call {
       const size_t s = slot(spec.rank, axis);
       gs[s] = spec.transposed ? a.output : a.input;
       ds[s] = spec.transposed ? a.input : a.output;
+      if (s == kMaxRank - 1) step_w = a.stride, dilation_w = a.dilation;
       gather[s].resize(at(a.kernel * ds[s]));
       for (int64_t q = 0; q < a.kernel; ++q)
         for (int64_t t = 0; t < ds[s]; ++t) {
@@ -76,13 +114,20 @@ struct WeightGradient::Call {
     m = wg.taps_ * wg.gathered_g_;
     k = batch * d_pixels;
     panels = ceil_div(wg.direct_g_, wg.kernel_.nr);
-    if (!channels_last) {
-      w_first.assign(at(wg.kernel_size_[2]), -1);
-      for (int64_t q = 0; q < wg.kernel_size_[2]; ++q) {
-        const int64_t* row = &gather[2][at(q * ds[2])];
-        bool consecutive = row[0] >= 0;
-        for (int64_t t = 1; t < ds[2] && consecutive; ++t) consecutive = row[t] == row[0] + t;
-        if (consecutive) w_first[at(q)] = row[0];
+    pointwise = wg.taps_ == 1;
+    for (size_t s = 0; s < kMaxRank; ++s)
+      for (int64_t t = 0; t < ds[s] && pointwise; ++t) pointwise = gs[s] == ds[s] && gather[s][at(t)] == t;
+    w_segments.resize(at(wg.kernel_size_[2]));
+    for (int64_t q = 0; q < wg.kernel_size_[2]; ++q) {
+      const int64_t* row = &gather[2][at(q * ds[2])];
+      for (int64_t t = 0; t < ds[2];) {
+        int64_t end = t + 1;
+        if (row[t] < 0)
+          while (end < ds[2] && row[end] < 0) ++end;
+        else  // compared as differences: step_w may be near 2^63
+          while (end < ds[2] && row[end] >= 0 && row[end] - row[end - 1] == step_w) ++end;
+        w_segments[at(q)].push_back({t, end - t, row[t]});
+        t = end;
       }
     }
   }
@@ -93,39 +138,72 @@ struct WeightGradient::Call {
     return {tap / (ks[1] * ks[2]), tap / ks[2] % ks[1], tap % ks[2]};
   }
 
+  // f(n, d, h, w0, w1, offset) for each D row's part [w0, w1) inside reduction indices [k0, k1), offset
+  // = the index of (n, d, h, w0) less k0.
+  // The coordinates are stepped, not divided out per row: this runs per A row and D row, and the
+  // divisions were a third of the packing driver's samples on res2.3x3 channels_first.
+  template <class F>
+  void for_each_row(int64_t k0, int64_t k1, F&& f) const {
+    if (k0 >= k1) return;
+    const int64_t row = k0 / ds[2];
+    int64_t n = row / (ds[0] * ds[1]), d = row / ds[1] % ds[0], h = row % ds[1], w0 = k0 % ds[2];
+    for (int64_t kk = k0; kk < k1; w0 = 0) {
+      const int64_t w1 = std::min(ds[2], w0 + k1 - kk);
+      f(n, d, h, w0, w1, kk - k0);
+      kk += w1 - w0;
+      if (++h == ds[1]) {
+        h = 0;
+        if (++d == ds[0]) d = 0, ++n;
+      }
+    }
+  }
+
+  // The W stretches of tap `q` (along W) inside [w0, w1): the whole row's list, or `clipped`.
+  const std::vector<PixelSegment>& row_segments(int64_t q, int64_t w0, int64_t w1,
+                                                std::vector<PixelSegment>& clipped) const {
+    if (w0 == 0 && w1 == ds[2]) return w_segments[at(q)];
+    clip_segments(w_segments[at(q)], w0, w1, step_w, clipped);
+    return clipped;
+  }
+
   // Whether D must be packed for this panel: always channels_first (its pixels are strided by channel),
   // and a channels_last partial panel (the kernel reads whole NR-wide rows).
   bool packed_b(int64_t panel) const {
     return !channels_last || (panel + 1) * wg.kernel_.nr > wg.direct_g_;
   }
-  // The packed panels one group needs (channels_last: at most the last), and where panel `panel` goes.
+  // The packed panels one K block needs (channels_last: at most the last), and where panel `panel` goes.
   int64_t packed_panels() const { return channels_last ? (packed_b(panels - 1) ? 1 : 0) : panels; }
-  int64_t packed_offset(int64_t panel) const { return channels_last ? 0 : panel * k * wg.kernel_.nr; }
+  int64_t packed_offset(int64_t panel, int64_t kb) const { return channels_last ? 0 : panel * kb * wg.kernel_.nr; }
 
-  // B panel `panel` of group g: [k][NR], D's channels of the panel, zeros past the group's channels.
-  void pack_b(int64_t g, int64_t panel, float* dst) const {
+  // B panel `panel` of group g over reduction indices [k0, k1): [k][NR], D's channels of the panel, zeros
+  // past the group's channels.
+  void pack_b(int64_t g, int64_t panel, int64_t k0, int64_t k1, float* dst) const {
     const int64_t nr = wg.kernel_.nr, first = g * wg.direct_g_ + panel * nr;
     const int64_t cols = std::min(nr, wg.direct_g_ - panel * nr);
-    for (int64_t n = 0; n < batch; ++n) {
-      float* dst_n = dst + n * d_pixels * nr;
-      if (channels_last) {
-        const float* src = d_data + n * d_pixels * d_channels + first;
-        for (int64_t t = 0; t < d_pixels; ++t) {
-          std::copy_n(src + t * d_channels, cols, dst_n + t * nr);
-          std::fill(dst_n + t * nr + cols, dst_n + (t + 1) * nr, 0.0f);
+    const PixelSegment segments[2] = {{0, cols, first}, {cols, nr - cols, -1}};
+    for (int64_t kk = k0; kk < k1;) {
+      const int64_t n = kk / d_pixels, t0 = kk % d_pixels, t1 = std::min(d_pixels, t0 + k1 - kk);
+      float* out = dst + (kk - k0) * nr;
+      if (channels_last) {  // a pixel's channels are consecutive: vector copies
+        wg.kernel_.pack(segments, cols < nr ? 2 : 1, 1, d_data + (n * d_pixels + t0) * d_channels, d_channels,
+                        t1 - t0, out, nr);
+      } else {  // a transpose, reading each channel's pixels in order (gathers across the planes: a page per lane)
+        for (int64_t j = 0; j < cols; ++j) {
+          const float* plane = d_data + (n * d_channels + first + j) * d_pixels;
+          for (int64_t t = t0; t < t1; ++t) out[(t - t0) * nr + j] = plane[t];
         }
-      } else {
-        for (int64_t j = 0; j < nr; ++j) {
-          const float* src = d_data + (n * d_channels + first + j) * d_pixels;
-          for (int64_t t = 0; t < d_pixels; ++t) dst_n[t * nr + j] = j < cols ? src[t] : 0.0f;
-        }
+        if (cols < nr)
+          for (int64_t t = t0; t < t1; ++t) std::fill(out + (t - t0) * nr + cols, out + (t - t0 + 1) * nr, 0.0f);
       }
+      kk += t1 - t0;
     }
   }
 
-  // channels_last A tile: rows m0.. of group g, [k][MR]. Rows sharing a tap read consecutive channels of
-  // one G pixel, copied as a run; rows past M are zeros.
-  void pack_a_pixel_major(int64_t g, int64_t m0, float* dst) const {
+  // channels_last A tile: rows m0.. of group g over [k0, k1), [k][MR]. Rows sharing a tap read
+  // consecutive channels of one G pixel, copied as a run per pixel (masked vector copies); rows past M
+  // are zeros.
+  void pack_a_pixel_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
+                          std::vector<PixelSegment>& clipped) const {
     const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_;
     struct Run {
       int64_t row, length, channel;
@@ -139,133 +217,257 @@ struct WeightGradient::Call {
       i += length;
     }
     const int64_t filled = std::min(mr, m - m0);
-    for (int64_t n = 0, kk = 0; n < batch; ++n) {
-      const float* g_n = g_data + n * g_pixels * g_channels;
-      for (int64_t d = 0; d < ds[0]; ++d)
-        for (int64_t h = 0; h < ds[1]; ++h)
-          for (int64_t w = 0; w < ds[2]; ++w, ++kk) {
-            float* row = dst + kk * mr;
-            for (const Run& r : runs) {
-              const int64_t sd = gather[0][at(r.q[0] * ds[0] + d)], sh = gather[1][at(r.q[1] * ds[1] + h)],
-                            sw = gather[2][at(r.q[2] * ds[2] + w)];
-              if (sd < 0 || sh < 0 || sw < 0) std::fill_n(row + r.row, r.length, 0.0f);
-              else std::copy_n(g_n + ((sd * gs[1] + sh) * gs[2] + sw) * g_channels + r.channel, r.length, row + r.row);
-            }
-            std::fill(row + filled, row + mr, 0.0f);
-          }
-    }
+    const PixelSegment zero_rows{filled, mr - filled, -1};
+    for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+      float* out = dst + offset * mr;
+      for (const Run& r : runs) {
+        const int64_t sd = gather[0][at(r.q[0] * ds[0] + d)], sh = gather[1][at(r.q[1] * ds[1] + h)];
+        const float* line =
+            sd < 0 || sh < 0 ? nullptr : g_data + ((n * gs[0] + sd) * gs[1] + sh) * gs[2] * g_channels + r.channel;
+        for (const PixelSegment& s : row_segments(r.q[2], w0, w1, clipped)) {
+          const bool zeros = !line || s.source < 0;
+          const PixelSegment run{r.row, r.length, zeros ? -1 : 0};
+          wg.kernel_.pack(&run, 1, 1, zeros ? nullptr : line + s.source * g_channels,
+                          zeros || s.length == 1 ? 0 : step_w * g_channels, s.length, out + s.begin * mr, mr);
+        }
+      }
+      if (filled < mr) wg.kernel_.pack(&zero_rows, 1, 1, nullptr, 0, w1 - w0, out, mr);
+    });
   }
 
-  // channels_first A tile: rows m0.. of group g, row-major [MR][K], one G channel at one tap per row.
-  // Returns the rows filled; the kernel's other rows point at row 0 (their results are not stored).
-  int64_t pack_a_row_major(int64_t g, int64_t m0, float* dst) const {
+  // channels_first A tile: rows m0.. of group g over [k0, k1), row-major [MR][k1 - k0], one G channel at
+  // one tap per row (rows ordered (gc, tap), as channels_first dW is); only the rows below M are written.
+  void pack_a_row_major(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* dst,
+                           std::vector<PixelSegment>& clipped) const {
     const int64_t rows = std::min<int64_t>(wg.kernel_.mr, m - m0);
     for (int64_t i = 0; i < rows; ++i) {
-      const int64_t tap = (m0 + i) / wg.gathered_g_, channel = g * wg.gathered_g_ + (m0 + i) % wg.gathered_g_;
-      const auto q = tap_index(tap);
-      const int64_t* sw = &gather[2][at(q[2] * ds[2])];
-      const int64_t first = w_first[at(q[2])];
-      float* out = dst + i * k;
-      for (int64_t n = 0; n < batch; ++n) {
-        const float* plane = g_data + (n * g_channels + channel) * g_pixels;
-        for (int64_t d = 0; d < ds[0]; ++d)
-          for (int64_t h = 0; h < ds[1]; ++h, out += ds[2]) {
-            const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
-            if (sd < 0 || sh < 0) {
-              std::fill_n(out, ds[2], 0.0f);
-              continue;
-            }
-            const float* line = plane + (sd * gs[1] + sh) * gs[2];
-            if (first >= 0) std::copy_n(line + first, ds[2], out);
-            else
-              for (int64_t w = 0; w < ds[2]; ++w) out[w] = sw[w] < 0 ? 0.0f : line[sw[w]];
-          }
-      }
+      const int64_t channel = g * wg.gathered_g_ + (m0 + i) / wg.taps_;
+      const auto q = tap_index((m0 + i) % wg.taps_);
+      float* row = dst + i * (k1 - k0);
+      for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+        const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
+        if (sd < 0 || sh < 0) {
+          std::fill_n(row + offset, w1 - w0, 0.0f);
+          return;
+        }
+        const float* line = g_data + (n * g_channels + channel) * g_pixels + (sd * gs[1] + sh) * gs[2];
+        const std::vector<PixelSegment>& segments = row_segments(q[2], w0, w1, clipped);
+        wg.kernel_.pack(segments.data(), static_cast<int64_t>(segments.size()), step_w, line, 0, 1, row + offset, 0);
+      });
     }
-    return rows;
   }
 
-  // Every panel of one A tile into the GEMM result `c` ([group][M][D channels/group]).
-  void tile(int64_t g, int64_t m0, const float* b_panels, float* c, std::vector<float>& a_buffer) const {
-    const TileKernel& kernel = wg.kernel_;
-    const int64_t mr = kernel.mr, nr = kernel.nr;
-    float* a = scratch(a_buffer, mr * k);
-    const float* rows[128];
-    TileArgs args;
-    args.rows = static_cast<int>(std::min(mr, m - m0));
-    if (channels_last) {
-      pack_a_pixel_major(g, m0, a);
-      args.a_packed = a;
-    } else {
-      pack_a_row_major(g, m0, a);
-      for (int64_t i = 0; i < mr; ++i) rows[i] = a + (i < args.rows ? i : 0) * k;
-      args.a_rows = rows;
-    }
-    args.k_per_tap = k;
-    args.c_row_stride = wg.direct_g_;
+  // The kernel over k_per_tap reduction indices from kk (within the block [k0, k1)) of tile m0, once per
+  // panel. `b`: the block's packed panels.
+  void run_panels(int64_t g, int64_t m0, int64_t k0, int64_t k1, int64_t kk, const float* b, float* c,
+                  TileArgs& args) const {
+    const int64_t nr = wg.kernel_.nr;
     for (int64_t panel = 0; panel < panels; ++panel) {
       if (packed_b(panel)) {
-        args.b = b_panels + packed_offset(panel);
+        args.b = b + packed_offset(panel, k1 - k0) + kk * nr;
         args.b_stride = nr;
       } else {
-        args.b = d_data + g * wg.direct_g_ + panel * nr;
+        args.b = d_data + (k0 + kk) * d_channels + g * wg.direct_g_ + panel * nr;
         args.b_stride = d_channels;
       }
       args.c = c + (g * m + m0) * wg.direct_g_ + panel * nr;
       args.cols = static_cast<int>(std::min(nr, wg.direct_g_ - panel * nr));
-      kernel.run(args);
+      wg.kernel_.run(args);
+    }
+  }
+
+  // How channels_last A tile m0 of group g can be read from G in place (the MR floats the kernel reads per
+  // pixel consecutive in G and inside it), when D rows hold >= 2 pixels per panel: a call per W stretch
+  // and panel loads and stores its C tile, and packing costs ~15 cycles per pixel and tile (vgg16.conv1_2,
+  // 224-pixel rows, 2 panels, packed for a third of its time; res4.3x3's 14-pixel rows, 8 panels, pack:
+  // 1.00x -> 0.85x oneDNN in place, deeplab's 32 pixels, 8 panels, 0.76x -> 0.92x):
+  //   one_tap: one tap's consecutive channels, inside one G pixel;
+  //   kernel_row: MR rows over several adjacent taps of one kernel row (the stem's 3 channels x 7 taps),
+  //   consecutive in G when it has one group and no W dilation; with the zero padding every tap's
+  //   valid pixels are one stretch, and the pixels where only some taps are valid are packed.
+  enum class InPlace { no, one_tap, kernel_row };
+  static constexpr int64_t kInPlaceRowPerPanel = 2;
+  InPlace a_in_place(int64_t g, int64_t m0) const {
+    const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_, row_taps = wg.kernel_size_[2];
+    if (!channels_last || ds[2] < kInPlaceRowPerPanel * panels) return InPlace::no;
+    if (m0 % gathered + std::min(mr, m - m0) <= gathered && g * gathered + m0 % gathered + mr <= g_channels)
+      return InPlace::one_tap;
+    if (wg.groups_ == 1 && dilation_w == 1 && zero_padding && m0 + mr <= m &&
+        m0 / gathered / row_taps == (m0 + mr - 1) / gathered / row_taps)
+      return InPlace::kernel_row;
+    return InPlace::no;
+  }
+
+  // A tile m0 (a_in_place) over [k0, k1) read from G in place, one call per W stretch and panel; the
+  // zero padding's pixels add nothing and are skipped. `a`: room for a packed tile, `b`: the block's
+  // packed panels.
+  void tile_in_place(InPlace how, int64_t g, int64_t m0, int64_t k0, int64_t k1, float* a, const float* b,
+                     float* c, TileArgs args, std::vector<PixelSegment>& clipped) const {
+    const int64_t gathered = wg.gathered_g_;
+    const auto q = tap_index(m0 / gathered);
+    const int64_t channel = g * gathered + m0 % gathered;
+    // kernel_row: the pixels where every tap of the tile reads inside G, [lo, hi).
+    int64_t lo = 0, hi = ds[2], first_begin = 0, first_source = 0;  // and tap q's stretch
+    if (how == InPlace::kernel_row)
+      for (int64_t qw : {q[2], tap_index((m0 + wg.kernel_.mr - 1) / gathered)[2]}) {
+        PixelSegment valid{0, 0, 0};
+        for (const PixelSegment& s : w_segments[at(qw)])
+          if (s.source >= 0) valid = s;
+        if (qw == q[2]) first_begin = valid.begin, first_source = valid.source;
+        lo = std::max(lo, valid.begin);
+        hi = std::min(hi, valid.begin + valid.length);
+      }
+    for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
+      const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
+      if (sd < 0 || sh < 0) return;  // every tap of the tile reads this padding row
+      const float* line = g_data + ((n * gs[0] + sd) * gs[1] + sh) * gs[2] * g_channels + channel;
+      auto in_place = [&](const float* first, int64_t w, int64_t length) {
+        args.a_packed = first;
+        args.a_stride = length > 1 ? step_w * g_channels : g_channels;
+        args.a_rows = nullptr;
+        args.k_per_tap = length;
+        run_panels(g, m0, k0, k1, offset + w - w0, b, c, args);
+      };
+      if (how == InPlace::one_tap) {
+        for (const PixelSegment& s : row_segments(q[2], w0, w1, clipped))
+          if (s.source >= 0) in_place(line + s.source * g_channels, w0 + s.begin, s.length);
+        return;
+      }
+      const int64_t in_lo = std::clamp(lo, w0, w1), in_hi = std::clamp(hi, in_lo, w1);
+      auto packed = [&](int64_t x0, int64_t x1) {
+        if (x0 >= x1) return;
+        const int64_t kk = offset + x0 - w0;
+        pack_a_pixel_major(g, m0, k0 + kk, k0 + kk + x1 - x0, a, clipped);
+        args.a_packed = a;
+        args.a_stride = 0;
+        args.k_per_tap = x1 - x0;
+        run_panels(g, m0, k0, k1, kk, b, c, args);
+      };
+      packed(w0, in_lo);
+      if (in_lo < in_hi)
+        in_place(line + (first_source + (in_lo - first_begin) * step_w) * g_channels, in_lo, in_hi - in_lo);
+      packed(in_hi, w1);
+    });
+  }
+
+  // channels_first A tile m0 of a pointwise layer over [k0, k1): the kernel's row pointers are G's planes,
+  // one call per image part of the block and panel (1x1 layers are bound by packing otherwise:
+  // mobilenetv2.pw1x1 copies 144 planes for 24 output channels).
+  void planes_in_place(int64_t g, int64_t m0, int64_t k0, int64_t k1, const float* b, float* c, TileArgs args) const {
+    const int64_t mr = wg.kernel_.mr;
+    const float* rows[128];
+    args.a_rows = rows;
+    for (int64_t kk = k0; kk < k1;) {
+      const int64_t n = kk / d_pixels, t0 = kk % d_pixels, t1 = std::min(d_pixels, t0 + k1 - kk);
+      for (int64_t i = 0; i < mr; ++i)
+        rows[i] = g_data + (n * g_channels + g * wg.gathered_g_ + m0 + (i < args.rows ? i : 0)) * g_pixels + t0;
+      args.k_per_tap = t1 - t0;
+      run_panels(g, m0, k0, k1, kk - k0, b, c, args);
+      kk += t1 - t0;
+    }
+  }
+
+  // Tiles [t0, t1) of group g into the GEMM result `c` ([group][M][D channels/group]): K block after
+  // K block, each packing D's panels once and each A tile once.
+  void unit(int64_t g, int64_t t0, int64_t t1, float* c, Workspace& ws) const {
+    const TileKernel& kernel = wg.kernel_;
+    const int64_t mr = kernel.mr, nr = kernel.nr, kb = std::min(wg.k_block_, k);
+    float* a = aligned_scratch(ws.a, mr * kb);
+    float* b = aligned_scratch(ws.b, std::max<int64_t>(1, packed_panels() * kb * nr));
+    const float* rows[128];
+    for (int64_t k0 = 0; k0 < k; k0 += kb) {
+      const int64_t k1 = std::min(k, k0 + kb);
+      for (int64_t panel = 0; panel < panels; ++panel)
+        if (packed_b(panel)) pack_b(g, panel, k0, k1, b + packed_offset(panel, k1 - k0));
+      for (int64_t tile = t0; tile < t1; ++tile) {
+        const int64_t m0 = tile * mr;
+        TileArgs args;
+        args.rows = static_cast<int>(std::min(mr, m - m0));
+        args.c_row_stride = wg.direct_g_;
+        args.accumulate = true;  // onto the zeroed result, block after block
+        if (const InPlace how = a_in_place(g, m0); how != InPlace::no) {
+          tile_in_place(how, g, m0, k0, k1, a, b, c, args, ws.clipped);
+          continue;
+        }
+        if (!channels_last && pointwise) {
+          planes_in_place(g, m0, k0, k1, b, c, args);
+          continue;
+        }
+        if (channels_last) {
+          pack_a_pixel_major(g, m0, k0, k1, a, ws.clipped);
+          args.a_packed = a;
+        } else {
+          pack_a_row_major(g, m0, k0, k1, a, ws.clipped);
+          for (int64_t i = 0; i < mr; ++i) rows[i] = a + (i < args.rows ? i : 0) * (k1 - k0);
+          args.a_rows = rows;
+        }
+        args.k_per_tap = k1 - k0;
+        run_panels(g, m0, k0, k1, 0, b, c, args);
+      }
     }
   }
 };
 
 std::string WeightGradient::details() const {
-  return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " + std::to_string(direct_g_) +
-         " channels, the reduction over batch and pixels in one " + name() + " call per tile";
+  return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " +
+         std::to_string(direct_g_) + " channels, the reduction over batch and pixels in L2-sized blocks of " +
+         std::to_string(k_block_) + ", each block's panels packed once";
 }
 
 void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
   const Call call(*this, input, grad_output);
-  const int64_t nr = kernel_.nr, m_tiles = ceil_div(call.m, kernel_.mr);
-  std::vector<float> result(at(groups_ * call.m * direct_g_));  // [group][(tap, gc)][dc]
-  std::vector<float> b_panels(at(call.packed_panels() * call.k * nr));
+  const int64_t m_tiles = ceil_div(call.m, kernel_.mr);
+  // [group][row][dc], rows (tap, gc) for channels_last and (gc, tap) for channels_first; K = 0 leaves zeros
+  std::vector<float> result(at(groups_ * call.m * direct_g_));
   if (groups_ * call.m * direct_g_ * call.k < kSerialMacs) threads = 1;
-  // Each tile of `result` is computed by one thread in one fixed order: any schedule gives the same bits.
-  const auto no_state = [] { return 0; };
-  for (int64_t g = 0; g < groups_; ++g) {
-    parallel_for(threads, call.panels, [&](int64_t panel) {
-      if (call.packed_b(panel)) call.pack_b(g, panel, b_panels.data() + call.packed_offset(panel));
+  // Work units: runs of A tiles, enough for the threads (thread count only changes which thread sums a
+  // tile, never the order it is summed in).
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(threads, groups_), 1, std::max<int64_t>(1, m_tiles));
+  const int64_t chunk_tiles = ceil_div(m_tiles, chunks);
+  if (call.k > 0)
+    parallel_for(threads, groups_ * chunks, Schedule::dynamic, [] { return 0; }, [&](int, int64_t unit) {
+      thread_local Workspace workspace;
+      const int64_t t0 = unit % chunks * chunk_tiles, t1 = std::min(m_tiles, t0 + chunk_tiles);
+      if (t0 < t1) call.unit(unit / chunks, t0, t1, result.data(), workspace);
     });
-    parallel_for(threads, m_tiles, Schedule::dynamic, no_state, [&](int, int64_t tile) {
-      thread_local std::vector<float> a_buffer;
-      call.tile(g, tile * kernel_.mr, b_panels.data(), result.data(), a_buffer);
-    });
-  }
 
-  // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h):
-  // channels_first (outer, inner, k...), channels_last (k..., inner, outer); with flip tap q is stored
-  // at k-1-q on every axis, i.e. at taps-1-q in row-major order.
-  const bool channels_last = spec_.layout == Layout::channels_last;
-  const int64_t d_channels = groups_ * direct_g_;
-  const int64_t outer_stride = channels_last ? 1 : gathered_g_ * taps_;
-  const int64_t inner_stride = channels_last ? d_channels : taps_;
-  const int64_t tap_stride = channels_last ? gathered_g_ * d_channels : 1;
+  // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h); with flip
+  // tap q is stored at k-1-q on every axis, i.e. at taps-1-q in row-major order.
+  const int64_t m = call.m, d_channels = groups_ * direct_g_;
+  if (spec_.layout == Layout::channels_last) {  // (k..., inner, outer): the result's rows (tap, gc) are dW's
+    for (int64_t g = 0; g < groups_; ++g)
+      for (int64_t tap = 0; tap < taps_; ++tap)
+        for (int64_t gc = 0; gc < gathered_g_; ++gc)
+          std::copy_n(&result[at((g * m + tap * gathered_g_ + gc) * direct_g_)], direct_g_,
+                      grad_weight + ((spec_.flip ? taps_ - 1 - tap : tap) * gathered_g_ + gc) * d_channels +
+                          g * direct_g_);
+    return;
+  }
+  // channels_first (outer, inner, k...): rows (gc, tap), so each group's dW is its result transposed,
+  // written 16 rows at a time (whole lines read, runs of 16 written: one dW row is m floats apart).
+  std::vector<int64_t> position(at(m));  // where row r goes in dW's (inner, k) order
+  for (int64_t r = 0; r < m; ++r) {
+    const int64_t tap = r % taps_;
+    position[at(r)] = r - tap + (spec_.flip ? taps_ - 1 - tap : tap);
+  }
   for (int64_t g = 0; g < groups_; ++g)
-    for (int64_t tap = 0; tap < taps_; ++tap)
-      for (int64_t gc = 0; gc < gathered_g_; ++gc) {
-        const float* row = &result[at((g * call.m + tap * gathered_g_ + gc) * direct_g_)];
-        float* out = grad_weight + (spec_.flip ? taps_ - 1 - tap : tap) * tap_stride + gc * inner_stride;
-        for (int64_t dc = 0; dc < direct_g_; ++dc) out[(g * direct_g_ + dc) * outer_stride] = row[dc];
+    for (int64_t r0 = 0; r0 < m; r0 += 16)
+      for (int64_t dc = 0; dc < direct_g_; ++dc) {
+        float* out = grad_weight + (g * direct_g_ + dc) * m;
+        const float* in = &result[at(g * m * direct_g_ + dc)];
+        for (int64_t r = r0; r < std::min(m, r0 + 16); ++r) out[position[at(r)]] = in[r * direct_g_];
       }
 }
 
 std::size_t WeightGradient::workspace_bytes(const Shape& input_shape, int threads) const {
   const ConvGeometry geometry = resolve_geometry(spec_, input_spatial_of(spec_, input_shape));
   const Shape d_spatial = spec_.transposed ? geometry.input_spatial() : geometry.output_spatial();
-  const int64_t k = input_shape[0] * element_count(d_spatial);
+  const int64_t kb = std::min(k_block_, input_shape[0] * element_count(d_spatial));
   const int64_t panels = ceil_div(direct_g_, kernel_.nr);
   const bool partial = direct_g_ % kernel_.nr != 0;
   const int64_t packed = spec_.layout == Layout::channels_last ? (partial ? 1 : 0) : panels;
-  const int64_t floats = threads * kernel_.mr * k + packed * kernel_.nr * k + groups_ * taps_ * gathered_g_ * direct_g_;
+  const int64_t floats = threads * (kernel_.mr * kb + std::max<int64_t>(1, packed * kernel_.nr * kb)) +
+                         groups_ * taps_ * gathered_g_ * direct_g_;
   return static_cast<std::size_t>(floats) * sizeof(float);
 }
 

@@ -9,13 +9,18 @@
 //
 //   dW[(tap, gc)][dc] = sum over k = (image n, pixel t of D) of  G[n, gc, gather(t, tap)] * D[n, dc, t]
 //
-// a GEMM of M = taps * G channels/group rows, N = D channels/group columns and K = batch * D pixels.
-// A (rows (tap, gc)) is packed per tile of MR rows over the whole K: k-major MR floats per pixel for
-// channels_last (the MR channels of one pixel are consecutive), row-major for channels_first (the pixels
-// of one channel are); B is D itself (channels_last, full panels) or D packed into NR-wide panels.
-// Each MR x NR tile of dW is one micro-kernel call holding the whole reduction in registers, so the
-// summation order is fixed and the result is identical for every thread count; threads share the tiles.
-// Extra memory: MR * K floats per thread plus, when D is packed, one group's panels (NR * K each).
+// a GEMM of M = taps * G channels/group rows, N = D channels/group columns and K = batch * D pixels,
+// its rows ordered as dW's layout has them: (tap, gc) channels_last, (gc, tap) channels_first.
+// The reduction is cut into blocks of KB (brgemm style: the packed operands of one block stay in L2, sized
+// from the cache this machine has). Per K block a work unit packs D into NR-wide panels [KB][NR] (not for
+// channels_last full panels: D is then read in place) once, and each of its A tiles once: k-major MR floats
+// per pixel for channels_last (the MR channels of one pixel are consecutive), row-major [MR][KB] for
+// channels_first (the pixels of one channel are), unless the kernel can read the tile from G in place
+// (channels_last tiles whose MR rows are MR consecutive floats of G at every D pixel, channels_first pointwise
+// layers); the MR x NR tiles of dW are then one micro-kernel call per (tile, panel, and W stretch when read
+// in place), which adds onto the tile. A work unit is a run of A tiles of one group,
+// so each tile is summed by one thread, block after block in order: the result does not depend on the
+// thread count (KB does not either). Extra memory per thread: MR * KB + packed panels * NR * KB floats.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +36,9 @@ namespace convkit::cpu {
 
 class WeightGradient final : public WeightGradientAlgorithm {
  public:
-  WeightGradient(const ConvSpec& spec, Isa isa);
+  // `block_bytes`: the packed operands' budget per K block (0: half of this machine's L2; tests pass a
+  // small one to split short reductions into several blocks).
+  WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_bytes = 0);
 
   void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
   std::string name() const override;
@@ -46,6 +53,7 @@ class WeightGradient final : public WeightGradientAlgorithm {
   int64_t groups_ = 1, gathered_g_ = 1, direct_g_ = 1;  // channels per group of G and D
   int64_t kernel_size_[3] = {1, 1, 1};                 // (D, H, W), leading axes 1 below rank 3
   int64_t taps_ = 1;
+  int64_t k_block_ = 1;  // KB: reduction indices per block
 };
 
 }  // namespace convkit::cpu
