@@ -126,7 +126,6 @@ struct DepthwiseConvolution::Call {
   std::vector<float> zero_pixel;
   std::vector<int64_t> border_columns;
   int64_t interior_begin = 0, interior_end = 0;
-  bool whole_rows = false;
   // channels_first: a staged row is the stride phases (q * d mod stride[2]) the W taps read, `phase_length`
   // floats each, by increasing phase (at most k of them, however large the stride); phase r, element t
   // holds padded column r + stride[2] * t. `copy_runs` lists how to fill it: runs of consecutive elements
@@ -177,15 +176,8 @@ struct DepthwiseConvolution::Call {
   }
 
   // Output column ow reads columns ow * s + q * d - pad for q < k: all inside from ceil(pad / s) to the
-  // last ow with ow * s + (k - 1) * d - pad <= in - 1. The border columns of both sides run together,
-  // unless the reuse kernel takes the whole row, reading the zero padding as zeros (whole_rows).
+  // last ow with ow * s + (k - 1) * d - pad <= in - 1. The border columns of both sides run together.
   void interior(const AxisGeometry& w) {
-    if (conv.spec_.padding_mode == PaddingMode::zeros && w.dilation == 1 && reuses_w_taps(w.kernel, w.stride) &&
-        w.output >= kMinPaddedRun) {
-      whole_rows = true;
-      interior_begin = 0, interior_end = w.output;
-      return;
-    }
     const int64_t last = w.input - 1 + w.pad_begin - (w.kernel - 1) * w.dilation;
     interior_begin = std::min(ceil_div(w.pad_begin, w.stride), w.output);
     interior_end = std::clamp(last < 0 ? 0 : last / w.stride + 1, interior_begin, w.output);
@@ -315,7 +307,6 @@ struct DepthwiseConvolution::Call {
       args.y = y_row + interior_begin * args.y_step;
       args.kw = dilation[2] == 1 ? kw : 0;
       args.stride = stride[2];
-      if (whole_rows) args.in_begin = pad[2], args.in_end = pad[2] + in[2];
       args.prefetch_rows = stride[1];
       args.prefetch_step = in[2] * c;
       calls[made++] = args;

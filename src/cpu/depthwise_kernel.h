@@ -38,22 +38,12 @@ struct ChannelsLastPixels {
   const int64_t* columns = nullptr;
   // Evenly stepping pixels along W with dilation 1 set kw (else 0): the taps are kernel rows of kw W taps,
   // tap r * kw + q reading x[r * kw] + q * (x_step / stride). The kernel then loads each input pixel once
-  // per kernel row for all the taps that read it (reuses_w_taps; others take the tap loop). Pixel p reads
-  // the row's input pixels p * stride + q; those outside [in_begin, in_end) are zero padding, which the
-  // kernel reads as zeros without touching memory (such runs have at least kMinPaddedRun pixels).
+  // per kernel row for all the taps that read it (stride 1, 2 and kw 3, 5, 7; others take the tap loop).
   int64_t kw = 0, stride = 1;
-  int64_t in_begin = 0, in_end = INT64_MAX;
   // Evenly stepping pixels also prefetch (into L2) their channels in the prefetch_rows input rows after
   // the last tap's, prefetch_step floats apart: the rows the next output row reads first.
   int64_t prefetch_rows = 0, prefetch_step = 0;
 };
-
-// The W kernel sizes and strides whose evenly stepping runs load each input once per kernel row.
-constexpr bool reuses_w_taps(int64_t kw, int64_t stride) {
-  return (kw == 3 || kw == 5 || kw == 7) && (stride == 1 || stride == 2);
-}
-// A run with zero padding inside is at least this long: one pass of the reuse kernel covers it.
-constexpr int64_t kMinPaddedRun = 8;
 
 struct ChannelsFirstRows {
   // Output row r < rows, column j = bias + sum over kernel rows k < kernel_rows and W taps q < kw of

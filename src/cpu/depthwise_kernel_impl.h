@@ -128,8 +128,7 @@ constexpr int kReusePixels = std::min(16, (V::kRegisters - KW - 2) & ~1);
 // input pixels; each is loaded once and multiplied into every accumulator whose pixel reads it at one
 // of the row's KW taps (KW / S of them), with the row's weights in registers: a tap loop would load an
 // input per multiply-add, which from L2 is what bounds it. Each pixel still adds its taps in tap order.
-// kEdges: some of the inputs lie in the zero padding (outside [in_begin, in_end)).
-template <class V, int KW, int S, int P, bool kFull, bool kEdges>
+template <class V, int KW, int S, int P, bool kFull>
 void channels_last_reuse_block(const ChannelsLastPixels& a, int64_t p0, int64_t c, int64_t n, int64_t m) {
   using Reg = typename V::Reg;
   constexpr int kInputs = (P - 1) * S + KW;
@@ -145,9 +144,7 @@ void channels_last_reuse_block(const ChannelsLastPixels& a, int64_t p0, int64_t 
     const float* x = a.x[t] + p0 * a.x_step + c;
 #pragma GCC unroll 64
     for (int i = 0; i < kInputs; ++i, x += pixel) {
-      Reg in;
-      if (kEdges && (p0 * S + i < a.in_begin || p0 * S + i >= a.in_end)) in = V::zero();
-      else in = kFull ? V::load(x) : V::load_partial(x, n);
+      Reg in = kFull ? V::load(x) : V::load_partial(x, n);
       // Keep the input in a register: GCC would fold the load into each FMA, a load per FMA again.
       if constexpr (!__is_class(Reg)) asm("" : "+v"(in));
 #pragma GCC unroll 7
@@ -160,20 +157,12 @@ void channels_last_reuse_block(const ChannelsLastPixels& a, int64_t p0, int64_t 
 }
 
 // P pixels from p0 x the channels, a vector at a time, then the masked tail.
-template <class V, int KW, int S, int P, bool kEdges>
-void channels_last_reuse_channels(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
-  constexpr int64_t L = V::kLanes;
-  int64_t c = a.channel_begin;
-  for (; c + L <= a.channel_end; c += L) channels_last_reuse_block<V, KW, S, P, true, kEdges>(a, p0, c, L, m);
-  if (c < a.channel_end) channels_last_reuse_block<V, KW, S, P, false, kEdges>(a, p0, c, a.channel_end - c, m);
-}
-
 template <class V, int KW, int S, int P>
 void channels_last_reuse_pass(const ChannelsLastPixels& a, int64_t p0, int64_t m) {
-  if (p0 * S < a.in_begin || p0 * S + (P - 1) * S + KW > a.in_end)
-    channels_last_reuse_channels<V, KW, S, P, true>(a, p0, m);
-  else
-    channels_last_reuse_channels<V, KW, S, P, false>(a, p0, m);
+  constexpr int64_t L = V::kLanes;
+  int64_t c = a.channel_begin;
+  for (; c + L <= a.channel_end; c += L) channels_last_reuse_block<V, KW, S, P, true>(a, p0, c, L, m);
+  if (c < a.channel_end) channels_last_reuse_block<V, KW, S, P, false>(a, p0, c, a.channel_end - c, m);
 }
 
 // An evenly stepping run through the W-reuse kernel: passes of P pixels, then the pixels left by one
@@ -182,7 +171,6 @@ void channels_last_reuse_pass(const ChannelsLastPixels& a, int64_t p0, int64_t m
 template <class V, int KW, int S>
 void channels_last_reuse_run(const ChannelsLastPixels& a, int64_t m) {
   constexpr int P = kReusePixels<V, KW>;
-  static_assert(P / 2 <= kMinPaddedRun);  // (the tap loop below never meets the zero padding)
   int64_t p = 0;
   for (; p + P <= a.pixels; p += P) channels_last_reuse_pass<V, KW, S, P>(a, p, m);
   if (a.pixels - p > P / 2) {
@@ -198,12 +186,13 @@ template <class V>
 void channels_last_pixels(const ChannelsLastPixels& a) {
   using Run = void (*)(const ChannelsLastPixels&, int64_t);
   Run run = nullptr;
-  if (a.x_step != 0 && reuses_w_taps(a.kw, a.stride)) {
+  if (a.x_step != 0 && (a.stride == 1 || a.stride == 2)) {
     const bool s1 = a.stride == 1;
     switch (a.kw) {
       case 3: run = s1 ? &channels_last_reuse_run<V, 3, 1> : &channels_last_reuse_run<V, 3, 2>; break;
       case 5: run = s1 ? &channels_last_reuse_run<V, 5, 1> : &channels_last_reuse_run<V, 5, 2>; break;
       case 7: run = s1 ? &channels_last_reuse_run<V, 7, 1> : &channels_last_reuse_run<V, 7, 2>; break;
+      default: break;
     }
   }
   for (int64_t m = 0; m < a.multiplier; ++m) {
