@@ -112,6 +112,16 @@ TEST(CliBench, CpuClockTimesOneThread) {
   EXPECT_EQ(table_rows(result.output).size(), 4u) << result.output;  // 2 layers x 2 layouts
 }
 
+// --algorithm reads the kernel-name grammar: an ISA's kernels, named back in every row.
+TEST(CliBench, AlgorithmForcesAFamilyOnAnIsa) {
+  const auto result = run_cli("bench --suite " + kTinySuite +
+                              " --min-time 0 --threads 1 --filter conv2d.3x3 --algorithm gemm.portable");
+  ASSERT_EQ(result.status, 0) << result.output;
+  const auto rows = table_rows(result.output);
+  ASSERT_EQ(rows.size(), 2u) << result.output;  // 2 layouts
+  for (const auto& row : rows) EXPECT_NE(row.find("gemm.portable."), std::string::npos) << row;
+}
+
 // The backward directions: one row per direction, convkit's gradients match the reference, oneDNN's
 // backward primitives (when built in) match convkit's, XNNPACK says it has none.
 TEST(CliBench, BackwardDirections) {

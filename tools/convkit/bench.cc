@@ -359,8 +359,8 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--json", command->json_path, "write the machine and every result to this JSON file");
   sub->add_option("--filter", command->filter, "only the layers whose name contains this text");
   sub->add_option("--algorithm", command->algorithm,
-                  "force this algorithm in convkit's plans (PlanOptions::algorithm), e.g. to time a layer without "
-                  "Winograd; default: the plan chooses");
+                  "force this algorithm in convkit's plans (PlanOptions::algorithm: family[.isa[.tile]], e.g. gemm "
+                  "to time a layer without Winograd, gemm.avx2 for the AVX2 kernels); default: the plan chooses");
   add_accuracy_option(*sub, command->accuracy);
   sub->add_option("--clock", command->clock_text,
                   "wall (elapsed time) or cpu (process CPU time: steadier on a machine shared with other work; "
