@@ -55,3 +55,12 @@ def test_gradients_match_torch_autograd(seed):
     check("dL/dw", convkit.conv_backward_weights(x, dy, spec), dw_expected, u8 * (terms_dw + 2) * dw_size + 1e-30)
     if b is not None:
         check("dL/db", convkit.conv_backward_bias(dy, spec), db_expected, u8 * (terms_dw + 2) * db_size + 1e-30)
+
+
+def test_bias_gradient_names_a_grad_output_that_does_not_fit():
+    spec = convkit.ConvSpec(3, 4, (3, 3), bias=True)
+    with pytest.raises(ValueError, match=r"grad_output of shape \[2, 5, 6, 6\] has 5 channels; expected out_channels=4"):
+        convkit.conv_backward_bias(np.ones((2, 5, 6, 6), np.float32), spec)
+    with pytest.raises(ValueError, match="has 3 dimensions; expected 4"):
+        convkit.conv_backward_bias(np.ones((4, 6, 6), np.float32), spec)
+    np.testing.assert_array_equal(convkit.conv_backward_bias(np.ones((2, 4, 6, 6), np.float32), spec), np.full(4, 72.0))
