@@ -123,6 +123,19 @@ TEST(HugeStride, OneOutputCellCostsOneCell) {
   }
 }
 
+// channels_last depthwise prefetched, per pass, every input row between two output rows: 2e10 of them at
+// an H stride of 19999199998 (a conv_plan fuzz timeout); it now prefetches at most the kernel's rows.
+TEST(HugeStride, ChannelsLastDepthwisePrefetchesAtMostTheKernelRows) {
+  std::mt19937 rng(kSeed + 6);
+  const ConvSpec spec{.rank = 2, .in_channels = 4, .out_channels = 4, .kernel = {6, 3},
+                      .stride = {19'999'199'998, 1}, .padding = Padding::explicit_pads({2, 0}, {2, 1}), .groups = 4,
+                      .layout = Layout::channels_last};
+  const Tensor x = testing::random_tensor({1, 5, 9, 4}, rng, /*integers=*/true);
+  const Tensor w = testing::random_tensor(weight_shape(spec), rng, /*integers=*/true);
+  const ConvPlan plan(spec, w.view(), std::nullopt, {.algorithm = "depthwise"});
+  EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w)), 0.0);
+}
+
 // The gradients of the layer: the adjoint of a stride-10^4 convolution is a transposed one with
 // that stride over a 1x1 gradient, the weight gradient a correlation of the input with it.
 TEST(HugeStride, BackwardPlansCostOneCell) {

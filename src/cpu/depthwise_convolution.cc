@@ -307,7 +307,9 @@ struct DepthwiseConvolution::Call {
       args.y = y_row + interior_begin * args.y_step;
       args.kw = dilation[2] == 1 ? kw : 0;
       args.stride = stride[2];
-      args.prefetch_rows = stride[1];
+      // The rows the next output row adds: `stride` of them, but never more than the kernel has (a huge
+      // stride would otherwise prefetch every row it skips: work growing with the stride, a fuzz find).
+      args.prefetch_rows = std::min(stride[1], ks[1]);
       args.prefetch_step = in[2] * c;
       calls[made++] = args;
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
 #include "depthwise_kernel.h"
 
@@ -46,12 +47,18 @@ template <class V, int P, int NV, bool kFull, bool kListed>
 template <class V, int P, int NV>
 [[gnu::always_inline]] inline void prefetch_next_rows(const ChannelsLastPixels& a, int64_t p0, int64_t c) {
   if (a.taps == 0) return;
+  // Addresses as integers: the rows after the image's last are never read, and a pointer to them would be
+  // out-of-bounds arithmetic.
+  const auto last = reinterpret_cast<std::uintptr_t>(a.x[a.taps - 1]);
   for (int64_t k = 1; k <= a.prefetch_rows; ++k) {
-    const float* next = a.x[a.taps - 1] + k * a.prefetch_step + p0 * a.x_step + c;
+    const std::uintptr_t next = last + static_cast<std::uintptr_t>((k * a.prefetch_step + p0 * a.x_step + c) * 4);
 #pragma GCC unroll 16
     for (int p = 0; p < P; ++p)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) __builtin_prefetch(next + p * a.x_step + v * V::kLanes, 0, 2);
+      for (int v = 0; v < NV; ++v) {
+        const auto offset = static_cast<std::uintptr_t>((p * a.x_step + v * V::kLanes) * 4);
+        __builtin_prefetch(reinterpret_cast<const void*>(next + offset), 0, 2);
+      }
   }
 }
 
