@@ -50,7 +50,9 @@ def test_stack_on_a_local_cluster_over_a_zarr_volume_larger_than_a_worker(tmp_pa
         plans = client.run(plans_built)
         assert len(client.scheduler_info()["workers"]) == 2  # no worker was killed and replaced
     assert all(peak < MEMORY_LIMIT for peak in peaks.values()), peaks
-    assert all(count <= 2 for count in plans.values()), plans  # two conv layers, built once per worker
+    # Built once per worker, not per chunk (144 blocks): the reflect layer once; the zeros layer once per edge
+    # pattern along D (first, inner, last block), its zero pads being the plan's own.
+    assert all(count <= 1 + 3 for count in plans.values()), plans
 
     convkit.set_num_threads(2)
     expected = convkit.conv3d(np.maximum(convkit.conv3d(x, w1, b1, padding="same", padding_mode="reflect"), 0),
