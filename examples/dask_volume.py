@@ -89,20 +89,24 @@ def busy_seconds(stream):
 
 
 def single_process_voxels_per_second(layers, chunk):
-    """convkit alone (one thread) on one in-memory chunk with its halo: the stack's plans run back to back."""
+    """convkit alone (one thread) on one in-memory chunk with its halo: the stack's plans run back to back,
+    the fastest of three runs."""
     convkit.set_num_threads(1)
     x = np.random.default_rng(1).standard_normal((1, 1) + tuple(c + 6 for c in chunk)).astype(np.float32)
-    plans, y = [], x
+    plans = []
     for layer in layers:
         if isinstance(layer, ckd.Conv):
             spec = convkit.ConvSpec(**layer.block_arguments())
             plans.append(convkit.Plan(spec, layer.weight, layer.bias, threads=1))
-    start = time.perf_counter()
-    for number, plan in enumerate(plans):
-        y = plan(y)
-        if number < len(plans) - 1:
-            np.maximum(y, 0, out=y)
-    return np.prod(chunk) / (time.perf_counter() - start)
+    best = float("inf")
+    for _ in range(3):  # the fastest of 3: the first run also pays for first touches of the plans' buffers
+        start, y = time.perf_counter(), x
+        for number, plan in enumerate(plans):
+            y = plan(y)
+            if number < len(plans) - 1:
+                np.maximum(y, 0, out=y)
+        best = min(best, time.perf_counter() - start)
+    return np.prod(chunk) / best
 
 
 def main():
