@@ -1,5 +1,6 @@
 #include "convkit/tensor.h"
 
+#include <algorithm>
 #include <cassert>
 #include <sstream>
 
@@ -128,11 +129,10 @@ Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)
 
 Tensor Tensor::copy_of(ConstTensorView view) {
   Tensor copy(view.shape());
-  Shape index(static_cast<size_t>(view.rank()), 0);
-  for (float& value : copy.values_) {
-    value = view[index];
-    next_index(index, view.shape());
-  }
+  if (view.is_contiguous())
+    std::copy_n(view.data(), copy.numel(), copy.data());
+  else
+    copy_elements(view, copy.view());
   return copy;
 }
 

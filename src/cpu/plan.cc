@@ -84,12 +84,14 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
   impl_->spec = spec;
   impl_->options = options;
 
-  // The algorithms read contiguous weights and bias.
-  const Tensor weight_copy = Tensor::copy_of(weight);
+  // The algorithms read contiguous weights and bias (and keep only what they pack from them).
+  const std::optional<Tensor> weight_buffer =
+      weight.is_contiguous() ? std::nullopt : std::optional(Tensor::copy_of(weight));
+  const ConstTensorView contiguous_weight = weight_buffer ? weight_buffer->view() : weight;
   const std::optional<Tensor> bias_copy = bias ? std::optional(Tensor::copy_of(*bias)) : std::nullopt;
   const cpu::Isa isa = requested.isa.value_or(cpu::supported_isas().front());
-  if (!cpu::all_finite(weight_copy.data(), weight_copy.numel())) {  // see cpu::create_direct
-    impl_->algorithm = cpu::create_direct(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
+  if (!cpu::all_finite(contiguous_weight.data(), contiguous_weight.numel())) {  // see cpu::create_direct
+    impl_->algorithm = cpu::create_direct(spec, contiguous_weight, bias_copy ? bias_copy->data() : nullptr, isa);
     impl_->non_finite_weights = "weights hold NaN or Inf: " + impl_->algorithm->name() +
                          ", which has no term for a zero-padding cell (the other algorithms would add 0 * Inf = NaN " +
                          "there)" + (forced ? ", instead of the requested " + options.algorithm : "") + "\n";
@@ -108,7 +110,7 @@ ConvPlan::ConvPlan(const ConvSpec& spec, ConstTensorView weight, std::optional<C
     const bool chosen = reason.empty();
     impl_->candidates.push_back({&entry, std::move(reason), true});
     if (!chosen) continue;
-    impl_->algorithm = entry.create(spec, weight_copy.view(), bias_copy ? bias_copy->data() : nullptr, isa);
+    impl_->algorithm = entry.create(spec, contiguous_weight, bias_copy ? bias_copy->data() : nullptr, isa);
     if (requested.whole_name && impl_->algorithm->name() != options.algorithm)
       fail(argument, ": for ", describe(spec), " ", entry.name, " on ", cpu::to_string(isa), " runs ",
            impl_->algorithm->name());

@@ -137,39 +137,56 @@ WinogradConvolution::WinogradConvolution(const ConvSpec& spec, ConstTensorView w
   const double* g = g_matrix(transform_.m);
 
   weights_ = AlignedBuffer(static_cast<size_t>(groups_ * positions * taps_ * cin_g_ * cout_pad_));
-  std::fill_n(weights_.data(), weights_.size(), 0.0f);
-  std::vector<double> gw(static_cast<size_t>(alpha * 3));  // G w, alpha x 3 (rows of the filter)
+  // U = G w G^T per (output, input channel, depth tap), computed for all output channels of a group at once:
+  // the filters' cells gathered as cell[ky][kx][o], then every step a loop over o (unit stride, vectorised),
+  // then each position's values copied into its panels (lanes o % NR of panel o / NR).
+  const int64_t nr = kernel_.nr, xi_stride = taps_ * cin_g_ * cout_pad_, n = cout_g_;
+  const int rows = rank >= 2 ? 3 : 1;  // filter rows (H); rank 1 has one
+  std::vector<double> cell(static_cast<size_t>(rows * 3 * n)), gw(static_cast<size_t>(alpha * 3 * n)),
+      u(static_cast<size_t>(positions * n));
+  auto at = [&](int k, bool axis_exists) { return spec.flip && axis_exists ? 2 - k : k; };  // flip: reversed
   for (int64_t grp = 0; grp < groups_; ++grp)
-    for (int64_t o = 0; o < cout_g_; ++o)
-      for (int64_t c = 0; c < cin_g_; ++c)
-        for (int kd = 0; kd < taps_; ++kd) {
-          const float* w = weight.data() + (grp * cout_g_ + o) * o_stride + c * c_stride;
-          // Filter cell (kd, ky, kx); flip (true convolution) reads the kernel reversed along every axis.
-          auto cell = [&](int ky, int kx) -> double {
-            auto at = [&](int k, bool axis_exists) { return spec.flip && axis_exists ? 2 - k : k; };
-            return w[at(kd, rank == 3) * d_stride + at(ky, rank >= 2) * h_stride + at(kx, true) * w_stride];
-          };
-          // U[grp][xi][panel][kd][c][lane] for o = panel * NR + lane: the depth taps are the GEMM's taps.
-          const int64_t nr = kernel_.nr, xi_stride = taps_ * cin_g_ * cout_pad_;
-          float* u = weights_.data() + grp * positions * xi_stride + ((o / nr * taps_ + kd) * cin_g_ + c) * nr + o % nr;
-          if (rank == 1) {
-            for (int i = 0; i < alpha; ++i)
-              u[i * xi_stride] =
-                  static_cast<float>(g[i * 3] * cell(0, 0) + g[i * 3 + 1] * cell(0, 1) + g[i * 3 + 2] * cell(0, 2));
-            continue;
+    for (int64_t c = 0; c < cin_g_; ++c)
+      for (int kd = 0; kd < taps_; ++kd) {
+        const float* w = weight.data() + grp * cout_g_ * o_stride + c * c_stride + at(kd, rank == 3) * d_stride;
+        for (int ky = 0; ky < rows; ++ky)
+          for (int kx = 0; kx < 3; ++kx) {
+            const float* from = w + at(ky, rank >= 2) * h_stride + at(kx, true) * w_stride;
+            double* to = &cell[static_cast<size_t>((ky * 3 + kx) * n)];
+            for (int64_t o = 0; o < n; ++o) to[o] = from[o * o_stride];
           }
-          // U = G w GT: first along H (G w: alpha x 3), then along W.
-          for (int i = 0; i < alpha; ++i)
-            for (int kx = 0; kx < 3; ++kx)
-              gw[static_cast<size_t>(i * 3 + kx)] =
-                  g[i * 3] * cell(0, kx) + g[i * 3 + 1] * cell(1, kx) + g[i * 3 + 2] * cell(2, kx);
+        // Rank 1: U = G w. Rank 2: G w along H (alpha x 3), then along W.
+        double* along_h = rank == 1 ? u.data() : gw.data();
+        const int h_rows = rank == 1 ? 1 : 3, h_cols = rank == 1 ? 1 : 3;
+        for (int i = 0; i < alpha; ++i)
+          for (int kx = 0; kx < h_cols; ++kx) {
+            double* to = &along_h[static_cast<size_t>((i * h_cols + kx) * n)];
+            const double g0 = g[i * 3], g1 = g[i * 3 + 1], g2 = g[i * 3 + 2];
+            // rank 1: the three taps are cell[0][0..2]; rank 2: column kx of rows 0..2
+            const double* c0 = &cell[static_cast<size_t>((rank == 1 ? 0 : kx) * n)];
+            const double* c1 = c0 + (rank == 1 ? 1 : h_rows) * n;
+            const double* c2 = c0 + (rank == 1 ? 2 : 2 * h_rows) * n;
+            for (int64_t o = 0; o < n; ++o) to[o] = g0 * c0[o] + g1 * c1[o] + g2 * c2[o];
+          }
+        if (rank >= 2)
           for (int i = 0; i < alpha; ++i)
             for (int j = 0; j < alpha; ++j) {
-              const double* row = &gw[static_cast<size_t>(i * 3)];
-              u[(i * alpha + j) * xi_stride] =
-                  static_cast<float>(g[j * 3] * row[0] + g[j * 3 + 1] * row[1] + g[j * 3 + 2] * row[2]);
+              double* to = &u[static_cast<size_t>((i * alpha + j) * n)];
+              const double* row = &gw[static_cast<size_t>(i * 3 * n)];
+              const double g0 = g[j * 3], g1 = g[j * 3 + 1], g2 = g[j * 3 + 2];
+              for (int64_t o = 0; o < n; ++o) to[o] = g0 * row[o] + g1 * row[n + o] + g2 * row[2 * n + o];
             }
-        }
+        // U[grp][xi][panel][kd][c][lane] for o = panel * NR + lane: the depth taps are the GEMM's taps.
+        float* first = weights_.data() + grp * positions * xi_stride + (kd * cin_g_ + c) * nr;
+        for (int xi = 0; xi < positions; ++xi)
+          for (int64_t panel = 0; panel * nr < n; ++panel) {
+            float* lanes = first + xi * xi_stride + panel * taps_ * cin_g_ * nr;
+            const double* from = &u[static_cast<size_t>(xi * n + panel * nr)];
+            const int64_t used = std::min(nr, n - panel * nr);
+            for (int64_t lane = 0; lane < used; ++lane) lanes[lane] = static_cast<float>(from[lane]);
+            std::fill(lanes + used, lanes + nr, 0.0f);  // past Cout/g
+          }
+      }
   if (bias) {
     bias_ = AlignedBuffer(static_cast<size_t>(spec.out_channels));
     std::copy_n(bias, spec.out_channels, bias_.data());
