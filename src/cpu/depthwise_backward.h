@@ -13,7 +13,7 @@
 //                   staged zero-inserted (dy[o] at s * o, zeros between), so every W tap is a plain
 //                   unit-stride correlation tap and a vector of dx holds all the W phases (s x the
 //                   useful multiply-adds along W, which the memory-bound layer hides). The staged rows
-//                   come in bands per tile of 16 dx rows (rows outside dy staged as zeros), so the
+//                   come in bands per tile of 64 dx rows (rows outside dy staged as zeros), so the
 //                   rows of one H phase read their dy rows a fixed step apart and share the weights.
 #pragma once
 
