@@ -190,7 +190,7 @@ struct Adjoint {
   // Strided depthwise: the direct kernel (owned by the plan) over this geometry, instead of phases.
   const cpu::DepthwiseBackwardData* direct = nullptr;
   cpu::DepthwiseBackwardGeometry direct_geometry{};
-  int threads = 1;
+  int threads = 0;  // PlanOptions::threads (0: num_threads() at run time)
   std::string route;
   bool staged = false;
   std::array<std::vector<int64_t>, kMaxRank> map{};  // extended index -> input index (staged only)
@@ -225,9 +225,10 @@ struct Adjoint {
   void run_direct(ConstTensorView grad_output, TensorView target) const {
     const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
     const float* dy = grad_output.is_contiguous() ? grad_output.data() : staged_dy.data();
-    if (target.is_contiguous()) return direct->run(dy, target.data(), target.dim(0), direct_geometry, threads);
+    const int count = threads > 0 ? threads : num_threads();
+    if (target.is_contiguous()) return direct->run(dy, target.data(), target.dim(0), direct_geometry, count);
     Tensor computed(target.shape());
-    direct->run(dy, computed.data(), target.dim(0), direct_geometry, threads);
+    direct->run(dy, computed.data(), target.dim(0), direct_geometry, count);
     copy_elements(computed.view(), target);
   }
 
@@ -377,7 +378,7 @@ struct BackwardDataPlan::Impl {
     if (!direct->cannot(g).empty()) return false;
     adjoint.direct = &*direct;
     adjoint.direct_geometry = g;
-    adjoint.threads = threads_of(options);
+    adjoint.threads = options.threads;
     route = "direct depthwise backward (stride " + strides + ": each dx row once, from the dy rows its taps reach)";
     return true;
   }
