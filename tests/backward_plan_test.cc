@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 
+#include "../src/cpu/depthwise_backward.h"
 #include "../src/cpu/isa.h"
 #include "../src/cpu/weight_gradient_algorithm.h"
 #include "convkit/backward.h"
@@ -85,7 +86,8 @@ TEST(BackwardDataPlan, MatchesReferenceExactlyOnIntegerData) {
   }
 }
 
-// Strided convolutions, through their phases (and, forced, through the transposed plan): strides 2-4
+// Strided convolutions, through their phases or the direct depthwise kernel (and, forced, through the
+// transposed plan): strides 2-4
 // with kernels shorter than the stride (phases no tap reaches), as long and longer; dilation; every
 // padding kind and mode; groups and depthwise; rank 1-3; both layouts; odd sizes where some phases have
 // no cell. Exact on integer data; 1 and 2 threads bit-identical.
@@ -95,7 +97,7 @@ TEST(BackwardDataPlan, StridedPhasesMatchReferenceExactly) {
   testing::ProblemOptions options;
   options.allow_transposed = false;
   options.max_spatial = 11;
-  int depthwise_phases = 0;
+  int direct_depthwise = 0;
   for (int trial = 0; trial < 300; ++trial) {
     testing::Problem p;
     for (bool valid = false; !valid;) {
@@ -132,22 +134,127 @@ TEST(BackwardDataPlan, StridedPhasesMatchReferenceExactly) {
       ASSERT_TRUE(testing::bit_identical(one, two))
           << "1 and 2 threads differ, trial " << trial << ": " << p.describe();
     }
-    const bool depthwise = p.spec.groups == p.spec.in_channels && p.spec.out_channels == p.spec.in_channels;
+    const bool depthwise =
+        p.spec.groups == p.spec.in_channels && p.spec.groups > 1 && p.spec.out_channels == p.spec.in_channels;
     if (depthwise) {
-      EXPECT_NE(route.find("adjoint phases"), std::string::npos) << route << ": " << p.describe();
-      depthwise_phases += route.find("depthwise") != std::string::npos;
+      EXPECT_NE(route.find("direct depthwise backward"), std::string::npos) << route << ": " << p.describe();
+      direct_depthwise += 1;
     }
   }
-  EXPECT_GT(depthwise_phases, 20);
+  EXPECT_GT(direct_depthwise, 20);
+}
+
+// A random strided depthwise problem for the direct kernel: one stride > 1 at least, kernels shorter
+// than, as long as and longer than the stride, dilation 1-3, every padding kind and mode (and flip),
+// multiplier 1 or 2, channels below, at and past a vector, widths below a vector and past it, sizes
+// where some phases have no cell.
+testing::Problem random_strided_depthwise(std::mt19937& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  testing::ProblemOptions options;
+  options.allow_transposed = false;
+  options.max_spatial = 21;
+  for (;;) {
+    testing::Problem p = testing::random_problem(rng, options);
+    ConvSpec& s = p.spec;
+    const Shape spatial = input_spatial_of(s, p.input_shape);
+    s.in_channels = s.groups = pick(0, 1) ? pick(2, 5) : pick(6, 40);
+    s.out_channels = s.in_channels * pick(1, 2);
+    bool strided = false;
+    for (size_t a = 0; a < static_cast<size_t>(s.rank); ++a) {
+      const int64_t stride = a + 1 == static_cast<size_t>(s.rank) && !strided ? pick(2, 4) : pick(1, 4);
+      strided = strided || stride > 1;
+      s.stride[a] = stride;
+      const int64_t shape = pick(0, 2);  // kernel <, == or > stride
+      s.kernel[a] = shape == 0 ? pick(1, std::max<int64_t>(1, stride - 1)) : shape == 1 ? stride
+                                                                            : pick(stride + 1, 2 * stride + 1);
+      s.dilation[a] = pick(0, 2) == 0 ? pick(2, 3) : 1;
+    }
+    p.input_shape = make_activation_shape(s, p.input_shape[0], s.in_channels, spatial);
+    try {
+      resolve_geometry(s, spatial);
+      return p;
+    } catch (const Error&) {  // kernel beyond the padded input: draw again
+    }
+  }
+}
+
+// The direct strided depthwise kernel forced onto every ISA of this CPU ("depthwise.<isa>"): exact on
+// integer data, 1 and 2 threads bit-identical, every cell written; channels_last with a multiplier goes
+// to the phases.
+TEST(BackwardDataPlan, DirectDepthwiseMatchesReferenceExactlyOnEveryIsa) {
+  std::mt19937 rng(kSeed + 10);
+  int direct = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const testing::Problem p = random_strided_depthwise(rng);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor dy = random_grad_output(p, rng, true);
+    const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+    const bool takes = cpu::DepthwiseBackwardData::cannot(p.spec).empty();
+    direct += takes;
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      const std::string algorithm = takes ? "depthwise." + std::string(to_string(isa)) : "";
+      const BackwardDataPlan plan(p.spec, data.weight, {.threads = 1, .algorithm = algorithm});
+      const std::string route = plan.algorithm(p.input_shape);
+      EXPECT_EQ(route.find("direct depthwise backward") != std::string::npos, takes) << route << ": " << p.describe();
+      if (takes) {
+        EXPECT_NE(route.find(algorithm + "."), std::string::npos) << route;
+      }
+      Tensor one(p.input_shape, 1e30f), two = one;  // a cell left unwritten shows
+      plan.run(dy, one.view());
+      BackwardDataPlan(p.spec, data.weight, {.threads = 2, .algorithm = algorithm}).run(dy, two.view());
+      ASSERT_EQ(testing::max_abs_difference(one, expected), 0.0)
+          << "trial " << trial << " seed " << kSeed + 10 << ": " << p.describe() << " via " << route;
+      ASSERT_TRUE(testing::bit_identical(one, two)) << "1 and 2 threads differ, trial " << trial << ": " << p.describe();
+      if (!takes) break;
+    }
+  }
+  EXPECT_GT(direct, 150);
+}
+
+// Layers large enough for both threads to take part (the direct kernel runs small ones on one), among
+// them MobileNetV2's strided 3x3 and a 3D one: exact on integer data, within the float bound on real
+// data, 1 and 2 threads bit-identical, both layouts, multiplier 2 (channels_first), flip, 'same'.
+TEST(BackwardDataPlan, DirectDepthwiseLayersExactAndThreadCountIndependent) {
+  std::mt19937 rng(kSeed + 11);
+  struct Layer {
+    int rank;
+    int64_t channels, multiplier, kernel, stride, spatial, batch;
+    bool flip;
+  };
+  for (const Layer& l : {Layer{2, 96, 1, 3, 2, 57, 2, false}, Layer{2, 40, 1, 5, 2, 45, 3, true},
+                         Layer{2, 24, 2, 3, 3, 50, 2, false}, Layer{3, 24, 1, 3, 2, 17, 1, true},
+                         Layer{1, 64, 1, 7, 4, 999, 4, false}})
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+      testing::Problem p;
+      p.spec = {.rank = l.rank, .in_channels = l.channels, .out_channels = l.channels * l.multiplier,
+                .kernel = {l.kernel}, .stride = {l.stride}, .padding = Padding::same(), .groups = l.channels,
+                .flip = l.flip, .layout = layout};
+      p.input_shape = make_activation_shape(p.spec, l.batch, l.channels, Shape(static_cast<size_t>(l.rank), l.spatial));
+      for (bool integers : {true, false}) {
+        const testing::ProblemData data = testing::random_data(p, rng, integers);
+        const Tensor dy = random_grad_output(p, rng, integers);
+        const std::string route = BackwardDataPlan(p.spec, data.weight).algorithm(p.input_shape);
+        EXPECT_EQ(route.find("direct depthwise backward") != std::string::npos,
+                  layout == Layout::channels_first || l.multiplier == 1)
+            << route << ": " << p.describe();
+        const Tensor dx = run_data_plan(p, data.weight, dy, 1);
+        ASSERT_TRUE(testing::bit_identical(dx, run_data_plan(p, data.weight, dy, 2))) << p.describe();
+        const Tensor expected = reference::convolution_backward_data(p.spec, p.input_shape, data.weight, dy);
+        const double terms = static_cast<double>(l.multiplier * data.weight.numel() / l.channels);
+        ASSERT_LE(testing::max_abs_difference(dx, expected), integers ? 0.0 : 1e-6 + terms * terms * 6e-8)
+            << route << ": " << p.describe();
+      }
+    }
 }
 
 // A phase of zeros listed before the first phase with taps, whose gemm sends the whole gradient to the
 // transposed plan: that plan must compute every cell (the zeros phase had been kept and run alone, leaving
 // the other cells unwritten; found by tests/python/test_backward_torch.py).
 TEST(BackwardDataPlan, TransposedRouteAfterAPhaseOfZerosWritesEveryCell) {
-  const ConvSpec spec{.rank = 3, .in_channels = 2, .out_channels = 4, .kernel = {3, 3, 3}, .stride = {1, 3, 2},
+  // (2 channels per group: a depthwise layer would take the direct kernel)
+  const ConvSpec spec{.rank = 3, .in_channels = 4, .out_channels = 4, .kernel = {3, 3, 3}, .stride = {1, 3, 2},
                       .dilation = {1, 1, 2}, .padding = Padding::symmetric({1, 1, 1}), .groups = 2};
-  const Shape input{1, 2, 2, 1, 3};
+  const Shape input{1, 4, 2, 1, 3};
   std::mt19937 rng(kSeed + 9);
   const Tensor weight = testing::random_tensor(weight_shape(spec), rng, true);
   const Tensor dy = testing::random_tensor(output_shape(spec, input), rng, true);

@@ -12,6 +12,7 @@
 
 #include "../src/cpu/depthwise_convolution.h"
 #include "../src/cpu/isa.h"
+#include "../src/cpu/isa_kernels.h"
 #include "convkit/conv.h"
 #include "algorithm_support.h"
 
@@ -217,6 +218,28 @@ TEST(DepthwiseConvolution, PlansChooseItForDepthwiseSpecsOnly) {
                           {.algorithm = "depthwise"}),
                  Error);
   }
+}
+
+// The zero insertion of the strided backward data (DepthwiseKernels::expand), every ISA: values at every
+// step-th float, zeros (not products: NaN and Inf stay put) between them, nothing written past the last
+// value (n of each vector tail, steps with and without the vector path).
+TEST(DepthwiseKernels, ExpandInsertsZerosOnEveryIsa) {
+  for (cpu::Isa isa : cpu::supported_isas())
+    for (int64_t step = 1; step <= 4; ++step)
+      for (int64_t n = 1; n <= 40; ++n) {
+        std::vector<float> src(static_cast<size_t>(n)), dst(static_cast<size_t>(n * step + 8), 7.0f);
+        for (int64_t i = 0; i < n; ++i) src[static_cast<size_t>(i)] = static_cast<float>(i + 1);
+        src[0] = std::numeric_limits<float>::infinity();
+        src[static_cast<size_t>(n - 1)] = std::numeric_limits<float>::quiet_NaN();
+        cpu::isa_kernels(isa).depthwise->expand(src.data(), n, step, dst.data());
+        for (int64_t j = 0; j < n * step + 8; ++j) {
+          const float got = dst[static_cast<size_t>(j)];
+          const bool value = j % step == 0 && j / step < n, written = j <= (n - 1) * step;
+          const float want = value ? src[static_cast<size_t>(j / step)] : written ? 0.0f : 7.0f;
+          ASSERT_TRUE(got == want || (std::isnan(got) && std::isnan(want)))
+              << to_string(isa) << " step " << step << " n " << n << " at " << j << ": " << got << " != " << want;
+        }
+      }
 }
 
 }  // namespace

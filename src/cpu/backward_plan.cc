@@ -5,7 +5,9 @@
 #include "convkit/backward_plan.h"
 #include "isa_kernels.h"
 #include "algorithm.h"
+#include "depthwise_backward.h"
 #include "driver_util.h"
+#include "finite_scan.h"
 #include "spatial_kernel.h"
 
 #include <algorithm>
@@ -185,6 +187,10 @@ struct Adjoint {
   // Phases of one geometry as one convolution, phase p's gradient channels at p * Cin (their plans
   // unused): spatial then shares each loaded dy vector between the phases.
   std::optional<ConvPlan> fused;
+  // Strided depthwise: the direct kernel (owned by the plan) over this geometry, instead of phases.
+  const cpu::DepthwiseBackwardData* direct = nullptr;
+  cpu::DepthwiseBackwardGeometry direct_geometry{};
+  int threads = 0;  // PlanOptions::threads (0: num_threads() at run time)
   std::string route;
   bool staged = false;
   std::array<std::vector<int64_t>, kMaxRank> map{};  // extended index -> input index (staged only)
@@ -192,6 +198,7 @@ struct Adjoint {
 
   std::string algorithm() const {
     if (plan) return plan->algorithm();
+    if (direct) return direct->name();
     if (fused) return fused->algorithm();
     std::vector<std::string> names;
     for (const Phase& phase : phases)
@@ -213,9 +220,22 @@ struct Adjoint {
     return read;
   }
 
+  // The direct kernel into `target` (the input gradient or the extended one); it reads and writes
+  // contiguous tensors.
+  void run_direct(ConstTensorView grad_output, TensorView target) const {
+    const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
+    const float* dy = grad_output.is_contiguous() ? grad_output.data() : staged_dy.data();
+    const int count = threads > 0 ? threads : num_threads();
+    if (target.is_contiguous()) return direct->run(dy, target.data(), target.dim(0), direct_geometry, count);
+    Tensor computed(target.shape());
+    direct->run(dy, computed.data(), target.dim(0), direct_geometry, count);
+    copy_elements(computed.view(), target);
+  }
+
   // Computes every phase into `target` (the input gradient or the extended one): each target cell
   // belongs to exactly one phase, so every cell is written once.
   void run_phases(ConstTensorView grad_output, TensorView target, const ConvSpec& spec) const {
+    if (direct) return run_direct(grad_output, target);
     const Tensor staged_dy = grad_output.is_contiguous() ? Tensor() : Tensor::copy_of(grad_output);
     const ConstTensorView dy = grad_output.is_contiguous() ? grad_output : staged_dy.view();
     std::vector<float> staging;
@@ -269,6 +289,7 @@ struct BackwardDataPlan::Impl {
   PlanOptions options;
   Tensor weight;
   Tensor swapped;  // convolutions: the weight of the adjoint convolution (channels swapped)
+  std::optional<cpu::DepthwiseBackwardData> direct;  // strided depthwise (see direct_route)
   mutable std::mutex mutex;
   mutable std::map<Shape, std::shared_ptr<const Adjoint>> adjoints;  // by input spatial size
 
@@ -339,6 +360,27 @@ struct BackwardDataPlan::Impl {
             w[pair * pair_to + to * tap_to] = swapped[pair * pair_from + from * tap_from];
         }
     return {p, std::move(w)};
+  }
+
+  // Strided depthwise convolutions: the direct kernel over the (extended, when folding) input; false
+  // (the phases then) when its staged bands would outgrow the workspace bound.
+  bool direct_route(const ConvGeometry& geometry, bool fold_padding, std::string& route, Adjoint& adjoint) const {
+    cpu::DepthwiseBackwardGeometry g{};
+    std::string strides;
+    for (int axis = 0; axis < spec.rank; ++axis) {
+      const AxisGeometry& a = geometry.axes[at(axis)];
+      g[cpu::slot(spec.rank, axis)] = {.target = fold_padding ? a.input + a.pad_begin + a.pad_end : a.input,
+                                       .pad = fold_padding ? 0 : a.pad_begin, .output = a.output, .kernel = a.kernel,
+                                       .stride = a.stride, .dilation = a.dilation};
+      if (axis) strides += 'x';
+      strides += std::to_string(a.stride);
+    }
+    if (!direct->cannot(g).empty()) return false;
+    adjoint.direct = &*direct;
+    adjoint.direct_geometry = g;
+    adjoint.threads = options.threads;
+    route = "direct depthwise backward (stride " + strides + ": each dx row once, from the dy rows its taps reach)";
+    return true;
   }
 
   // Strided convolutions: the phases of the gradient of the (extended, when folding) input into
@@ -493,12 +535,13 @@ struct BackwardDataPlan::Impl {
       a.padding = Padding::explicit_pads(begin, end);
       a.output_padding = output_padding;
       route = "adjoint conv_transpose";
-      if (!stride_one() && options.algorithm.substr(0, options.algorithm.find('.')) != "transposed")
+      if (!stride_one() && options.algorithm.substr(0, options.algorithm.find('.')) != "transposed" &&
+          !(direct && direct_route(geometry, fold_padding, route, *result)))
         make_phases(geometry, fold_padding, route, *result);
     }
-    if (result->phases.empty()) {
+    if (!result->direct && result->phases.empty()) {
       result->plan.emplace(a, weight_used->view(), std::nullopt, adjoint_plan_options);
-    } else {
+    } else if (!result->direct) {
       for (int axis = 0; axis < spec.rank; ++axis)
         result->stride[cpu::slot(spec.rank, axis)] = geometry.axes[at(axis)].stride;
     }
@@ -523,6 +566,17 @@ BackwardDataPlan::BackwardDataPlan(const ConvSpec& spec, ConstTensorView weight,
   impl_->options = options;
   impl_->weight = Tensor::copy_of(weight);
   if (!spec.transposed) impl_->swapped = swap_channels(spec, impl_->weight);
+  // Strided depthwise: the direct kernel (depthwise_backward.h) when no other algorithm is requested
+  // ("depthwise[.isa]" picks its ISA) and the weights are finite (its staged zeros would make 0 * Inf = NaN
+  // where the reference has no term; the phases' plans then take the reference algorithm).
+  if (cpu::DepthwiseBackwardData::cannot(spec).empty() && cpu::all_finite(impl_->weight.data(), impl_->weight.numel())) {
+    const cpu::RequestedKernel requested =
+        cpu::parse_requested_kernel(options.algorithm, "PlanOptions.algorithm=" + options.algorithm);
+    if (options.algorithm.empty() || requested.family == "depthwise") {
+      cpu::DepthwiseBackwardData kernel(spec, impl_->weight.view(), requested.isa.value_or(cpu::supported_isas().front()));
+      if (!requested.whole_name || kernel.name() == options.algorithm) impl_->direct.emplace(std::move(kernel));
+    }
+  }
 }
 
 BackwardDataPlan::~BackwardDataPlan() = default;

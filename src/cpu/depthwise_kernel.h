@@ -70,6 +70,9 @@ struct DepthwiseKernels {
   // Row r < rows: dst[r * dst_step + i] = src[r][offset + i * step] for i < n, or 0 when src[r] is null.
   void (*gather)(const float* const* src, int64_t rows, int64_t offset, int64_t step, int64_t n, float* dst,
                  int64_t dst_step);
+  // dst[i * step] = src[i] for i < n and the floats between them zero: dst[0, (n - 1) * step + 1) is
+  // written (the zero-inserted dy rows of the strided backward data, depthwise_backward.h).
+  void (*expand)(const float* src, int64_t n, int64_t step, float* dst);
 };
 
 }  // namespace convkit::cpu

@@ -306,9 +306,26 @@ void gather(const float* const* src, int64_t rows, int64_t offset, int64_t step,
   }
 }
 
+// Zero insertion: vectors of interleaved (value, 0) pairs for step 2 (the common stride), else a float
+// at a time between zeroed runs.
+template <class V>
+void expand(const float* src, int64_t n, int64_t step, float* dst) {
+  constexpr int64_t L = V::kLanes;
+  int64_t i = 0;
+  if (step == 2)
+    for (; i + L < n; i += L) {  // (< n: the second store ends with a zero past dst[(i + L - 1) * 2])
+      const typename V::Reg v = V::load(src + i);
+      V::store(dst + 2 * i, V::interleave_zero_low(v));
+      V::store(dst + 2 * i + L, V::interleave_zero_high(v));
+    }
+  if (i == n) return;
+  std::fill_n(dst + i * step, (n - 1 - i) * step + 1, 0.0f);
+  for (; i < n; ++i) dst[i * step] = src[i];
+}
+
 template <class V, Isa kIsa>
 constexpr DepthwiseKernels depthwise_kernel_table() {
-  return {kIsa, V::kLanes, &channels_last_pixels<V>, &channels_first_rows<V>, &gather<V>};
+  return {kIsa, V::kLanes, &channels_last_pixels<V>, &channels_first_rows<V>, &gather<V>, &expand<V>};
 }
 
 }  // namespace convkit::cpu::CONVKIT_TARGET

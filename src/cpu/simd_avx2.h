@@ -32,6 +32,15 @@ struct Avx2 {
   static Reg permute(Reg v, const int32_t* index) {
     return _mm256_permutevar8x32_ps(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
   }
+  // v0 0 v1 0 v2 0 v3 0 and v4 0 ... v7 0: unpack per 128-bit half, then the halves reordered.
+  static Reg interleave_zero_low(Reg v) {
+    const Reg zero = _mm256_setzero_ps();
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(v, zero), _mm256_unpackhi_ps(v, zero), 0x20);
+  }
+  static Reg interleave_zero_high(Reg v) {
+    const Reg zero = _mm256_setzero_ps();
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(v, zero), _mm256_unpackhi_ps(v, zero), 0x31);
+  }
   static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }

@@ -30,6 +30,14 @@ struct Avx512 {
   static Reg permute(Reg v, const int32_t* index) {
     return _mm512_mask_permutexvar_ps(v, 0xFFFF, _mm512_loadu_si512(index), v);
   }
+  // v0 0 v1 0 ... v7 0 and v8 0 ... v15 0 (zeros, not products: a NaN or Inf stays where it was).
+  static Reg interleave_zero_low(Reg v) {
+    return _mm512_maskz_permutexvar_ps(0x5555, _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);
+  }
+  static Reg interleave_zero_high(Reg v) {
+    return _mm512_maskz_permutexvar_ps(0x5555, _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15),
+                                       v);
+  }
   static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }

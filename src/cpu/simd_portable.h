@@ -33,6 +33,8 @@ struct Portable {
     return a;
   }
   static Reg permute(Reg v, const int32_t* index) { return {{v.v[index[0]], v.v[index[1]], v.v[index[2]], v.v[index[3]]}}; }
+  static Reg interleave_zero_low(Reg v) { return {{v.v[0], 0.0f, v.v[1], 0.0f}}; }
+  static Reg interleave_zero_high(Reg v) { return {{v.v[2], 0.0f, v.v[3], 0.0f}}; }
   static Reg broadcast(const float* p) { return set1(*p); }
   static Reg sub(Reg a, Reg b) {
     for (int l = 0; l < kLanes; ++l) a.v[l] -= b.v[l];

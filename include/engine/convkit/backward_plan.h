@@ -8,7 +8,9 @@
 //                        and inherits the forward engine's algorithms: stride 1, the convolution with the
 //                        kernel reversed; stride s, one stride-1 convolution per output phase (the input
 //                        cells i with (i + pad) % s == r, written every s-th cell), or the transposed
-//                        plan where the phases would all run on gemm. The adjoint depends on the input
+//                        plan where the phases would all run on gemm; strided depthwise layers run a
+//                        direct kernel instead, each dx row once from the dy rows its taps reach
+//                        (src/cpu/depthwise_backward.h). The adjoint depends on the input
 //                        size ('same' pads, the exact input size), so one is made per input spatial size
 //                        and kept.
 //   BackwardWeightsPlan: dL/dw (and dL/db) from x and dL/dy, by the first algorithm of an ordered table
@@ -31,7 +33,8 @@ namespace convkit {
 
 class BackwardDataPlan {
  public:
-  // Validates spec and weight shape (as ConvPlan does). options.algorithm forces the adjoint plan's algorithm.
+  // Validates spec and weight shape (as ConvPlan does). options.algorithm forces the adjoint plan's algorithm
+  // ("depthwise.<isa>": the direct strided depthwise kernel on that ISA, where it applies).
   BackwardDataPlan(const ConvSpec& spec, ConstTensorView weight, PlanOptions options = {});
   ~BackwardDataPlan();
   BackwardDataPlan(BackwardDataPlan&&) noexcept;
@@ -44,7 +47,7 @@ class BackwardDataPlan {
 
   const ConvSpec& spec() const;
   // How an input of this shape is computed, e.g. "adjoint conv (stride 1, kernel flipped): gemm.avx512.14x32"
-  // or "adjoint phases (stride 2x2: 4 stride-1 convs): depthwise.avx512.channels".
+  // or "adjoint phases (stride 2x2: 4 stride-1 convs): spatial.avx512.3x8".
   std::string algorithm(std::span<const int64_t> input_shape) const;
 
  private:
