@@ -116,6 +116,27 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
                      [&](ConvSpec& s) { s.in_channels = s.out_channels = s.groups = pick(1, 20); });
 }
 
+// cpu::WeightGradient (gemm) with packed operands of `block_bytes` per K block against the reference (exact on
+// integer data), on every ISA, 1 and 2 threads bit-identical.
+::testing::AssertionResult gemm_matches_reference(const testing::Problem& p, int64_t block_bytes, std::mt19937& rng) {
+  const Tensor x = testing::random_tensor(p.input_shape, rng, true);
+  const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
+  const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
+    Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+    Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+    gemm.run(x.view(), dy.view(), one.data(), 1);
+    gemm.run(x.view(), dy.view(), two.data(), 2);
+    const double difference = testing::max_abs_difference(one, expected);
+    if (difference != 0.0 || !testing::bit_identical(one, two))
+      return ::testing::AssertionFailure() << gemm.details() << " block_bytes " << block_bytes << ": " << p.describe()
+                                           << (difference != 0.0 ? " differs from the reference"
+                                                                 : " 1 and 2 threads differ");
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // gemm with its reduction K = batch x pixels cut into blocks of 1, a few (odd) and dozens of indices
 // (block budgets far below L2), so blocks start and end inside D rows and span images: 1-3D, transposed,
 // groups, both layouts, padding modes, pointwise layers, often several A tiles and D panels. Exact on
@@ -123,24 +144,7 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
 TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
   std::mt19937 rng(kSeed + 16);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  auto check = [&](const testing::Problem& p, int64_t block_bytes) {
-    const Tensor x = testing::random_tensor(p.input_shape, rng, true);
-    const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
-    const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
-    for (cpu::Isa isa : cpu::supported_isas()) {
-      const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
-      Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-      Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-      gemm.run(x.view(), dy.view(), one.data(), 1);
-      gemm.run(x.view(), dy.view(), two.data(), 2);
-      const double difference = testing::max_abs_difference(one, expected);
-      if (difference != 0.0 || !testing::bit_identical(one, two))
-        return ::testing::AssertionFailure() << gemm.name() << " block_bytes " << block_bytes << ": " << p.describe()
-                                             << (difference != 0.0 ? " differs from the reference"
-                                                                   : " 1 and 2 threads differ");
-    }
-    return ::testing::AssertionSuccess();
-  };
+  auto check = [&](const testing::Problem& p, int64_t block_bytes) { return gemm_matches_reference(p, block_bytes, rng); };
   for (int trial = 0; trial < 150; ++trial) {
     testing::ProblemOptions options;
     options.max_spatial = pick(0, 1) ? 13 : 6;
@@ -191,6 +195,86 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
         p.input_shape = make_activation_shape(p.spec, f.input[0], f.input[1], spatial);
         ASSERT_TRUE(check(p, block_bytes));
       }
+}
+
+// gemm's channels_first shifted views (A rows read from x's rows through pointers, or from its W stride
+// phases staged once, the border columns packed, K blocks of whole D rows, from one row per block up) and
+// its pointwise layers (dy or x as
+// the rows, whichever is cheaper; both read in place channels_last), next to the layers that look alike
+// but take the other paths (W stride 5, 1x1 with padding or stride): odd sizes, dilation, asymmetric pads,
+// every padding mode, 1-3D, transposed, groups, flip; both layouts, several block sizes. Exact on integer
+// data, every ISA, 1 and 2 threads bit-identical.
+TEST(WeightGradientAlgorithms, GemmShiftedViewsAndPointwiseMatchReferenceExactly) {
+  std::mt19937 rng(kSeed + 17);
+  struct Case {
+    ConvSpec spec;
+    Shape input;
+  };
+  const Padding pad1 = Padding::symmetric({1});
+  const Case cases[] = {
+      {{.rank = 2, .in_channels = 5, .out_channels = 7, .kernel = {3}, .padding = pad1}, {2, 5, 11, 31}},
+      {{.rank = 2, .in_channels = 9, .out_channels = 20, .kernel = {3}, .dilation = {2},
+        .padding = {PaddingKind::explicit_pads, {2, 1}, {2, 3}}},
+       {3, 9, 13, 30}},
+      {{.rank = 2, .in_channels = 6, .out_channels = 9, .kernel = {3}, .padding = Padding::same(),
+        .padding_mode = PaddingMode::reflect},
+       {1, 6, 10, 29}},
+      {{.rank = 2, .in_channels = 4, .out_channels = 4, .kernel = {3}, .padding = Padding::same(),
+        .padding_mode = PaddingMode::circular, .flip = true},
+       {2, 4, 9, 28}},
+      {{.rank = 2, .in_channels = 4, .out_channels = 33, .kernel = {5, 3}, .stride = {2, 1},
+        .padding = Padding::symmetric({2, 1})},
+       {1, 4, 15, 29}},
+      {{.rank = 2, .in_channels = 4, .out_channels = 6, .kernel = {3}, .stride = {1, 2}, .padding = pad1},
+       {1, 4, 9, 61}},
+      {{.rank = 2, .in_channels = 3, .out_channels = 17, .kernel = {7}, .stride = {2}, .padding = Padding::symmetric({3})},
+       {2, 3, 23, 63}},
+      {{.rank = 2, .in_channels = 2, .out_channels = 5, .kernel = {2, 7}, .stride = {1, 3}, .dilation = {1, 2},
+        .padding = {PaddingKind::explicit_pads, {0, 4}, {1, 2}}, .padding_mode = PaddingMode::reflect},
+       {1, 2, 6, 100}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 7, .kernel = {17}, .stride = {4}, .padding = Padding::symmetric({8})},
+       {2, 3, 150}},
+      {{.rank = 1, .in_channels = 3, .out_channels = 7, .kernel = {5}, .stride = {5}}, {2, 3, 83}},
+      {{.rank = 2, .in_channels = 8, .out_channels = 6, .kernel = {4}, .stride = {2}, .padding = pad1, .transposed = true},
+       {1, 8, 7, 30}},
+      {{.rank = 1, .in_channels = 12, .out_channels = 5, .kernel = {4}, .stride = {2}, .padding = pad1,
+        .transposed = true},
+       {2, 12, 40}},
+      {{.rank = 3, .in_channels = 6, .out_channels = 4, .kernel = {2}, .stride = {2}, .transposed = true},
+       {1, 6, 3, 4, 9}},
+      {{.rank = 3, .in_channels = 3, .out_channels = 5, .kernel = {3}, .padding = pad1,
+        .padding_mode = PaddingMode::replicate},
+       {1, 3, 4, 6, 26}},
+      {{.rank = 2, .in_channels = 6, .out_channels = 10, .kernel = {3}, .padding = pad1, .transposed = true},
+       {2, 6, 9, 28}},
+      {{.rank = 1, .in_channels = 16, .out_channels = 24, .kernel = {5}, .padding = Padding::symmetric({2}),
+        .groups = 2, .flip = true},
+       {3, 16, 40}},
+      {{.rank = 2, .in_channels = 40, .out_channels = 6, .kernel = {1}}, {2, 40, 7, 9}},
+      {{.rank = 2, .in_channels = 6, .out_channels = 40, .kernel = {1}}, {1, 6, 11, 5}},
+      {{.rank = 2, .in_channels = 24, .out_channels = 33, .kernel = {1}, .groups = 3}, {2, 24, 5, 7}},
+      {{.rank = 3, .in_channels = 12, .out_channels = 30, .kernel = {1}, .padding = Padding::same()}, {1, 12, 3, 4, 5}},
+      {{.rank = 1, .in_channels = 50, .out_channels = 3, .kernel = {1}}, {3, 50, 17}},
+      {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .stride = {2}}, {1, 10, 9, 11}},
+      {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .padding = pad1}, {1, 10, 5, 7}},
+  };
+  for (const Case& c : cases)
+    for (Layout layout : {Layout::channels_first, Layout::channels_last})
+      for (int64_t block_bytes : {int64_t{1}, int64_t{3000}, int64_t{12000}, int64_t{40000}, int64_t{0}}) {
+        testing::Problem p;
+        p.spec = c.spec;
+        p.spec.layout = layout;
+        const Shape spatial(c.input.begin() + 2, c.input.end());
+        p.input_shape = make_activation_shape(p.spec, c.input[0], c.input[1], spatial);
+        ASSERT_TRUE(gemm_matches_reference(p, block_bytes, rng));
+      }
+  // mobilenetv2.pw1x1's orientation on AVX-512: x's 144 channels fill 8x48 tiles, dy's 24 a 32-wide one 3/4.
+  const ConvSpec pw{.rank = 2, .in_channels = 144, .out_channels = 24, .kernel = {1}, .layout = Layout::channels_last};
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    if (isa == cpu::Isa::avx512) {
+      EXPECT_NE(cpu::WeightGradient(pw, isa).details().find("dy's 24 channels as the rows"), std::string::npos);
+    }
+  }
 }
 
 TEST(WeightGradientAlgorithms, ForcedDepthwiseDeclinesWithItsReason) {

@@ -36,21 +36,55 @@ void clip_segments(const std::vector<PixelSegment>& segments, int64_t w0, int64_
 struct Workspace {
   AlignedBuffer a, b;
   std::vector<PixelSegment> clipped;
+  std::vector<const float*> pointers;  // shifted views: [D row][MR]
+  std::vector<int64_t> g_rows;
+  std::vector<float> zeros;            // the row a view of the padding reads
 };
+
+// A 1x1 convolution with stride 1 and no padding: every term pairs x and dy at the same pixel.
+bool pointwise_spec(const ConvSpec& spec) {
+  if (spec.transposed) return false;
+  for (int64_t k : per_axis(spec.kernel, spec.rank, 1, "kernel"))
+    if (k != 1) return false;
+  for (int64_t s : per_axis(spec.stride, spec.rank, 1, "stride"))
+    if (s != 1) return false;
+  if (spec.padding.kind != PaddingKind::explicit_pads) return true;  // valid, same: no padding at k = 1, s = 1
+  for (const std::vector<int64_t>* pads : {&spec.padding.begin, &spec.padding.end})
+    for (int64_t p : per_axis(*pads, spec.rank, 0, "padding"))
+      if (p != 0) return false;
+  return true;
+}
+
+// The time per reduction index of the GEMM with `rows` x `columns` (D) channels on `kernel`, in
+// multiply-adds: the padded tile grid, plus for channels_first D's transpose into panels (a scalar load and
+// store per float, about 32 multiply-adds of an AVX-512 core: a guess from this machine, Zen 5).
+int64_t orientation_cost(const TileKernel& kernel, int64_t rows, int64_t columns, bool channels_first) {
+  const int64_t padded_columns = ceil_div(columns, kernel.nr) * kernel.nr;
+  return ceil_div(rows, kernel.mr) * kernel.mr * padded_columns + (channels_first ? 32 * padded_columns : 0);
+}
 
 }  // namespace
 
 WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_bytes)
     : spec_(spec), groups_(spec.groups) {
   const int64_t in_g = spec.in_channels / spec.groups, out_g = spec.out_channels / spec.groups;
-  gathered_g_ = spec.transposed ? out_g : in_g;
-  direct_g_ = spec.transposed ? in_g : out_g;
+  const bool channels_first = spec.layout == Layout::channels_first;
+  // The kernel whose NR pads `columns` D channels per group least: indirect (A through row pointers) for
+  // channels_first, packed for channels_last.
+  auto kernel_for = [&](int64_t columns) {
+    return best_tile_kernel(isa_kernels(isa).tiles, channels_first, true, columns);
+  };
+  // A pointwise layer reads x and dy alike, so either can be the rows: the cheaper orientation (mobilenetv2.pw1x1
+  // channels_last, 144 -> 24: dy's 24 columns filled 3/4 of a 32-wide tile, x's 144 fill 8x48 tiles exactly).
+  swapped_ = pointwise_spec(spec) && orientation_cost(kernel_for(in_g), out_g, in_g, channels_first) <
+                                         orientation_cost(kernel_for(out_g), in_g, out_g, channels_first);
+  const bool dy_gathered = spec.transposed || swapped_;
+  gathered_g_ = dy_gathered ? out_g : in_g;
+  direct_g_ = dy_gathered ? in_g : out_g;
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[at(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
-  // The kernel whose NR pads the D channels per group least: indirect (A through row pointers) for
-  // channels_first, packed for channels_last.
-  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, spec.layout == Layout::channels_first, true, direct_g_);
+  kernel_ = kernel_for(direct_g_);
   // A K block's D panels (all of the group's, packed or read in place), the G pixels its A tiles gather
   // from (about one per reduction index and channel) and one A tile fill the budget.
   const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + gathered_g_ + kernel_.mr;
@@ -84,6 +118,20 @@ struct WeightGradient::Call {
   // One tap reading the G pixel of D's index (1x1, stride 1, no padding): channels_first A rows are G's
   // planes, read in place.
   bool pointwise = false;
+  // channels_first shifted views (oneDNN's brgemm wgrad reads taps as shifted views of src): D columns
+  // [view_lo, view_hi) read G columns step_w apart inside G at every W tap q, so A's rows there are G's rows
+  // read in place through row pointers, one per (A row, D row), from view_offset[q] of the row in
+  // view_data; the other columns (the borders) are packed. K blocks then hold whole D rows.
+  bool views = false;
+  int64_t view_lo = 0, view_hi = 0;
+  std::vector<int64_t> view_offset;
+  // view_data: G itself with a W stride of 1; with 2-4, G split into stride phases once per run, each row
+  // as step_w runs of phase_length columns (column x at x mod step_w * phase_length + x / step_w), so that a
+  // tap's columns are consecutive again (the ResNet-50 stem, stride 2: x's 3 channels staged once instead
+  // of each (tap, channel) row packed per block).
+  std::vector<float> phases;
+  const float* view_data = nullptr;
+  int64_t view_pitch = 0, phase_length = 0;
 
   Call(const WeightGradient& w, ConstTensorView input, ConstTensorView grad_output)
       : wg(w),
@@ -91,16 +139,17 @@ struct WeightGradient::Call {
         zero_padding(w.spec_.transposed || w.spec_.padding_mode == PaddingMode::zeros) {
     const ConvSpec& spec = wg.spec_;
     const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
-    g_data = spec.transposed ? grad_output.data() : input.data();
-    d_data = spec.transposed ? input.data() : grad_output.data();
+    const bool dy_gathered = spec.transposed || wg.swapped_;  // a swapped pointwise layer's gather is the identity
+    g_data = dy_gathered ? grad_output.data() : input.data();
+    d_data = dy_gathered ? input.data() : grad_output.data();
     batch = input.dim(0);
     g_channels = wg.groups_ * wg.gathered_g_;
     d_channels = wg.groups_ * wg.direct_g_;
     for (int axis = 0; axis < spec.rank; ++axis) {
       const AxisGeometry& a = geometry.axes[at(axis)];
       const size_t s = slot(spec.rank, axis);
-      gs[s] = spec.transposed ? a.output : a.input;
-      ds[s] = spec.transposed ? a.input : a.output;
+      gs[s] = dy_gathered ? a.output : a.input;
+      ds[s] = dy_gathered ? a.input : a.output;
       if (s == kMaxRank - 1) step_w = a.stride, dilation_w = a.dilation;
       if (s == kMaxRank - 2) step_h = a.stride;
       gather[s].resize(at(a.kernel * ds[s]));
@@ -140,6 +189,56 @@ struct WeightGradient::Call {
     };
     stretches(2, step_w, w_segments);
     stretches(1, step_h, h_segments);
+    // With a W stride the phases are staged once per run, reading and writing G: worth it when packing
+    // (taps x G channels per D pixel) copies several times more (the stem: 49 taps, 4 G pixels per D
+    // pixel, 0.79x -> 0.91x oneDNN; unet.up2x2s2 and vnet.up3d2s2 copy as much as they pack: 0.82x ->
+    // 0.65x, res3.3x3s2's 9 taps per 4 pixels 0.80x -> 0.73x).
+    const bool phases_pay = step_w == 1 || wg.taps_ * d_pixels >= 4 * g_pixels;
+    if (!channels_last && !pointwise && step_w <= kMaxViewStride && phases_pay && ds[2] <= wg.k_block_) {
+      view_hi = ds[2];
+      std::vector<PixelSegment> longest(w_segments.size());
+      for (size_t q = 0; q < w_segments.size(); ++q) {
+        for (const PixelSegment& s : w_segments[q])
+          if (s.source >= 0 && s.length > longest[q].length) longest[q] = s;
+        view_lo = std::max(view_lo, longest[q].begin);
+        view_hi = std::min(view_hi, longest[q].begin + longest[q].length);
+      }
+      views = view_hi - view_lo >= kMinViewPixels;
+      phase_length = ceil_div(gs[2], step_w);
+      view_pitch = step_w * phase_length;
+      for (const PixelSegment& s : longest) {
+        const int64_t x = s.source + (view_lo - s.begin) * step_w;  // the G column at view_lo
+        view_offset.push_back(x % step_w * phase_length + x / step_w);
+      }
+    }
+    if (views) view_data = step_w == 1 ? g_data : stage_phases();
+  }
+
+  // Shorter interiors pack: each D row costs the kernel a tap loop (MR row pointers copied, the loop set
+  // up) and the borders a scalar gather (res4.3x3's 12 of 14: 1.00x -> 0.73x oneDNN; deeplab's 20 of 32 no
+  // better). Strides beyond 4 pack (the phases' shuffles are for 2 and 4, a staged row pads to a stride).
+  static constexpr int64_t kMinViewPixels = 24, kMaxViewStride = 4;
+
+  // G's rows split into W stride phases (view_data), with the per-ISA decimating copies.
+  const float* stage_phases() {
+    const int64_t rows = batch * g_channels * gs[0] * gs[1];
+    allocating("the weight gradient's stride phases", rows * view_pitch, sizeof(float),
+               [&] { phases.resize(at(rows * view_pitch)); });
+    std::vector<PixelSegment> segments;
+    for (int64_t p = 0; p < step_w; ++p) {
+      const int64_t length = std::max<int64_t>(0, ceil_div(gs[2] - p, step_w));
+      segments.push_back({p * phase_length, length, p});
+      if (length < phase_length) segments.push_back({p * phase_length + length, phase_length - length, -1});
+    }
+    wg.kernel_.pack(segments.data(), static_cast<int64_t>(segments.size()), step_w, g_data, gs[2], rows,
+                    phases.data(), view_pitch);
+    return phases.data();
+  }
+
+  // The reduction indices per K block: whole D rows with views.
+  int64_t block() const {
+    const int64_t kb = std::min(wg.k_block_, k);
+    return views ? kb / ds[2] * ds[2] : kb;
   }
 
   // Kernel tap `tap` as (D, H, W) indices.
@@ -148,28 +247,10 @@ struct WeightGradient::Call {
     return {tap / (ks[1] * ks[2]), tap / ks[2] % ks[1], tap % ks[2]};
   }
 
-  // f(n, d, h, w0, w1, offset) for each D row's part [w0, w1) inside reduction indices [k0, k1), offset
-  // = the index of (n, d, h, w0) less k0.
-  // The coordinates are stepped, not divided out per row: this runs per A row and D row, and the
-  // divisions were a third of the packing driver's samples on res2.3x3 channels_first.
-  template <class F>
-  void for_each_row(int64_t k0, int64_t k1, F&& f) const {
-    if (k0 >= k1) return;
-    const int64_t row = k0 / ds[2];
-    int64_t n = row / (ds[0] * ds[1]), d = row / ds[1] % ds[0], h = row % ds[1], w0 = k0 % ds[2];
-    for (int64_t kk = k0; kk < k1; w0 = 0) {
-      const int64_t w1 = std::min(ds[2], w0 + k1 - kk);
-      f(n, d, h, w0, w1, kk - k0);
-      kk += w1 - w0;
-      if (++h == ds[1]) {
-        h = 0;
-        if (++d == ds[0]) d = 0, ++n;
-      }
-    }
-  }
-
   // f(n, d, h0, h1, w0, w1, offset) for the D rows h0..h1-1 of plane (n, d), parts [w0, w1), inside
   // reduction indices [k0, k1): the full rows of a plane in the block together, a partial row alone.
+  // The coordinates are stepped, not divided out per row: this runs per A row and D row, and the
+  // divisions were a third of the packing driver's samples on res2.3x3 channels_first.
   template <class F>
   void for_each_row_run(int64_t k0, int64_t k1, F&& f) const {
     if (k0 >= k1) return;
@@ -192,6 +273,15 @@ struct WeightGradient::Call {
         if (++d == ds[0]) d = 0, ++n;
       }
     }
+  }
+
+  // f(n, d, h, w0, w1, offset) for each D row's part [w0, w1) inside reduction indices [k0, k1), offset
+  // = the index of (n, d, h, w0) less k0: the runs of for_each_row_run, row by row.
+  template <class F>
+  void for_each_row(int64_t k0, int64_t k1, F&& f) const {
+    for_each_row_run(k0, k1, [&](int64_t n, int64_t d, int64_t h0, int64_t h1, int64_t w0, int64_t w1, int64_t offset) {
+      for (int64_t h = h0; h < h1; ++h, offset += w1 - w0) f(n, d, h, w0, w1, offset);
+    });
   }
 
   // The W stretches of tap `q` (along W) inside [w0, w1): the whole row's list, or `clipped`.
@@ -234,6 +324,21 @@ struct WeightGradient::Call {
           for (int64_t t = t0; t < t1; ++t) std::fill(out + (t - t0) * nr + cols, out + (t - t0 + 1) * nr, 0.0f);
       }
       kk += t1 - t0;
+    }
+  }
+
+  // B panel `panel` of group g over the block [k0, k1), ordered as the block's A: with views, the interior
+  // columns of its D rows, then their borders.
+  void pack_b_block(int64_t g, int64_t panel, int64_t k0, int64_t k1, float* dst) const {
+    if (!views) return pack_b(g, panel, k0, k1, dst);
+    const int64_t nr = wg.kernel_.nr, inner = view_hi - view_lo, border = ds[2] - inner;
+    const int64_t rows = (k1 - k0) / ds[2];
+    float* borders = dst + rows * inner * nr;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t kr = k0 + r * ds[2];
+      pack_b(g, panel, kr + view_lo, kr + view_hi, dst + r * inner * nr);
+      pack_b(g, panel, kr, kr + view_lo, borders + r * border * nr);
+      pack_b(g, panel, kr + view_hi, kr + ds[2], borders + (r * border + view_lo) * nr);
     }
   }
 
@@ -329,7 +434,8 @@ struct WeightGradient::Call {
   }
 
   // How channels_last A tile m0 of group g can be read from G in place (the MR floats the kernel reads per
-  // pixel consecutive in G and inside it), when D rows hold >= 2 pixels per panel: a call per W stretch
+  // pixel consecutive in G and inside it), when D rows hold >= 2 pixels per panel (pointwise layers: one
+  // call per block, G's and D's pixels are consecutive across rows and images): a call per W stretch
   // and panel loads and stores its C tile, and packing costs ~15 cycles per pixel and tile (vgg16.conv1_2,
   // 224-pixel rows, 2 panels, packed for a third of its time; res4.3x3's 14-pixel rows, 8 panels, pack:
   // 1.00x -> 0.85x oneDNN in place, deeplab's 32 pixels, 8 panels, 0.76x -> 0.92x):
@@ -341,7 +447,7 @@ struct WeightGradient::Call {
   static constexpr int64_t kInPlaceRowPerPanel = 2;
   InPlace a_in_place(int64_t g, int64_t m0) const {
     const int64_t mr = wg.kernel_.mr, gathered = wg.gathered_g_, row_taps = wg.kernel_size_[2];
-    if (!channels_last || ds[2] < kInPlaceRowPerPanel * panels) return InPlace::no;
+    if (!channels_last || (!pointwise && ds[2] < kInPlaceRowPerPanel * panels)) return InPlace::no;
     if (m0 % gathered + std::min(mr, m - m0) <= gathered && g * gathered + m0 % gathered + mr <= g_channels)
       return InPlace::one_tap;
     if (wg.groups_ == 1 && dilation_w == 1 && zero_padding && m0 + mr <= m &&
@@ -369,6 +475,13 @@ struct WeightGradient::Call {
         lo = std::max(lo, valid.begin);
         hi = std::min(hi, valid.begin + valid.length);
       }
+    if (pointwise) {  // G's and D's pixels are the block's indices: one call per panel
+      args.a_packed = g_data + k0 * g_channels + channel;
+      args.a_stride = g_channels;
+      args.k_per_tap = k1 - k0;
+      run_panels(g, m0, k0, k1, 0, b, c, args);
+      return;
+    }
     for_each_row(k0, k1, [&](int64_t n, int64_t d, int64_t h, int64_t w0, int64_t w1, int64_t offset) {
       const int64_t sd = gather[0][at(q[0] * ds[0] + d)], sh = gather[1][at(q[1] * ds[1] + h)];
       if (sd < 0 || sh < 0) return;  // every tap of the tile reads this padding row
@@ -419,18 +532,77 @@ struct WeightGradient::Call {
     }
   }
 
+  // channels_first A tile m0 of group g over the block [k0, k1) (whole D rows) through shifted views: one
+  // call over every D row's interior columns, A rows read from G's rows in place (a zero row where the
+  // tap reads the padding along D or H), then one call over the borders, packed [MR][rows * border].
+  void tile_views(int64_t g, int64_t m0, int64_t k0, int64_t k1, float* a, const float* b, float* c, TileArgs args,
+                  Workspace& ws) const {
+    const int64_t mr = wg.kernel_.mr, inner = view_hi - view_lo, border = ds[2] - inner;
+    const int64_t rows = (k1 - k0) / ds[2], pitch = rows * border;
+    const float** pointers = scratch(ws.pointers, rows * mr);
+    int64_t* g_rows = scratch(ws.g_rows, rows * mr);  // G's row (n, c, d, h) index, -1 for a padding row
+    if (ws.zeros.size() < at(inner)) ws.zeros.assign(at(inner), 0.0f);
+    int64_t channel[128];
+    std::array<int64_t, kMaxRank> q[128];
+    for (int64_t i = 0; i < mr; ++i) {
+      const int64_t row = m0 + (i < args.rows ? i : 0);
+      channel[i] = g * wg.gathered_g_ + row / wg.taps_;
+      q[i] = tap_index(row % wg.taps_);
+    }
+    const int64_t row0 = k0 / ds[2];
+    int64_t n = row0 / (ds[0] * ds[1]), d = row0 / ds[1] % ds[0], h = row0 % ds[1];
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < mr; ++i) {
+        const int64_t sd = gather[0][at(q[i][0] * ds[0] + d)], sh = gather[1][at(q[i][1] * ds[1] + h)];
+        const int64_t g_row = sd < 0 || sh < 0 ? -1 : ((n * g_channels + channel[i]) * gs[0] + sd) * gs[1] + sh;
+        g_rows[r * mr + i] = g_row;
+        pointers[r * mr + i] = g_row < 0 ? ws.zeros.data() : view_data + g_row * view_pitch + view_offset[at(q[i][2])];
+      }
+      if (++h == ds[1]) {
+        h = 0;
+        if (++d == ds[0]) d = 0, ++n;
+      }
+    }
+    args.a_rows = pointers;
+    args.taps = rows;
+    args.k_per_tap = inner;
+    run_panels(g, m0, k0, k1, 0, b, c, args);
+    if (border == 0) return;
+    // The borders after the interiors: G's rows are then in cache (gathered first, their loads missed
+    // and were 40% of the driver's time on vgg16.conv1_2).
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < args.rows; ++i) {
+        float* packed = a + i * pitch + r * border;
+        const int64_t g_row = g_rows[r * mr + i];
+        if (g_row < 0) {
+          std::fill_n(packed, border, 0.0f);
+          continue;
+        }
+        const float* line = g_data + g_row * gs[2];
+        const int64_t* sources = &gather[2][at(q[i][2] * ds[2])];
+        for (int64_t w = 0; w < view_lo; ++w) packed[w] = sources[w] < 0 ? 0.0f : line[sources[w]];
+        for (int64_t w = view_hi; w < ds[2]; ++w) packed[w - inner] = sources[w] < 0 ? 0.0f : line[sources[w]];
+      }
+    const float* border_rows[128];
+    for (int64_t i = 0; i < mr; ++i) border_rows[i] = a + (i < args.rows ? i : 0) * pitch;
+    args.a_rows = border_rows;
+    args.taps = 1;
+    args.k_per_tap = pitch;
+    run_panels(g, m0, k0, k1, rows * inner, b, c, args);
+  }
+
   // Tiles [t0, t1) of group g into the GEMM result `c` ([group][M][D channels/group]): K block after
   // K block, each packing D's panels once and each A tile once.
   void unit(int64_t g, int64_t t0, int64_t t1, float* c, Workspace& ws) const {
     const TileKernel& kernel = wg.kernel_;
-    const int64_t mr = kernel.mr, nr = kernel.nr, kb = std::min(wg.k_block_, k);
+    const int64_t mr = kernel.mr, nr = kernel.nr, kb = block();
     float* a = aligned_scratch(ws.a, mr * kb);
     float* b = aligned_scratch(ws.b, std::max<int64_t>(1, packed_panels() * kb * nr));
     const float* rows[128];
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
       const int64_t k1 = std::min(k, k0 + kb);
       for (int64_t panel = 0; panel < panels; ++panel)
-        if (packed_b(panel)) pack_b(g, panel, k0, k1, b + packed_offset(panel, k1 - k0));
+        if (packed_b(panel)) pack_b_block(g, panel, k0, k1, b + packed_offset(panel, k1 - k0));
       for (int64_t tile = t0; tile < t1; ++tile) {
         const int64_t m0 = tile * mr;
         TileArgs args;
@@ -443,6 +615,10 @@ struct WeightGradient::Call {
         }
         if (!channels_last && pointwise) {
           planes_in_place(g, m0, k0, k1, b, c, args);
+          continue;
+        }
+        if (views) {
+          tile_views(g, m0, k0, k1, a, b, c, args, ws);
           continue;
         }
         if (channels_last) {
@@ -462,8 +638,10 @@ struct WeightGradient::Call {
 
 std::string WeightGradient::details() const {
   return name() + ": a GEMM per group, (taps x " + std::to_string(gathered_g_) + " channels) x " +
-         std::to_string(direct_g_) + " channels, the reduction over batch and pixels in L2-sized blocks of " +
-         std::to_string(k_block_) + ", each block's panels packed once";
+         std::to_string(direct_g_) + " channels" +
+         (swapped_ ? " (pointwise: dy's " + std::to_string(gathered_g_) + " channels as the rows)" : "") +
+         ", the reduction over batch and pixels in L2-sized blocks of " + std::to_string(k_block_) +
+         ", each block's panels packed once";
 }
 
 void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
@@ -483,9 +661,26 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
       if (t0 < t1) call.unit(unit / chunks, t0, t1, result.data(), workspace);
     });
 
+  // Each group's result transposed into dW, 16 rows at a time (whole lines read, runs of 16 written):
+  // row r, column dc of group g goes to row_at(g, r) + dc * pitch.
+  const int64_t m = call.m;
+  auto transpose = [&](auto row_at, int64_t pitch) {
+    for (int64_t g = 0; g < groups_; ++g)
+      for (int64_t r0 = 0; r0 < m; r0 += 16)
+        for (int64_t dc = 0; dc < direct_g_; ++dc) {
+          float* out = grad_weight + dc * pitch;
+          const float* in = &result[at(g * m * direct_g_ + dc)];
+          for (int64_t r = r0; r < std::min(m, r0 + 16); ++r) out[row_at(g, r)] = in[r * direct_g_];
+        }
+  };
+  if (swapped_) {  // pointwise, rows = dy channels, columns = x channels: channels_first dW is the result
+    if (spec_.layout == Layout::channels_first) std::copy(result.begin(), result.end(), grad_weight);
+    else transpose([&](int64_t g, int64_t r) { return g * m + r; }, groups_ * gathered_g_);
+    return;
+  }
   // dW[outer = D channel][inner = G channel/group][tap] in the spec's layout (convkit/spec.h); with flip
   // tap q is stored at k-1-q on every axis, i.e. at taps-1-q in row-major order.
-  const int64_t m = call.m, d_channels = groups_ * direct_g_;
+  const int64_t d_channels = groups_ * direct_g_;
   if (spec_.layout == Layout::channels_last) {  // (k..., inner, outer): the result's rows (tap, gc) are dW's
     for (int64_t g = 0; g < groups_; ++g)
       for (int64_t tap = 0; tap < taps_; ++tap)
@@ -495,30 +690,35 @@ void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, flo
                           g * direct_g_);
     return;
   }
-  // channels_first (outer, inner, k...): rows (gc, tap), so each group's dW is its result transposed,
-  // written 16 rows at a time (whole lines read, runs of 16 written: one dW row is m floats apart).
+  // channels_first (outer, inner, k...): rows (gc, tap), one dW row m floats apart.
   std::vector<int64_t> position(at(m));  // where row r goes in dW's (inner, k) order
   for (int64_t r = 0; r < m; ++r) {
     const int64_t tap = r % taps_;
     position[at(r)] = r - tap + (spec_.flip ? taps_ - 1 - tap : tap);
   }
-  for (int64_t g = 0; g < groups_; ++g)
-    for (int64_t r0 = 0; r0 < m; r0 += 16)
-      for (int64_t dc = 0; dc < direct_g_; ++dc) {
-        float* out = grad_weight + (g * direct_g_ + dc) * m;
-        const float* in = &result[at(g * m * direct_g_ + dc)];
-        for (int64_t r = r0; r < std::min(m, r0 + 16); ++r) out[position[at(r)]] = in[r * direct_g_];
-      }
+  transpose([&](int64_t g, int64_t r) { return g * direct_g_ * m + position[at(r)]; }, m);
 }
 
 std::size_t WeightGradient::workspace_bytes(const Shape& input_shape, int threads) const {
   const ConvGeometry geometry = resolve_geometry(spec_, input_spatial_of(spec_, input_shape));
-  const Shape d_spatial = spec_.transposed ? geometry.input_spatial() : geometry.output_spatial();
+  const Shape d_spatial = spec_.transposed || swapped_ ? geometry.input_spatial() : geometry.output_spatial();
   const int64_t kb = std::min(k_block_, input_shape[0] * element_count(d_spatial));
   const int64_t panels = ceil_div(direct_g_, kernel_.nr);
   const bool partial = direct_g_ % kernel_.nr != 0;
   const int64_t packed = spec_.layout == Layout::channels_last ? (partial ? 1 : 0) : panels;
-  const int64_t floats = threads * (kernel_.mr * kb + std::max<int64_t>(1, packed * kernel_.nr * kb)) +
+  // shifted views (channels_first): a row pointer (2 floats) per A row and D row of a block, one zero row,
+  // and with a W stride of 2-4 G's rows split into phases (each padded to a whole stride)
+  const int64_t width = d_spatial.empty() ? 1 : d_spatial.back();
+  int64_t views = 0, phases = 0;
+  if (spec_.layout == Layout::channels_first) {
+    views = 2 * kernel_.mr * ceil_div(kb, width) + width;
+    const Shape g_spatial = spec_.transposed || swapped_ ? geometry.output_spatial() : geometry.input_spatial();
+    const int64_t stride = geometry.axes.back().stride;
+    if (stride > 1 && stride <= 4 && !g_spatial.empty())
+      phases = input_shape[0] * groups_ * gathered_g_ * element_count(g_spatial) / g_spatial.back() *
+               ceil_div(g_spatial.back(), stride) * stride;
+  }
+  const int64_t floats = phases + threads * (kernel_.mr * kb + std::max<int64_t>(1, packed * kernel_.nr * kb) + views) +
                          groups_ * taps_ * gathered_g_ * direct_g_;
   return static_cast<std::size_t>(floats) * sizeof(float);
 }

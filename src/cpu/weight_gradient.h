@@ -5,7 +5,9 @@
 // with a cell of the other read in place: for a convolution x is read at tap q of output pixel p
 // (i = source(p*stride + q*dilation - pad_begin)); for a transposed convolution y is written at tap q of
 // input pixel i (p = i*stride + q*dilation - pad_begin). Call the tensor read at a tap G ("gathered":
-// x, or dy when transposed) and the other D ("direct": dy, or x when transposed). Then, per group,
+// x, or dy when transposed) and the other D ("direct": dy, or x when transposed; a pointwise layer, 1x1 with
+// stride 1 and no padding, reads both at the same pixel and takes whichever orientation pads its tiles
+// and costs least). Then, per group,
 //
 //   dW[(tap, gc)][dc] = sum over k = (image n, pixel t of D) of  G[n, gc, gather(t, tap)] * D[n, dc, t]
 //
@@ -17,10 +19,14 @@
 // per pixel for channels_last (the MR channels of one pixel are consecutive), row-major [MR][KB] for
 // channels_first (the pixels of one channel are), unless the kernel can read the tile from G in place
 // (channels_last tiles whose MR rows are MR consecutive floats of G at every D pixel, channels_first pointwise
-// layers); the MR x NR tiles of dW are then one micro-kernel call per (tile, panel, and W stretch when read
+// layers, and channels_first with a W stride up to 4 through shifted views: a row pointer per A row and D
+// row into G (or G split into its W stride phases once per run) for the columns every W tap reads inside G,
+// the border columns packed, blocks of whole D rows);
+// the MR x NR tiles of dW are then one micro-kernel call per (tile, panel, and W stretch when read
 // in place), which adds onto the tile. A work unit is a run of A tiles of one group,
 // so each tile is summed by one thread, block after block in order: the result does not depend on the
-// thread count (KB does not either). Extra memory per thread: MR * KB + packed panels * NR * KB floats.
+// thread count (KB does not either). Extra memory per thread: MR * KB + packed panels * NR * KB floats (and
+// the views' row pointers); with stride phases, one copy of G.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +57,7 @@ class WeightGradient final : public WeightGradientAlgorithm {
   ConvSpec spec_;
   TileKernel kernel_{};
   int64_t groups_ = 1, gathered_g_ = 1, direct_g_ = 1;  // channels per group of G and D
+  bool swapped_ = false;  // a pointwise convolution run with dy as G (the rows) and x as D
   int64_t kernel_size_[3] = {1, 1, 1};                 // (D, H, W), leading axes 1 below rank 3
   int64_t taps_ = 1;
   int64_t k_block_ = 1;  // KB: reduction indices per block
