@@ -162,7 +162,9 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
                          Layer{2, 32, 32, 3, 1, 6, 6, 1, 16, 1}, Layer{1, 30, 10, 5, 1, 0, 1, 1, 64, 3},
                          Layer{1, 1, 32, 80, 4, 0, 1, 1, 400, 1}, Layer{3, 16, 32, 3, 1, 1, 1, 1, 6, 1},
                          Layer{2, 64, 64, 3, 1, 1, 1, 32, 12, 1}, Layer{2, 48, 48, 1, 1, 0, 1, 3, 14, 2},
-                         Layer{2, 3, 16, 7, 2, 3, 1, 1, 101, 1}, Layer{1, 4, 8, 5, 2, 1, 1, 1, 333, 2}})
+                         Layer{2, 3, 16, 7, 2, 3, 1, 1, 101, 1}, Layer{1, 4, 8, 5, 2, 1, 1, 1, 333, 2},
+                         Layer{1, 3, 64, 5, 1, 0, 1, 1, 40, 5}, Layer{1, 20, 100, 5, 1, 0, 1, 1, 30, 1},
+                         Layer{2, 16, 96, 3, 1, 1, 1, 1, 9, 1}, Layer{3, 3, 64, 3, 2, 1, 2, 1, 7, 2}})
     for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
       testing::Problem p;
       p.spec = {.rank = l.rank, .in_channels = l.cin, .out_channels = l.cout, .kernel = {l.kernel},
@@ -173,6 +175,33 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
       ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0, 2, 1));
     }
+}
+
+// Ties in padding go to the fewest operand loads per FMA (1/MR + 1/NV), except for channels_first 1x1
+// stride-1 layers (the input read in place), which keep the larger tile.
+TEST(GemmConvolution, BreaksTileTiesByTheFewestLoadsPerFma) {
+  auto tile = [](cpu::Isa isa, Layout layout, int64_t cout, int64_t kernel = 5) {
+    const ConvSpec spec{.rank = 1, .in_channels = 3, .out_channels = cout, .kernel = {kernel}, .layout = layout};
+    const Tensor weight(weight_shape(spec), 1.0f);
+    return cpu::GemmConvolution(spec, weight.view(), nullptr, isa).kernel().tile();
+  };
+  for (cpu::Isa isa : cpu::supported_isas()) {
+    SCOPED_TRACE(to_string(isa));
+    if (isa == cpu::Isa::avx512) {
+      EXPECT_EQ(tile(isa, Layout::channels_last, 64), "6x64-indirect");
+      EXPECT_EQ(tile(isa, Layout::channels_last, 256), "6x64-indirect");
+      EXPECT_EQ(tile(isa, Layout::channels_last, 96), "4x96-indirect");
+      EXPECT_EQ(tile(isa, Layout::channels_last, 24), "14x32-indirect");  // pads least
+      EXPECT_EQ(tile(isa, Layout::channels_first, 64), "4x96");
+      EXPECT_EQ(tile(isa, Layout::channels_first, 64, 1), "8x48");
+    } else if (isa == cpu::Isa::avx2) {
+      EXPECT_EQ(tile(isa, Layout::channels_last, 64), "6x16-indirect");
+      EXPECT_EQ(tile(isa, Layout::channels_first, 64), "4x24");
+    } else {
+      EXPECT_EQ(tile(isa, Layout::channels_last, 64), "4x8-indirect");  // 2x16 needs as many loads
+      EXPECT_EQ(tile(isa, Layout::channels_first, 64), "4x8");
+    }
+  }
 }
 
 // A channel shuffle fused into the read (ShuffleNet): equal to the convolution of channel_shuffle(input, G),

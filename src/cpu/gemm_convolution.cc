@@ -54,7 +54,14 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_);
+  // Ties go to the fewest operand loads per FMA (6x64 / 4x96 on AVX-512), except for channels_first 1x1
+  // stride-1 layers, whose pixel operand is the input read in place: its K rows lie a whole image plane
+  // apart, and 96-float rows of them no longer stay in L1 across the panels (mobilenetv2.pw1x1 0.94-1.02x ->
+  // 0.87x oneDNN with 4x96 instead of 8x48; packed operands are contiguous and gained: audio 0.92 -> 1.07x).
+  const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
+  const bool pixels_in_place = !channels_last && taps_ == 1 && std::ranges::all_of(stride, [](int64_t s) { return s == 1; });
+  kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_,
+                             pixels_in_place ? TileTies::larger : TileTies::fewest_loads);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
@@ -150,6 +157,14 @@ struct GemmConvolution::Call {
     q.od = 0;
     ++q.n;
   }
+  // Moves `by` pixels, row by row: the next tile's position without position_of's six divisions, once per
+  // block instead of once per tile and row tap (a tile of a short reduction is only a few hundred cycles).
+  void skip(Position& q, int64_t by) const {
+    for (int64_t n; by > 0; by -= n) {
+      n = std::min(by, out[2] - q.ow);
+      advance(q, n);
+    }
+  }
 
   // The output columns of W kernel tap q cut into runs: inside the input, column ow reads
   // ow * stride + q * dilation - pad_begin, consecutive columns `stride` apart (one run); the columns
@@ -194,47 +209,64 @@ struct GemmConvolution::Call {
     void push_back(PixelSegment s) { items[count++] = s; }
   };
 
-  // The segments of `width` output pixels from p0 at kernel tap `tap` (pixel sources in the image plane;
-  // pixels past the end read zeros). One pass per output row of the tile, cut by that tap's W runs.
-  void tile_segments(int64_t tap, int64_t p0, int64_t width, TileSegments& segments) const {
+  // The output rows a tile of pixels crosses: pixels [begin, begin + length) of the tile are columns ow.. of
+  // row (od, oh). The same for every tap, so computed once per tile, not per tap (the 7x7 stem packs 49 taps
+  // of only 3 channels per tile: per-tap divisions were a sizeable part of its packing).
+  struct TileRows {
+    struct Piece {
+      int64_t begin, length, ow, oh, od;
+    };
+    Piece items[kMaxTileWidth];
+    int64_t count = 0;
+    int64_t covered = 0;  // pixels inside the image; the rest of the tile reads zeros
+  };
+  void tile_rows(int64_t p0, int64_t width, TileRows& rows) const {
+    rows.count = 0;
+    rows.covered = std::clamp<int64_t>(out_pixels - p0, 0, width);
+    for (int64_t p = p0; p < p0 + rows.covered;) {
+      const int64_t ow = p % out[2], oh = p / out[2] % out[1], od = p / (out[1] * out[2]);
+      const int64_t n = std::min(out[2] - ow, p0 + rows.covered - p);
+      rows.items[rows.count++] = {p - p0, n, ow, oh, od};
+      p += n;
+    }
+  }
+
+  // The segments of the `width` tile pixels `rows` describes at kernel tap `tap` (pixel sources in the image
+  // plane; pixels past the end read zeros). One pass per output row of the tile, cut by that tap's W runs.
+  void tile_segments(int64_t tap, const TileRows& rows, int64_t width, TileSegments& segments) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t* sd = &source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0])];
     const int64_t* sh = &source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1])];
     const std::vector<PixelSegment>& runs = w_runs[static_cast<size_t>(tap % ks[2])];
     segments.count = 0;
-    for (int64_t p = p0; p < p0 + width;) {
-      if (p >= out_pixels) {
-        append_segment(segments, {p - p0, p0 + width - p, -1}, step_w);
-        break;
-      }
-      const int64_t ow = p % out[2], oh = p / out[2] % out[1], od = p / (out[1] * out[2]);
-      const int64_t n = std::min(out[2] - ow, p0 + width - p);
-      const int64_t id = sd[od], ih = sh[oh];
+    for (const TileRows::Piece* piece = rows.items; piece < rows.items + rows.count; ++piece) {
+      const int64_t ow = piece->ow, n = piece->length;
+      const int64_t id = sd[piece->od], ih = sh[piece->oh];
       if (id < 0 || ih < 0) {
-        append_segment(segments, {p - p0, n, -1}, step_w);
-      } else {
-        const int64_t row = (id * in[1] + ih) * in[2];
-        for (const PixelSegment& run : runs) {
-          const int64_t lo = std::max(run.begin, ow), hi = std::min(run.begin + run.length, ow + n);
-          if (lo >= hi) continue;
-          const int64_t from = run.source < 0 ? -1 : row + run.source + (lo - run.begin) * step_w;
-          append_segment(segments, {p - p0 + lo - ow, hi - lo, from}, step_w);
-        }
+        append_segment(segments, {piece->begin, n, -1}, step_w);
+        continue;
       }
-      p += n;
+      const int64_t row = (id * in[1] + ih) * in[2];
+      for (const PixelSegment& run : runs) {
+        const int64_t lo = std::max(run.begin, ow), hi = std::min(run.begin + run.length, ow + n);
+        if (lo >= hi) continue;
+        const int64_t from = run.source < 0 ? -1 : row + run.source + (lo - run.begin) * step_w;
+        append_segment(segments, {piece->begin + lo - ow, hi - lo, from}, step_w);
+      }
     }
+    if (rows.covered < width) append_segment(segments, {rows.covered, width - rows.covered, -1}, step_w);
   }
 
   // channels_last: the input pixel of the batch (or -1 for a zero) that each of `count` output pixels
-  // from p0 (position_of) reads at `tap`; pixels past the batch's end read zeros.
-  void pixel_sources(int64_t tap, int64_t p0, int64_t count, int64_t* src) const {
+  // from p0 (at position `start`) reads at `tap`; pixels past the batch's end read zeros.
+  void pixel_sources(int64_t tap, int64_t p0, Position start, int64_t count, int64_t* src) const {
     const int64_t* ks = conv.kernel_size_;
     const int64_t* sd = &source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0])];
     const int64_t* sh = &source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1])];
     const int64_t* sw = &source[2][static_cast<size_t>(tap % ks[2] * out[2])];
     const int64_t pixels = std::min(count, batch_pixels - p0);
     std::fill(src + pixels, src + count, -1);
-    Position q = position_of(p0);
+    Position q = start;
     for (int64_t i = 0; i < pixels; ++i, advance(q, 1)) {
       const int64_t id = sd[q.od], ih = sh[q.oh], iw = sw[q.ow];
       src[i] = id < 0 || ih < 0 || iw < 0 ? -1 : q.n * in_pixels + (id * in[1] + ih) * in[2] + iw;
@@ -244,9 +276,11 @@ struct GemmConvolution::Call {
   // channels_first: packs `width` output pixels from p0 as the GEMM operand, [k = tap * Cin/g + c][pixel]:
   // zeros for padding and pixels past the end, vector copies of the stretches contiguous in the input.
   void pack_pixels(const float* x_g, int64_t p0, int64_t width, float* dst) const {
+    TileRows rows;
+    tile_rows(p0, width, rows);
     TileSegments segments;
     for (int64_t tap = 0; tap < conv.taps_; ++tap) {
-      tile_segments(tap, p0, width, segments);
+      tile_segments(tap, rows, width, segments);
       for (int64_t j = 0; j < conv.runs_; ++j)
         conv.kernel_.pack(segments.items, segments.count, step_w, x_g + j * conv.run_stride_ * in_pixels, in_pixels,
                           conv.run_length_, dst + (tap * conv.cin_g_ + j * conv.run_length_) * width, width);
@@ -266,16 +300,16 @@ struct GemmConvolution::Call {
     return patch;
   }
 
-  // channels_last igemm: the row pointers of the MR pixels from p0, [row tap][pixel]. A row is Cin/g
+  // channels_last igemm: the row pointers of the MR pixels from p0 (at `start`), [row tap][pixel]. A row is Cin/g
   // floats (one tap) or, merged along W, kw * Cin floats; rows wholly in the zero padding point at
   // zeros, merged rows partly outside the input at a copy in `patches` of the cells the padding mode
   // reads. Returns the patch floats used.
-  int64_t point_rows(const float* x_g, int64_t p0, const float** rows, float* patches) const {
+  int64_t point_rows(const float* x_g, int64_t p0, Position start, const float** rows, float* patches) const {
     const int64_t mr = conv.kernel_.mr;
     if (!conv.merged_w_) {
       int64_t src[kMaxTileWidth];
       for (int64_t tap = 0; tap < conv.taps_; ++tap) {
-        pixel_sources(tap, p0, mr, src);
+        pixel_sources(tap, p0, start, mr, src);
         for (int64_t j = 0; j < conv.runs_; ++j)
           for (int64_t i = 0; i < mr; ++i)
             rows[(tap * conv.runs_ + j) * mr + i] =
@@ -293,7 +327,7 @@ struct GemmConvolution::Call {
       const float** tap_rows = rows + row_tap * mr;
       std::fill(tap_rows + pixels, tap_rows + mr, conv.zeros_.data());
       // Output row by output row: the pixels of one row read one input row.
-      Position q = position_of(p0);
+      Position q = start;
       for (int64_t i = 0, n; i < pixels; i += n, advance(q, n)) {
         n = std::min(pixels - i, out[2] - q.ow);
         const int64_t id = sd[q.od], ih = sh[q.oh];
@@ -354,8 +388,9 @@ struct GemmConvolution::Call {
     const int64_t tile_rows = conv.row_taps_ * mr;
     const float** rows = scratch(row_pointers, count * tile_rows);
     float* patches = scratch(patch_buffer, count * tile_rows * conv.row_length_);
-    for (int64_t s = 0, used = 0; s < count; ++s)
-      used += point_rows(x_g, (first + s) * mr, rows + s * tile_rows, patches + used);
+    Position start = position_of(first * mr);
+    for (int64_t s = 0, used = 0; s < count; ++s, skip(start, mr))
+      used += point_rows(x_g, (first + s) * mr, start, rows + s * tile_rows, patches + used);
     TileArgs args;
     args.taps = conv.row_taps_;
     args.k_per_tap = conv.row_length_;

@@ -37,10 +37,13 @@ struct TileShape {
 };
 
 // Each ISA's vector type and register tiles (kGroupedWidths: grouped_gemm's widths for common channels
-// per group that the dense tiles pad), sized for its register file.
+// per group that the dense tiles pad), sized for its register file: accumulators + one row of B vectors +
+// one broadcast <= the registers (7x64 on AVX-512 would be 33 and spill an accumulator every step; 3x32 on
+// AVX2 17). AVX-512's 6x64 needs as few operand loads per FMA as 4x96 and pads 64 or 128 output channels
+// less: the channels_last GEMM takes it there (tile_kernel.h TileTies::fewest_loads).
 #if defined(CONVKIT_TARGET_AVX512)
 using Vec = Avx512;  // 32 zmm: up to 28 accumulators; widths for 16 -> 32, 80 -> 96, 112 -> 192 channels
-constexpr auto kTiles = std::to_array<TileShape>({{14, 2}, {8, 3}, {4, 6}});
+constexpr auto kTiles = std::to_array<TileShape>({{14, 2}, {8, 3}, {4, 6}, {6, 4}});
 constexpr auto kGroupedWidths = std::to_array<TileShape>({{14, 1}, {5, 5}, {4, 7}});
 #elif defined(CONVKIT_TARGET_AVX2)
 using Vec = Avx2;  // 16 ymm: 12 accumulators; one vector wide for 8 channels per group (padded to 16)

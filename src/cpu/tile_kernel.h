@@ -58,6 +58,7 @@ struct TileKernel {
   bool indirect;  // igemm (A through row pointers) or gemm (A packed)
   int mr;
   int nr;
+  int lanes;  // floats per vector: NR is nr / lanes vectors
   TileFunction run;
   PackFunction pack;
   // The tile part of a kernel name (isa.h kernel_name): "14x32", or "14x32-indirect" for igemm.
@@ -65,9 +66,18 @@ struct TileKernel {
 };
 
 
+// How best_tile_kernel breaks a tie between kernels padding the channels equally.
+enum class TileTies {
+  larger,  // the larger tile (MR x NR), the first listed on equal sizes
+  // The fewest operand loads per FMA, 1/MR + 1/NV (MR broadcasts and NV vector loads per MR x NV FMAs; the
+  // BLIS argument for square-ish register tiles), then the larger tile: 6x64 before 14x32 on AVX-512. The
+  // GEMM's choice: channels_last, a broadcast is a read through one of MR row pointers.
+  fewest_loads,
+};
+
 // The kernel among `kernels` (igemm or gemm per `indirect`) whose panel width -- NR when output channels are
-// the vector operand (channels_last), else MR -- pads `channels` output channels least; on ties the larger tile.
+// the vector operand (channels_last), else MR -- pads `channels` output channels least; ties as `ties` says.
 TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, bool channels_in_columns,
-                            int64_t channels);
+                            int64_t channels, TileTies ties = TileTies::larger);
 
 }  // namespace convkit::cpu

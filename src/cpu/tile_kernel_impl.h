@@ -157,11 +157,11 @@ void pack_segments(const PixelSegment* segments, int64_t count, int64_t step, co
 // The kernel table entries for one ISA: every (MR, NV) shape in both the gemm and igemm variants.
 template <class V, Isa kIsa, int MR, int NV>
 constexpr TileKernel gemm_kernel() {
-  return {kIsa, false, MR, NV * V::kLanes, &tile_columns<V, MR, NV, false>, &pack_segments<V>};
+  return {kIsa, false, MR, NV * V::kLanes, V::kLanes, &tile_columns<V, MR, NV, false>, &pack_segments<V>};
 }
 template <class V, Isa kIsa, int MR, int NV>
 constexpr TileKernel igemm_kernel() {
-  return {kIsa, true, MR, NV * V::kLanes, &tile_columns<V, MR, NV, true>, &pack_segments<V>};
+  return {kIsa, true, MR, NV * V::kLanes, V::kLanes, &tile_columns<V, MR, NV, true>, &pack_segments<V>};
 }
 
 }  // namespace convkit::cpu::CONVKIT_TARGET
