@@ -470,6 +470,10 @@ TEST(BackwardPlans, BadArgumentsAreErrorsNamingThem) {
             std::string::npos);
   EXPECT_NE(weights_plan.explain().find("few_channel: chosen"), std::string::npos) << weights_plan.explain();
   EXPECT_NE(message([&] { BackwardDataPlan(spec, Tensor({3, 2, 4})); }).find("weight"), std::string::npos);
+  // An unknown ISA in the requested kernel is the backward plan's own error, at construction.
+  EXPECT_NE(message([&] { BackwardDataPlan(spec, Tensor(weight_shape(spec)), {.algorithm = "gemm.sse9"}); })
+                .find("PlanOptions.algorithm=gemm.sse9"),
+            std::string::npos);
 }
 
 }  // namespace

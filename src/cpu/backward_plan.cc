@@ -287,6 +287,7 @@ struct Adjoint {
 struct BackwardDataPlan::Impl {
   ConvSpec spec;
   PlanOptions options;
+  cpu::RequestedKernel requested;  // `options.algorithm` read as family[.isa[.tile]] (views it)
   Tensor weight;
   Tensor swapped;  // convolutions: the weight of the adjoint convolution (channels swapped)
   std::optional<cpu::DepthwiseBackwardData> direct;  // strided depthwise (see direct_route)
@@ -535,7 +536,7 @@ struct BackwardDataPlan::Impl {
       a.padding = Padding::explicit_pads(begin, end);
       a.output_padding = output_padding;
       route = "adjoint conv_transpose";
-      if (!stride_one() && options.algorithm.substr(0, options.algorithm.find('.')) != "transposed" &&
+      if (!stride_one() && requested.family != "transposed" &&
           !(direct && direct_route(geometry, fold_padding, route, *result)))
         make_phases(geometry, fold_padding, route, *result);
     }
@@ -564,14 +565,15 @@ BackwardDataPlan::BackwardDataPlan(const ConvSpec& spec, ConstTensorView weight,
   check_options(options);
   impl_->spec = spec;
   impl_->options = options;
+  impl_->requested =  // views impl_->options.algorithm, which lives as long as impl_
+      cpu::parse_requested_kernel(impl_->options.algorithm, "PlanOptions.algorithm=" + options.algorithm);
   impl_->weight = Tensor::copy_of(weight);
   if (!spec.transposed) impl_->swapped = swap_channels(spec, impl_->weight);
   // Strided depthwise: the direct kernel (depthwise_backward.h) when no other algorithm is requested
   // ("depthwise[.isa]" picks its ISA) and the weights are finite (its staged zeros would make 0 * Inf = NaN
   // where the reference has no term; the phases' plans then take the reference algorithm).
   if (cpu::DepthwiseBackwardData::cannot(spec).empty() && cpu::all_finite(impl_->weight.data(), impl_->weight.numel())) {
-    const cpu::RequestedKernel requested =
-        cpu::parse_requested_kernel(options.algorithm, "PlanOptions.algorithm=" + options.algorithm);
+    const cpu::RequestedKernel& requested = impl_->requested;
     if (options.algorithm.empty() || requested.family == "depthwise") {
       cpu::DepthwiseBackwardData kernel(spec, impl_->weight.view(), requested.isa.value_or(cpu::supported_isas().front()));
       if (!requested.whole_name || kernel.name() == options.algorithm) impl_->direct.emplace(std::move(kernel));
