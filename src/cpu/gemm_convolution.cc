@@ -54,14 +54,17 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
   k_ = taps_ * cin_g_;
-  // Ties go to the fewest operand loads per FMA (6x64 / 4x96 on AVX-512), except for channels_first 1x1
+  // Ties go to the fewest operand loads per FMA (channels_last 6x64, channels_first 4x96 on AVX-512; see
+  // TileTies), except for channels_first 1x1
   // stride-1 layers, whose pixel operand is the input read in place: its K rows lie a whole image plane
   // apart, and 96-float rows of them no longer stay in L1 across the panels (mobilenetv2.pw1x1 0.94-1.02x ->
   // 0.87x oneDNN with 4x96 instead of 8x48; packed operands are contiguous and gained: audio 0.92 -> 1.07x).
   const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
   const bool pixels_in_place = !channels_last && taps_ == 1 && std::ranges::all_of(stride, [](int64_t s) { return s == 1; });
   kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_,
-                             pixels_in_place ? TileTies::larger : TileTies::fewest_loads);
+                             channels_last     ? TileTies::fewest_loads_vectors_twice
+                             : pixels_in_place ? TileTies::larger
+                                               : TileTies::fewest_loads);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");

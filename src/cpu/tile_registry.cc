@@ -12,10 +12,11 @@ TileKernel best_tile_kernel(std::span<const TileKernel> kernels, bool indirect, 
     return (channels + width - 1) / width * width;
   };
   auto better_on_tie = [&](const TileKernel& k) {
-    if (ties == TileTies::fewest_loads) {
-      // 1/MR + 1/NV compared as (MR + NV) / (MR NV), cross-multiplied.
+    if (ties != TileTies::larger) {
+      // 1/MR + w/NV compared as (MR + w NV) / (MR NV), cross-multiplied (w = 2 when vector loads count twice).
+      const int w = ties == TileTies::fewest_loads_vectors_twice ? 2 : 1;
       const int nv = k.nr / k.lanes, best_nv = best->nr / best->lanes;
-      const int loads = (k.mr + nv) * best->mr * best_nv, best_loads = (best->mr + best_nv) * k.mr * nv;
+      const int loads = (k.mr + w * nv) * best->mr * best_nv, best_loads = (best->mr + w * best_nv) * k.mr * nv;
       if (loads != best_loads) return loads < best_loads;
     }
     return k.mr * k.nr > best->mr * best->nr;
