@@ -136,6 +136,24 @@ TEST(HugeStride, ChannelsLastDepthwisePrefetchesAtMostTheKernelRows) {
   EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w)), 0.0);
 }
 
+// channels_first depthwise multiplied the H stride by the staged row length for the step between output
+// rows (4e17 x 624: signed overflow, a conv_plan fuzz find) and walked the staged W phases to r + s * t
+// (overflow for a W stride of 1e18); a single output row or column needs neither.
+TEST(HugeStride, ChannelsFirstDepthwiseStridesDoNotOverflow) {
+  std::mt19937 rng(kSeed + 7);
+  const int64_t huge[] = {400'000'000'000'000'052, 1'000'000'000'000'000'000};
+  for (const std::vector<int64_t>& stride : {std::vector<int64_t>{huge[0], huge[0]}, {1, huge[1]}, {huge[1], 2}}) {
+    const ConvSpec spec{.rank = 2, .in_channels = 4, .out_channels = 4, .kernel = {3, 39}, .stride = stride,
+                        .padding = Padding::same(), .groups = 4, .bias = true};
+    const Tensor x = testing::random_tensor({1, 4, 5, 6}, rng, /*integers=*/true);
+    const Tensor w = testing::random_tensor(weight_shape(spec), rng, /*integers=*/true);
+    const Tensor b = testing::random_tensor({4}, rng, /*integers=*/true);
+    const ConvPlan plan(spec, w.view(), b.view(), {.algorithm = "depthwise"});
+    EXPECT_EQ(testing::max_abs_difference(plan.run(x.view()), reference::convolution(spec, x, w, b.view())), 0.0)
+        << stride[0] << " " << stride[1];
+  }
+}
+
 // The gradients of the layer: the adjoint of a stride-10^4 convolution is a transposed one with
 // that stride over a 1x1 gradient, the weight gradient a correlation of the input with it.
 TEST(HugeStride, BackwardPlansCostOneCell) {

@@ -206,6 +206,7 @@ struct DepthwiseConvolution::Call {
     const int64_t padded_width = (w.output - 1) * s + (w.kernel - 1) * w.dilation + 1;
     for (int64_t r : phases)
       for (int64_t t = 0; t < phase_length; ++t) {
+        if (t > 0 && t > (padded_width - 1 - r) / s) break;  // r + s * t is past the padded row (or int64_t)
         const int64_t j = r + s * t, at = phase_index(r) * phase_length + t;
         const int64_t src =
             j < padded_width ? padded_source_index(j - w.pad_begin, w.input, conv.spec_.padding_mode) : -1;
@@ -379,7 +380,9 @@ struct DepthwiseConvolution::Call {
 
     ChannelsFirstRows args;
     args.x = xs;
-    args.row_step = stride[1] * staged_size;
+    // Consecutive output rows lie stride rows apart in the band; one output row has no next (and a stride
+    // past the image times the row length may not fit int64_t).
+    args.row_step = (out[1] > 1 ? stride[1] : 0) * staged_size;
     args.offset = tap_offset.data();
     args.kernel_rows = kernel_rows;
     args.kw = ks[2];
