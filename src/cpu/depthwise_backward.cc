@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "convkit/shape.h"
+#include "depthwise_weight.h"
 #include "isa_kernels.h"
 #include "parallel.h"
 
@@ -73,24 +74,10 @@ DepthwiseBackwardData::DepthwiseBackwardData(const ConvSpec& spec, ConstTensorVi
     : spec_(spec), kernels_(isa_kernels(isa).depthwise), channels_(spec.in_channels),
       multiplier_(spec.out_channels / spec.in_channels) {
   const bool last = spec.layout == Layout::channels_last;
-  const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
-  for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[static_cast<size_t>(axis)];
-  taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
+  const DepthwiseWeight weight_at(spec, weight);
+  std::copy(weight_at.kernel_size().begin(), weight_at.kernel_size().end(), kernel_size_);
+  taps_ = weight_at.taps();
   padded_channels_ = ceil_div(channels_, kernels_->lanes) * kernels_->lanes;
-  // Weight strides along (output channel, D, H, W): channels_first (Cout, 1, k...), channels_last (k..., 1, Cout).
-  const Shape& st = weight.strides();
-  const int64_t o_stride = last ? st[static_cast<size_t>(spec.rank) + 1] : st[0];
-  std::array<int64_t, kMaxRank> q_stride{0, 0, 0};
-  for (int axis = 0; axis < spec.rank; ++axis)
-    q_stride[slot(spec.rank, axis)] = st[static_cast<size_t>(axis) + (last ? 0 : 2)];
-  // The weight the forward correlation applies at tap `tap` ((D, H, W) order) of output channel o.
-  auto weight_at = [&](int64_t o, int64_t tap) {
-    const int64_t q[kMaxRank] = {tap / (kernel_size_[1] * kernel_size_[2]), tap / kernel_size_[2] % kernel_size_[1],
-                                 tap % kernel_size_[2]};
-    int64_t offset = o * o_stride;
-    for (size_t a = 0; a < kMaxRank; ++a) offset += (spec.flip ? kernel_size_[a] - 1 - q[a] : q[a]) * q_stride[a];
-    return weight.data()[offset];
-  };
   if (last) {  // [tap][c], zero beyond the channels (multiplier 1)
     weights_ = AlignedBuffer(static_cast<size_t>(taps_ * padded_channels_));
     for (int64_t tap = 0; tap < taps_; ++tap)
