@@ -26,6 +26,7 @@ struct KernelCase {
   int64_t taps, k_per_tap;
   bool row_bias, col_bias;
   bool accumulate = false;  // C += A B (the weight gradient's reduction blocks) instead of the bias
+  bool pitched = false;     // indirect: one pointer per tap to rows at a fixed pitch (TileArgs::a_pitch)
 };
 
 // C = bias + A B (or C += A B) for one tile, against a double-precision loop; cells outside rows x cols
@@ -37,14 +38,19 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
   auto fill = [&](std::vector<float>& v) { for (float& x : v) x = value(rng); };
   std::vector<float> a(static_cast<size_t>(k * mr)), b(static_cast<size_t>(k * (nr + 3))), row_bias(mr), col_bias(nr);
   fill(a), fill(b), fill(row_bias), fill(col_bias);
-  // Indirect kernels read row i of tap t from a row pointer; point them into a copy laid out row-major.
-  std::vector<float> rows_data(static_cast<size_t>(c.taps * mr * c.k_per_tap));
-  std::vector<const float*> row_pointers(static_cast<size_t>(c.taps * mr));
+  // Indirect kernels read row i of tap t from a row pointer; point them into a copy laid out row-major,
+  // rows `pitch` floats apart. Pitched, the pointers are those of each tap's first row; the rows past
+  // c.rows are left out of the copy (NaN), which the kernel must not read into a written cell.
+  const int64_t pitch = c.k_per_tap + 3;
+  std::vector<float> rows_data(static_cast<size_t>(c.taps * mr * pitch), std::numeric_limits<float>::quiet_NaN());
+  std::vector<const float*> row_pointers(static_cast<size_t>(c.taps * mr)), tap_rows(static_cast<size_t>(c.taps));
   for (int64_t t = 0; t < c.taps; ++t)
     for (int i = 0; i < mr; ++i) {
-      float* row = &rows_data[static_cast<size_t>((t * mr + i) * c.k_per_tap)];
-      for (int64_t j = 0; j < c.k_per_tap; ++j) row[j] = a[static_cast<size_t>((t * c.k_per_tap + j) * mr + i)];
+      float* row = &rows_data[static_cast<size_t>((t * mr + i) * pitch)];
+      if (!c.pitched || i < c.rows)
+        for (int64_t j = 0; j < c.k_per_tap; ++j) row[j] = a[static_cast<size_t>((t * c.k_per_tap + j) * mr + i)];
       row_pointers[static_cast<size_t>(t * mr + i)] = row;
+      if (i == 0) tap_rows[static_cast<size_t>(t)] = row;
     }
   const int64_t ldc = nr + 5;
   std::vector<float> out(static_cast<size_t>(mr * ldc), std::numeric_limits<float>::quiet_NaN());
@@ -55,7 +61,8 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
       for (int j = 0; j < c.cols; ++j) out[static_cast<size_t>(i * ldc + j)] = start[static_cast<size_t>(i * ldc + j)];
   cpu::TileArgs args;
   args.a_packed = kernel.indirect ? nullptr : a.data();
-  args.a_rows = kernel.indirect ? row_pointers.data() : nullptr;
+  args.a_rows = !kernel.indirect ? nullptr : c.pitched ? tap_rows.data() : row_pointers.data();
+  args.a_pitch = c.pitched ? pitch : 0;
   args.taps = kernel.indirect ? c.taps : 1;
   args.k_per_tap = kernel.indirect ? c.k_per_tap : k;
   args.b = b.data();
@@ -99,6 +106,11 @@ TEST(MicroKernels, EveryKernelOfEveryIsaMatchesNaiveGemm) {
                                   KernelCase{kernel.mr, kernel.nr, 2, 7, false, false, true},
                                   KernelCase{kernel.mr - 1, kernel.nr - 5, 1, 9, true, true, true}})
         check_kernel(kernel, c, rng);
+      if (kernel.indirect)
+        for (const KernelCase& c : {KernelCase{kernel.mr, kernel.nr, 3, 15, true, false, false, true},
+                                    KernelCase{kernel.mr / 2 + 1, kernel.nr - 3, 2, 5, false, true, false, true},
+                                    KernelCase{1, kernel.nr, 1, 80, true, true, false, true}})
+          check_kernel(kernel, c, rng);
     }
   }
 }
@@ -175,6 +187,59 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
       const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
       ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0, 2, 1));
     }
+}
+
+// A random channels_last problem whose tiles mostly read the input in place at a pitch: long rows (many
+// interior tiles, besides the border tiles and those that cross rows or images), 1D kernels or 1x1 layers
+// of every rank (sometimes 2D/3D kernels: one pointer per (D, H) tap), every stride, dilation, padding kind
+// and mode, groups, flip, bias.
+testing::Problem random_strided_rows_problem(std::mt19937& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (;;) {
+    testing::Problem p;
+    ConvSpec& s = p.spec;
+    s.rank = static_cast<int>(pick(0, 2) ? 1 : pick(2, 3));
+    s.layout = Layout::channels_last;
+    s.groups = pick(0, 3) ? 1 : pick(2, 3);
+    s.in_channels = s.groups * pick(1, 12);
+    s.out_channels = s.groups * pick(1, 40);
+    s.bias = pick(0, 1) == 1;
+    s.flip = pick(0, 3) == 0;
+    s.padding_mode = static_cast<PaddingMode>(pick(0, 3));
+    const int64_t max_kernel = s.rank == 1 || pick(0, 3) == 0 ? 9 : 1;
+    Shape spatial;
+    for (int a = 0; a < s.rank; ++a) {
+      spatial.push_back(a == s.rank - 1 ? pick(1, 90) : pick(1, 4));
+      s.kernel.push_back(pick(1, a == s.rank - 1 ? max_kernel : std::min<int64_t>(max_kernel, 3)));
+      s.stride.push_back(pick(0, 1) ? 1 : pick(2, 4));
+      s.dilation.push_back(pick(0, 3) == 0 ? pick(2, 5) : 1);
+    }
+    switch (pick(0, 3)) {
+      case 0: s.padding = Padding::valid(); break;
+      case 1: s.padding = Padding::same(); break;
+      default:
+        for (int a = 0; a < s.rank; ++a) {
+          s.padding.begin.push_back(pick(0, 3));
+          s.padding.end.push_back(pick(0, 3));
+        }
+    }
+    p.input_shape = make_activation_shape(s, pick(1, 3), s.in_channels, spatial);
+    try {
+      resolve_geometry(s, spatial);
+      return p;
+    } catch (const Error&) {  // e.g. a kernel larger than the padded input: draw again
+    }
+  }
+}
+
+TEST(GemmConvolution, ReadsStridedRowsInPlace) {
+  std::mt19937 rng(kSeed + 8);
+  for (int trial = 0; trial < 200; ++trial) {
+    const testing::Problem p = random_strided_rows_problem(rng);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0)) << "trial " << trial;
+  }
 }
 
 // Ties in padding go to the fewest operand loads per FMA: 1/MR + 2/NV channels_last (the weight panel is the

@@ -92,6 +92,8 @@ struct GemmConvolution::Call {
   int64_t batch_pixels = 1;               // channels_last: the output pixels of all images, one sequence
   int64_t step_w = 1;  // the stride along W: input pixels between neighbouring output pixels of a row
   bool identity = true;                      // output pixel p reads input pixel p, and only it
+  // channels_last: the output columns [w_inside_begin, w_inside_end) read inside the input at every W tap.
+  int64_t w_inside_begin = 0, w_inside_end = 0;
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
   // after the padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
@@ -139,6 +141,12 @@ struct GemmConvolution::Call {
     batch_pixels = input.dim(0) * out_pixels;
     w_axis = geometry.axes[static_cast<size_t>(spec.rank - 1)];
     padding_mode = spec.padding_mode;
+    // Tap q of column ow reads input column ow * stride + q * dilation - pad_begin: every tap is inside
+    // [0, input) when ow * stride >= pad_begin and ow * stride + (kernel - 1) * dilation - pad_begin < input.
+    const AxisGeometry& g = w_axis;
+    const int64_t last_reach = g.input - 1 + g.pad_begin - (g.kernel - 1) * g.dilation;  // >= ow * stride
+    w_inside_begin = std::min(ceil_div(g.pad_begin, g.stride), g.output);
+    w_inside_end = std::clamp<int64_t>(last_reach < 0 ? 0 : last_reach / g.stride + 1, w_inside_begin, g.output);
   }
 
   // channels_last: output pixel p of the batch's pixel sequence as (image, od, oh, ow), stepped along W.
@@ -348,6 +356,29 @@ struct GemmConvolution::Call {
     return used;
   }
 
+  // channels_last igemm, rows read in place: when the tile's pixels lie on one output row, in the columns
+  // whose W taps all read inside the input (or anywhere for a 1x1 stride-1 unpadded layer: pixel p reads
+  // input pixel p), and no D/H tap of that row reads the zero padding, each row tap's rows are input rows
+  // step_w * Cin floats apart. Then sets one pointer per row tap (the tile's first pixel's row) and returns
+  // that pitch; else returns 0 (the tile takes point_rows).
+  int64_t point_rows_in_place(const float* x_g, int64_t p0, Position start, const float** rows) const {
+    const int64_t* ks = conv.kernel_size_;
+    const int64_t cin = conv.spec_.in_channels;
+    const int64_t pixels = std::min<int64_t>(conv.kernel_.mr, batch_pixels - p0);
+    if (!identity && (start.ow < w_inside_begin || start.ow + pixels > w_inside_end)) return 0;
+    for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
+      // A merged row tap is a (D, H) kernel position, its row starting at W tap 0; else (tap, run).
+      const int64_t tap = conv.merged_w_ ? row_tap * ks[2] : row_tap / conv.runs_;
+      const int64_t run = conv.merged_w_ ? 0 : row_tap % conv.runs_;
+      const int64_t id = source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0] + start.od)];
+      const int64_t ih = source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1] + start.oh)];
+      if (id < 0 || ih < 0) return 0;
+      const int64_t iw = start.ow * step_w + tap % ks[2] * w_axis.dilation - w_axis.pad_begin;
+      rows[row_tap] = x_g + (start.n * in_pixels + (id * in[1] + ih) * in[2] + iw) * cin + run * conv.run_stride_;
+    }
+    return step_w * cin;
+  }
+
   // Output pixel tiles [first, first + count) of image n, group g.
   void channels_first_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
     thread_local std::vector<float> strip;
@@ -391,9 +422,13 @@ struct GemmConvolution::Call {
     const int64_t tile_rows = conv.row_taps_ * mr;
     const float** rows = scratch(row_pointers, count * tile_rows);
     float* patches = scratch(patch_buffer, count * tile_rows * conv.row_length_);
+    int64_t pitch[kMaxBlockTiles];  // per tile: rows in place at this pitch, or 0 (row pointers)
     Position start = position_of(first * mr);
-    for (int64_t s = 0, used = 0; s < count; ++s, skip(start, mr))
-      used += point_rows(x_g, (first + s) * mr, start, rows + s * tile_rows, patches + used);
+    for (int64_t s = 0, used = 0; s < count; ++s, skip(start, mr)) {
+      const int64_t p0 = (first + s) * mr;
+      pitch[s] = point_rows_in_place(x_g, p0, start, rows + s * tile_rows);
+      if (pitch[s] == 0) used += point_rows(x_g, p0, start, rows + s * tile_rows, patches + used);
+    }
     TileArgs args;
     args.taps = conv.row_taps_;
     args.k_per_tap = conv.row_length_;
@@ -407,6 +442,7 @@ struct GemmConvolution::Call {
       for (int64_t s = 0; s < count; ++s) {
         const int64_t p0 = (first + s) * mr;
         args.a_rows = rows + s * tile_rows;
+        args.a_pitch = pitch[s];
         args.c = y + p0 * cout + g * conv.cout_g_ + panel * nr;
         args.rows = static_cast<int>(std::min(mr, batch_pixels - p0));
         conv.kernel_.run(args);

@@ -20,9 +20,12 @@ namespace convkit::cpu {
 
 struct TileArgs {
   // A, packed (gemm): k-major, MR floats per k. A, indirect (igemm): taps x MR row pointers; row i of
-  // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats.
+  // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats. Or, with a_pitch > 0, one pointer
+  // per tap to rows at a fixed pitch: row i of tap t is a_rows[t] + i * a_pitch (rows past `rows` re-read
+  // the last one), the input read in place when the tile's receptive fields are strided stretches.
   const float* a_packed = nullptr;
   const float* const* a_rows = nullptr;
+  int64_t a_pitch = 0;
   int64_t a_stride = 0;  // packed A: floats from one k to the next, 0 for MR (A read in place: a pixel pitch)
   int64_t taps = 1;
   int64_t k_per_tap = 0;  // the reduction length is taps * k_per_tap

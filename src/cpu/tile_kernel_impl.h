@@ -66,7 +66,12 @@ void tile(const TileArgs& t) {
   if constexpr (kIndirect) {
     for (int64_t tap = 0; tap < t.taps; ++tap) {
       const float* rows[MR];
-      std::copy_n(t.a_rows + tap * MR, MR, rows);
+      if (t.a_pitch > 0) {
+        const int last = t.rows - 1;
+        for (int i = 0; i < MR; ++i) rows[i] = t.a_rows[tap] + std::min(i, last) * t.a_pitch;
+      } else {
+        std::copy_n(t.a_rows + tap * MR, MR, rows);
+      }
       for (int64_t k = 0; k < t.k_per_tap; ++k, b += t.b_stride) step(b, [&](int i) { return rows[i] + k; });
     }
   } else {
