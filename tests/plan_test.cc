@@ -26,13 +26,14 @@ struct KernelCase {
   int64_t taps, k_per_tap;
   bool row_bias, col_bias;
   bool accumulate = false;  // C += A B (the weight gradient's reduction blocks) instead of the bias
-  bool pitched = false;     // indirect: one pointer per tap to rows at a fixed pitch (TileArgs::a_pitch)
+  bool pitched = false;     // indirect: one pointer per tap to rows at a fixed pitch (TileArgs::a_pitch),
+                            // then rows may exceed MR (several tiles in one call)
 };
 
 // C = bias + A B (or C += A B) for one tile, against a double-precision loop; cells outside rows x cols
 // untouched.
 void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt19937& rng) {
-  const int mr = kernel.mr, nr = kernel.nr;
+  const int mr = std::max(kernel.mr, c.rows), nr = kernel.nr;  // mr: the A and C rows of the case
   const int64_t k = c.taps * c.k_per_tap;
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   auto fill = [&](std::vector<float>& v) { for (float& x : v) x = value(rng); };
@@ -43,13 +44,13 @@ void check_kernel(const cpu::TileKernel& kernel, const KernelCase& c, std::mt199
   // c.rows are left out of the copy (NaN), which the kernel must not read into a written cell.
   const int64_t pitch = c.k_per_tap + 3;
   std::vector<float> rows_data(static_cast<size_t>(c.taps * mr * pitch), std::numeric_limits<float>::quiet_NaN());
-  std::vector<const float*> row_pointers(static_cast<size_t>(c.taps * mr)), tap_rows(static_cast<size_t>(c.taps));
+  std::vector<const float*> row_pointers(static_cast<size_t>(c.taps * kernel.mr)), tap_rows(static_cast<size_t>(c.taps));
   for (int64_t t = 0; t < c.taps; ++t)
     for (int i = 0; i < mr; ++i) {
       float* row = &rows_data[static_cast<size_t>((t * mr + i) * pitch)];
       if (!c.pitched || i < c.rows)
         for (int64_t j = 0; j < c.k_per_tap; ++j) row[j] = a[static_cast<size_t>((t * c.k_per_tap + j) * mr + i)];
-      row_pointers[static_cast<size_t>(t * mr + i)] = row;
+      if (i < kernel.mr) row_pointers[static_cast<size_t>(t * kernel.mr + i)] = row;
       if (i == 0) tap_rows[static_cast<size_t>(t)] = row;
     }
   const int64_t ldc = nr + 5;
@@ -109,7 +110,9 @@ TEST(MicroKernels, EveryKernelOfEveryIsaMatchesNaiveGemm) {
       if (kernel.indirect)
         for (const KernelCase& c : {KernelCase{kernel.mr, kernel.nr, 3, 15, true, false, false, true},
                                     KernelCase{kernel.mr / 2 + 1, kernel.nr - 3, 2, 5, false, true, false, true},
-                                    KernelCase{1, kernel.nr, 1, 80, true, true, false, true}})
+                                    KernelCase{1, kernel.nr, 1, 80, true, true, false, true},
+                                    KernelCase{3 * kernel.mr, kernel.nr, 1, 15, false, true, false, true},
+                                    KernelCase{2 * kernel.mr + 3, kernel.nr - 1, 2, 6, true, true, false, true}})
           check_kernel(kernel, c, rng);
     }
   }

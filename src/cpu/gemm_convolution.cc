@@ -94,6 +94,12 @@ struct GemmConvolution::Call {
   bool identity = true;                      // output pixel p reads input pixel p, and only it
   // channels_last: the output columns [w_inside_begin, w_inside_end) read inside the input at every W tap.
   int64_t w_inside_begin = 0, w_inside_end = 0;
+  // channels_last, per row tap: its D and H kernel taps, the input column its row starts at less ow * stride
+  // (W tap q * dilation - pad_begin; tap 0 when merged), and its channel offset (a shuffle run's).
+  struct RowTap {
+    int64_t d, h, w_offset, channel;
+  };
+  std::vector<RowTap> row_tap_table;
   // source[axis][tap * out + o]: the input index output o reads at kernel tap `tap` of that axis,
   // after the padding mode (-1: a zero).
   std::array<std::vector<int64_t>, kMaxRank> source;
@@ -147,6 +153,14 @@ struct GemmConvolution::Call {
     const int64_t last_reach = g.input - 1 + g.pad_begin - (g.kernel - 1) * g.dilation;  // >= ow * stride
     w_inside_begin = std::min(ceil_div(g.pad_begin, g.stride), g.output);
     w_inside_end = std::clamp<int64_t>(last_reach < 0 ? 0 : last_reach / g.stride + 1, w_inside_begin, g.output);
+    const int64_t* ks = conv.kernel_size_;
+    for (int64_t row_tap = 0; row_tap < conv.row_taps_ && channels_last; ++row_tap) {
+      // A merged row tap is a (D, H) kernel position; else (tap, run).
+      const int64_t tap = conv.merged_w_ ? row_tap * ks[2] : row_tap / conv.runs_;
+      const int64_t run = conv.merged_w_ ? 0 : row_tap % conv.runs_;
+      row_tap_table.push_back({tap / (ks[1] * ks[2]), tap / ks[2] % ks[1],
+                               tap % ks[2] * g.dilation - g.pad_begin, run * conv.run_stride_});
+    }
   }
 
   // channels_last: output pixel p of the batch's pixel sequence as (image, od, oh, ow), stepped along W.
@@ -362,19 +376,16 @@ struct GemmConvolution::Call {
   // step_w * Cin floats apart. Then sets one pointer per row tap (the tile's first pixel's row) and returns
   // that pitch; else returns 0 (the tile takes point_rows).
   int64_t point_rows_in_place(const float* x_g, int64_t p0, Position start, const float** rows) const {
-    const int64_t* ks = conv.kernel_size_;
     const int64_t cin = conv.spec_.in_channels;
     const int64_t pixels = std::min<int64_t>(conv.kernel_.mr, batch_pixels - p0);
     if (!identity && (start.ow < w_inside_begin || start.ow + pixels > w_inside_end)) return 0;
-    for (int64_t row_tap = 0; row_tap < conv.row_taps_; ++row_tap) {
-      // A merged row tap is a (D, H) kernel position, its row starting at W tap 0; else (tap, run).
-      const int64_t tap = conv.merged_w_ ? row_tap * ks[2] : row_tap / conv.runs_;
-      const int64_t run = conv.merged_w_ ? 0 : row_tap % conv.runs_;
-      const int64_t id = source[0][static_cast<size_t>(tap / (ks[1] * ks[2]) * out[0] + start.od)];
-      const int64_t ih = source[1][static_cast<size_t>(tap / ks[2] % ks[1] * out[1] + start.oh)];
+    for (size_t r = 0; r < row_tap_table.size(); ++r) {
+      const RowTap& tap = row_tap_table[r];
+      const int64_t id = source[0][static_cast<size_t>(tap.d * out[0] + start.od)];
+      const int64_t ih = source[1][static_cast<size_t>(tap.h * out[1] + start.oh)];
       if (id < 0 || ih < 0) return 0;
-      const int64_t iw = start.ow * step_w + tap % ks[2] * w_axis.dilation - w_axis.pad_begin;
-      rows[row_tap] = x_g + (start.n * in_pixels + (id * in[1] + ih) * in[2] + iw) * cin + run * conv.run_stride_;
+      const int64_t iw = start.ow * step_w + tap.w_offset;
+      rows[r] = x_g + (start.n * in_pixels + (id * in[1] + ih) * in[2] + iw) * cin + tap.channel;
     }
     return step_w * cin;
   }
@@ -422,11 +433,14 @@ struct GemmConvolution::Call {
     const int64_t tile_rows = conv.row_taps_ * mr;
     const float** rows = scratch(row_pointers, count * tile_rows);
     float* patches = scratch(patch_buffer, count * tile_rows * conv.row_length_);
-    int64_t pitch[kMaxBlockTiles];  // per tile: rows in place at this pitch, or 0 (row pointers)
+    int64_t pitch[kMaxBlockTiles];   // per tile: rows in place at this pitch, or 0 (row pointers)
+    bool continues[kMaxBlockTiles];  // in place, and its rows follow the previous tile's: one kernel call
     Position start = position_of(first * mr);
-    for (int64_t s = 0, used = 0; s < count; ++s, skip(start, mr)) {
+    for (int64_t s = 0, used = 0, previous_ow = 0; s < count; ++s, previous_ow = start.ow, skip(start, mr)) {
       const int64_t p0 = (first + s) * mr;
       pitch[s] = point_rows_in_place(x_g, p0, start, rows + s * tile_rows);
+      // On one output row (or anywhere, for identity), the next tile's rows are MR pitches on.
+      continues[s] = s > 0 && pitch[s] > 0 && pitch[s - 1] > 0 && (identity || start.ow == previous_ow + mr);
       if (pitch[s] == 0) used += point_rows(x_g, p0, start, rows + s * tile_rows, patches + used);
     }
     TileArgs args;
@@ -439,12 +453,13 @@ struct GemmConvolution::Call {
       args.b = conv.weights_.data() + index * conv.k_ * nr;
       args.cols = static_cast<int>(std::min(nr, conv.cout_g_ - panel * nr));
       args.col_bias = conv.bias_.size() ? conv.bias_.data() + index * nr : nullptr;
-      for (int64_t s = 0; s < count; ++s) {
+      for (int64_t s = 0, end; s < count; s = end) {
+        for (end = s + 1; end < count && continues[end];) ++end;
         const int64_t p0 = (first + s) * mr;
         args.a_rows = rows + s * tile_rows;
         args.a_pitch = pitch[s];
         args.c = y + p0 * cout + g * conv.cout_g_ + panel * nr;
-        args.rows = static_cast<int>(std::min(mr, batch_pixels - p0));
+        args.rows = static_cast<int>(std::min((end - s) * mr, batch_pixels - p0));
         conv.kernel_.run(args);
       }
     }

@@ -22,7 +22,7 @@ struct TileArgs {
   // A, packed (gemm): k-major, MR floats per k. A, indirect (igemm): taps x MR row pointers; row i of
   // tap t is a_rows[t * MR + i] and holds k_per_tap consecutive floats. Or, with a_pitch > 0, one pointer
   // per tap to rows at a fixed pitch: row i of tap t is a_rows[t] + i * a_pitch (rows past `rows` re-read
-  // the last one), the input read in place when the tile's receptive fields are strided stretches.
+  // the last one), the input read in place when the pixels' receptive fields are strided stretches.
   const float* a_packed = nullptr;
   const float* const* a_rows = nullptr;
   int64_t a_pitch = 0;
@@ -32,7 +32,8 @@ struct TileArgs {
   // B: one row of NR floats per k, b_stride floats apart.
   const float* b = nullptr;
   int64_t b_stride = 0;
-  // C[i][j] at c[i * c_row_stride + j]; only the first `rows` x `cols` are written.
+  // C[i][j] at c[i * c_row_stride + j]; only the first `rows` x `cols` are written. With a_pitch, `rows`
+  // may exceed MR: the kernel runs the rows MR at a time (one call for a stretch of tiles).
   float* c = nullptr;
   int64_t c_row_stride = 0;
   int rows = 0;

@@ -11,31 +11,35 @@
 
 namespace convkit::cpu::CONVKIT_TARGET {
 
+// Rows [row0, row0 + MR) of the call (the first `rows` of them are C's; rows > MR only with a_pitch).
 template <class V, int MR, int NV, bool kIndirect>
-void tile(const TileArgs& t) {
+void row_block(const TileArgs& t, int row0) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
+  const int rows = std::min(MR, t.rows - row0);
+  const int64_t ldc = t.c_row_stride;
+  float* const c = t.c + row0 * ldc;
   // The accumulators start at the bias (or at C), so the output write is only stores. A partial tile
   // goes through a local buffer.
-  const bool full = t.rows == MR && t.cols == NV * L;
+  const bool full = rows == MR && t.cols == NV * L;
   alignas(64) float partial[MR][NV * L];
   Reg acc[MR][NV];
   if (t.accumulate) {
     if (!full) {
       std::fill_n(&partial[0][0], MR * NV * L, 0.0f);
-      for (int i = 0; i < t.rows; ++i) std::copy_n(t.c + i * t.c_row_stride, t.cols, partial[i]);
+      for (int i = 0; i < rows; ++i) std::copy_n(c + i * ldc, t.cols, partial[i]);
     }
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = V::load(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L]);
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::load(full ? c + i * ldc + j * L : &partial[i][j * L]);
   } else {
     Reg col_bias[NV];
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) col_bias[j] = t.col_bias ? V::load(t.col_bias + j * L) : V::zero();
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + i) : V::zero();
+      const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + row0 + i) : V::zero();
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = t.row_bias ? V::add(row_bias, col_bias[j]) : col_bias[j];
     }
@@ -54,25 +58,29 @@ void tile(const TileArgs& t) {
     }
   };
 
-  // Start fetching the output lines now: the first write to an output line is a read from memory, which
+  // Start fetching output lines now: the first write to an output line is a read from memory, which
   // would otherwise stall the stores at the end of the tile (it matters for short reductions, e.g. 1x1).
+  // The first rows fetch their own lines, and every MR rows the next MR rows' (a whole tile ahead).
+  const auto prefetch_rows = [&](float* from, int count) {
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV * L; j += 16)
-      if (i < t.rows) __builtin_prefetch(t.c + i * t.c_row_stride + j, 1, 3);
+      for (int j = 0; j < NV * L; j += 16)
+        if (i < count) __builtin_prefetch(from + i * ldc + j, 1, 3);
+  };
+  if (row0 == 0) prefetch_rows(c, rows);
+  if (t.rows - row0 > MR) prefetch_rows(c + MR * ldc, std::min(MR, t.rows - row0 - MR));
 
   const float* b = t.b;
   if constexpr (kIndirect) {
     for (int64_t tap = 0; tap < t.taps; ++tap) {
-      const float* rows[MR];
+      const float* a_rows[MR];
       if (t.a_pitch > 0) {
-        const int last = t.rows - 1;
-        for (int i = 0; i < MR; ++i) rows[i] = t.a_rows[tap] + std::min(i, last) * t.a_pitch;
+        for (int i = 0; i < MR; ++i) a_rows[i] = t.a_rows[tap] + (row0 + std::min(i, rows - 1)) * t.a_pitch;
       } else {
-        std::copy_n(t.a_rows + tap * MR, MR, rows);
+        std::copy_n(t.a_rows + tap * MR, MR, a_rows);
       }
-      for (int64_t k = 0; k < t.k_per_tap; ++k, b += t.b_stride) step(b, [&](int i) { return rows[i] + k; });
+      for (int64_t k = 0; k < t.k_per_tap; ++k, b += t.b_stride) step(b, [&](int i) { return a_rows[i] + k; });
     }
   } else {
     const float* a = t.a_packed;
@@ -86,11 +94,17 @@ void tile(const TileArgs& t) {
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) {
-      V::store(full ? t.c + i * t.c_row_stride + j * L : &partial[i][j * L], acc[i][j]);
+      V::store(full ? c + i * ldc + j * L : &partial[i][j * L], acc[i][j]);
     }
   }
   if (!full)
-    for (int i = 0; i < t.rows; ++i) std::copy_n(partial[i], t.cols, t.c + i * t.c_row_stride);
+    for (int i = 0; i < rows; ++i) std::copy_n(partial[i], t.cols, c + i * ldc);
+}
+
+// The call's rows MR at a time (one block unless A is read at a pitch).
+template <class V, int MR, int NV, bool kIndirect>
+void tile(const TileArgs& t) {
+  for (int row0 = 0; row0 < t.rows; row0 += MR) row_block<V, MR, NV, kIndirect>(t, row0);
 }
 
 // A tile whose columns end before its last vectors runs as the tile with only the vectors that hold
