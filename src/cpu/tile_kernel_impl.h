@@ -12,8 +12,9 @@
 namespace convkit::cpu::CONVKIT_TARGET {
 
 // Rows [row0, row0 + MR) of the call (the first `rows` of them are C's; rows > MR only with a_pitch).
+// Inlined into tile's loop: a call per block (frame, vzeroupper) was a tenth of a K = 15 tile's time.
 template <class V, int MR, int NV, bool kIndirect>
-void row_block(const TileArgs& t, int row0) {
+[[gnu::always_inline]] inline void row_block(const TileArgs& t, int row0) {
   using Reg = typename V::Reg;
   constexpr int L = V::kLanes;
   const int rows = std::min(MR, t.rows - row0);
