@@ -373,12 +373,15 @@ struct GemmConvolution::Call {
   // channels_last igemm, rows read in place: when the tile's pixels lie on one output row, in the columns
   // whose W taps all read inside the input (or anywhere for a 1x1 stride-1 unpadded layer: pixel p reads
   // input pixel p), and no D/H tap of that row reads the zero padding, each row tap's rows are input rows
-  // step_w * Cin floats apart. Then sets one pointer per row tap (the tile's first pixel's row) and returns
-  // that pitch; else returns 0 (the tile takes point_rows).
-  int64_t point_rows_in_place(const float* x_g, int64_t p0, Position start, const float** rows) const {
-    const int64_t cin = conv.spec_.in_channels;
+  // step_w * Cin floats apart. in_place_columns checks the columns; point_rows_in_place the rows: it sets
+  // one pointer per row tap (the tile's first pixel's row) and returns that pitch, or 0 (the tile takes
+  // point_rows).
+  bool in_place_columns(int64_t p0, Position start) const {
     const int64_t pixels = std::min<int64_t>(conv.kernel_.mr, batch_pixels - p0);
-    if (!identity && (start.ow < w_inside_begin || start.ow + pixels > w_inside_end)) return 0;
+    return identity || (start.ow >= w_inside_begin && start.ow + pixels <= w_inside_end);
+  }
+  int64_t point_rows_in_place(const float* x_g, Position start, const float** rows) const {
+    const int64_t cin = conv.spec_.in_channels;
     for (size_t r = 0; r < row_tap_table.size(); ++r) {
       const RowTap& tap = row_tap_table[r];
       const int64_t id = source[0][static_cast<size_t>(tap.d * out[0] + start.od)];
@@ -438,9 +441,11 @@ struct GemmConvolution::Call {
     Position start = position_of(first * mr);
     for (int64_t s = 0, used = 0, previous_ow = 0; s < count; ++s, previous_ow = start.ow, skip(start, mr)) {
       const int64_t p0 = (first + s) * mr;
-      pitch[s] = point_rows_in_place(x_g, p0, start, rows + s * tile_rows);
-      // On one output row (or anywhere, for identity), the next tile's rows are MR pitches on.
-      continues[s] = s > 0 && pitch[s] > 0 && pitch[s - 1] > 0 && (identity || start.ow == previous_ow + mr);
+      const bool inside = in_place_columns(p0, start);
+      // On the row of an in-place tile (anywhere, for identity), the next tile's rows are MR pitches on:
+      // the same D/H taps, no pointers to set (they were a tenth of a K = 15 layer's time).
+      continues[s] = inside && s > 0 && pitch[s - 1] > 0 && (identity || start.ow == previous_ow + mr);
+      pitch[s] = continues[s] ? pitch[s - 1] : inside ? point_rows_in_place(x_g, start, rows + s * tile_rows) : 0;
       if (pitch[s] == 0) used += point_rows(x_g, p0, start, rows + s * tile_rows, patches + used);
     }
     TileArgs args;
