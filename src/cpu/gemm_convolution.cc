@@ -366,22 +366,27 @@ struct GemmConvolution::Call {
     return first >= 0 && last + read <= in_pixels;
   }
 
-  void shifted_rows_tile(const float* x_g, float* y_n, int64_t g, int64_t p0, int cols) const {
-    const int64_t mr = conv.kernel_.mr;
+  // One channels_first tile of pixels [p0, p0 + cols) over every weight panel of group g, the reduction in
+  // `passes` runs of K / passes rows: run j reads its pixel rows (b_stride floats apart) from pixels_of(j),
+  // and the runs after the first add to the outputs.
+  template <class PixelsOf>
+  void channels_first_tile(float* y_n, int64_t g, int64_t p0, int cols, int64_t passes, int64_t b_stride,
+                           PixelsOf pixels_of) const {
+    const int64_t mr = conv.kernel_.mr, k_per_pass = conv.k_ / passes;
     TileArgs args;
-    args.b_stride = in_pixels;
-    args.k_per_tap = conv.cin_g_;
+    args.b_stride = b_stride;
+    args.k_per_tap = k_per_pass;
     args.c_row_stride = out_pixels;
     args.cols = cols;
     for (int64_t panel = 0; panel < conv.panels_; ++panel) {
       const int64_t index = g * conv.panels_ + panel;
       args.c = y_n + (g * conv.cout_g_ + panel * mr) * out_pixels + p0;
       args.rows = static_cast<int>(std::min(mr, conv.cout_g_ - panel * mr));
-      for (int64_t q = 0; q < conv.taps_; ++q) {
-        args.b = x_g + p0 + q * w_axis.dilation - w_axis.pad_begin;
-        args.a_packed = conv.weights_.data() + (index * conv.k_ + q * conv.cin_g_) * mr;
-        args.accumulate = q > 0;
-        args.row_bias = q == 0 && conv.bias_.size() ? conv.bias_.data() + index * mr : nullptr;
+      for (int64_t j = 0; j < passes; ++j) {
+        args.b = pixels_of(j);
+        args.a_packed = conv.weights_.data() + (index * conv.k_ + j * k_per_pass) * mr;
+        args.accumulate = j > 0;
+        args.row_bias = j == 0 && conv.bias_.size() ? conv.bias_.data() + index * mr : nullptr;
         conv.kernel_.run(args);
       }
     }
@@ -390,36 +395,21 @@ struct GemmConvolution::Call {
   // Output pixel tiles [first, first + count) of image n, group g.
   void channels_first_block(int64_t n, int64_t g, int64_t first, int64_t count) const {
     thread_local std::vector<float> strip;
-    const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr;
+    const int64_t nr = conv.kernel_.nr;
     const float* x_g = x + (n * conv.spec_.in_channels + g * conv.group_stride_) * in_pixels;
     float* y_n = y + n * conv.spec_.out_channels * out_pixels;
     for (int64_t tile = first; tile < first + count; ++tile) {
       const int64_t p0 = tile * nr;
       const int cols = static_cast<int>(std::min(nr, out_pixels - p0));
-      if (reads_shifted_rows(p0, cols)) {
-        shifted_rows_tile(x_g, y_n, g, p0, cols);
-        continue;
-      }
-      TileArgs args;
-      if (identity && conv.runs_ == 1 && cols == nr) {  // 1x1: the input rows are the operand
-        args.b = x_g + p0;
-        args.b_stride = in_pixels;
+      if (reads_shifted_rows(p0, cols)) {  // a pass per W tap over the input rows, shifted by the tap
+        channels_first_tile(y_n, g, p0, cols, conv.taps_, in_pixels,
+                            [&](int64_t q) { return x_g + p0 + q * w_axis.dilation - w_axis.pad_begin; });
+      } else if (identity && conv.runs_ == 1 && cols == nr) {  // 1x1: the input rows are the operand
+        channels_first_tile(y_n, g, p0, cols, 1, in_pixels, [&](int64_t) { return x_g + p0; });
       } else {
         float* packed = scratch(strip, conv.k_ * nr);
         pack_pixels(x_g, p0, nr, packed);
-        args.b = packed;
-        args.b_stride = nr;
-      }
-      args.k_per_tap = conv.k_;
-      args.c_row_stride = out_pixels;
-      args.cols = cols;
-      for (int64_t panel = 0; panel < conv.panels_; ++panel) {
-        const int64_t index = g * conv.panels_ + panel;
-        args.a_packed = conv.weights_.data() + index * conv.k_ * mr;
-        args.c = y_n + (g * conv.cout_g_ + panel * mr) * out_pixels + p0;
-        args.rows = static_cast<int>(std::min(mr, conv.cout_g_ - panel * mr));
-        args.row_bias = conv.bias_.size() ? conv.bias_.data() + index * mr : nullptr;
-        conv.kernel_.run(args);
+        channels_first_tile(y_n, g, p0, cols, 1, nr, [&](int64_t) { return packed; });
       }
     }
   }
