@@ -202,7 +202,7 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
 // its pointwise layers (dy or x as
 // the rows, whichever is cheaper; both read in place channels_last), next to the layers that look alike
 // but take the other paths (W stride 5, 1x1 with padding or stride): odd sizes, dilation, asymmetric pads,
-// every padding mode, 1-3D, transposed, groups, flip; both layouts, several block sizes. Exact on integer
+// every padding mode, 1-3D, transposed, groups, flip, tiles of every width; both layouts, several block sizes. Exact on integer
 // data, every ISA, 1 and 2 threads bit-identical.
 TEST(WeightGradientAlgorithms, GemmShiftedViewsAndPointwiseMatchReferenceExactly) {
   std::mt19937 rng(kSeed + 17);
@@ -257,6 +257,10 @@ TEST(WeightGradientAlgorithms, GemmShiftedViewsAndPointwiseMatchReferenceExactly
       {{.rank = 1, .in_channels = 50, .out_channels = 3, .kernel = {1}}, {3, 50, 17}},
       {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .stride = {2}}, {1, 10, 9, 11}},
       {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .padding = pad1}, {1, 10, 5, 7}},
+      // channels_first widths of the grouped GEMM's table: 80 (ShuffleNet's groups), 112 and 16 D columns.
+      {{.rank = 2, .in_channels = 160, .out_channels = 160, .kernel = {1}, .groups = 2}, {1, 160, 5, 6}},
+      {{.rank = 1, .in_channels = 7, .out_channels = 112, .kernel = {3}, .padding = pad1}, {2, 7, 19}},
+      {{.rank = 2, .in_channels = 5, .out_channels = 16, .kernel = {3}}, {1, 5, 6, 21}},
   };
   for (const Case& c : cases)
     for (Layout layout : {Layout::channels_first, Layout::channels_last})

@@ -70,9 +70,11 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_byte
   const int64_t in_g = spec.in_channels / spec.groups, out_g = spec.out_channels / spec.groups;
   const bool channels_first = spec.layout == Layout::channels_first;
   // The kernel whose NR pads `columns` D channels per group least: indirect (A through row pointers) for
-  // channels_first, packed for channels_last.
+  // channels_first, from the grouped GEMM's table, which adds widths for 16, 80 and 112 columns
+  // (shufflenet's 80 channels per group padded to 96 in 14x32 tiles); packed for channels_last.
   auto kernel_for = [&](int64_t columns) {
-    return best_tile_kernel(isa_kernels(isa).tiles, channels_first, true, columns);
+    const IsaKernels& kernels = isa_kernels(isa);
+    return best_tile_kernel(channels_first ? kernels.grouped_gemm_tiles : kernels.tiles, channels_first, true, columns);
   };
   // A pointwise layer reads x and dy alike, so either can be the rows: the cheaper orientation (mobilenetv2.pw1x1
   // channels_last, 144 -> 24: dy's 24 columns filled 3/4 of a 32-wide tile, x's 144 fill 8x48 tiles exactly).
