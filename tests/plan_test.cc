@@ -177,9 +177,10 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
     }
 }
 
-// channels_first rows with 32+ channels per group and W stride 1 (1D, or 2D/3D with one output row) read the
-// input in place, one pass per W tap, where every tap's vectors stay inside the row, and pack elsewhere: random
-// widths put tiles on both sides of that line, padding of every mode at either end, remainders of every size.
+// channels_first rows with 32+ channels per group and W stride 1 (1D, or 2D with one input row) read the
+// input in place, one pass per W tap, where every tap's vectors stay inside the row, and a staged copy of the
+// window elsewhere (padding cells filled in): random widths put tiles on both sides of that line, padding of
+// every mode at either end, remainders of every size.
 TEST(GemmConvolution, ShiftedRowReadsMatchTheReferenceExactly) {
   std::mt19937 rng(kSeed + 3);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };

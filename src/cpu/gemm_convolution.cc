@@ -349,21 +349,55 @@ struct GemmConvolution::Call {
     return used;
   }
 
-  // channels_first, one input row per image (1D, or D = H = 1 with a 1 x 1 x kw kernel), W stride 1: tap q of the pixels
-  // [p0, p0 + cols) reads input columns p0 + q * dilation - pad_begin on, consecutive in every channel row. When
-  // they lie inside the row for every tap -- the vectors the tile reads included, so no read passes the row --
-  // the tile reads the input in place, one pass per tap adding to the outputs, instead of packing each input
-  // float once per tap (packing was a fifth of a 64 -> 64 k5 layer's time: 0.87x -> 1.07x oneDNN). Each pass
-  // reloads the tile's outputs, so it pays only for 32 or more channels per tap (accelerometer's 3: 0.15 ->
-  // 0.23 ms); and only while a group's rows together fit in a quarter of L2: long rows put every channel on
-  // its own pages (wavenet's 64 x 16384 floats: 1.36x -> 1.13x oneDNN in place).
-  bool reads_shifted_rows(int64_t p0, int cols) const {
-    if (in[0] * in[1] != 1 || conv.taps_ != conv.kernel_size_[2] || step_w != 1 || conv.runs_ != 1 ||
-        conv.taps_ == 1 || conv.cin_g_ < 32 || conv.cin_g_ * in_pixels * int64_t{sizeof(float)} > l2_cache_bytes() / 4)
-      return false;
+  // channels_first, one input row per image (1D, or D = H = 1 with a 1 x 1 x kw kernel), W stride 1, 32 or
+  // more channels per group: tap q of the pixels [p0, p0 + cols) reads input columns p0 + q * dilation -
+  // pad_begin on, consecutive in every channel row, so a tile runs one accumulating pass per tap over rows
+  // shifted by the tap instead of packing each input float once per tap (packing was a fifth of a 64 -> 64 k5
+  // layer's time). Each pass reloads the tile's outputs: with fewer channels per tap the packing is cheaper
+  // (accelerometer's 3: 0.15 -> 0.23 ms in place).
+  bool shifted_rows() const {
+    return in[0] * in[1] == 1 && conv.taps_ == conv.kernel_size_[2] && conv.taps_ > 1 && step_w == 1 &&
+           conv.runs_ == 1 && conv.cin_g_ >= 32;
+  }
+
+  // The tile reads the input rows themselves when every tap's vectors stay inside the row (no padding, no
+  // read past the row's end) and a group's rows fit in a quarter of L2 together: long rows put every
+  // channel on its own pages (wavenet's 64 x 16384 floats: 1.36x -> 1.13x oneDNN read in place).
+  bool reads_rows_in_place(int64_t p0, int cols) const {
     const int64_t lanes = conv.kernel_.lanes, read = ceil_div(cols, lanes) * lanes;
     const int64_t first = p0 - w_axis.pad_begin, last = p0 + (conv.taps_ - 1) * w_axis.dilation - w_axis.pad_begin;
-    return first >= 0 && last + read <= in_pixels;
+    return first >= 0 && last + read <= in_pixels &&
+           conv.cin_g_ * in_pixels * int64_t{sizeof(float)} <= l2_cache_bytes() / 4;
+  }
+
+  // Otherwise a copy of the window the tile reads -- its columns rounded up to whole vectors, plus (kw - 1) x
+  // dilation -- with the padding cells filled in (and zeros past the padded row, for the last vectors' unused
+  // lanes) is cheaper than packing kw x NR columns while the dilation is below NR (it then also fits in the
+  // packing's buffer). The adjoint of a valid 1D layer pads kw - 1 columns on both sides.
+  bool stages_window() const { return w_axis.dilation < conv.kernel_.nr; }
+  int64_t window_columns(int cols) const {
+    return ceil_div(cols, conv.kernel_.lanes) * conv.kernel_.lanes + (conv.taps_ - 1) * w_axis.dilation;
+  }
+
+  void stage_window(const float* x_g, int64_t p0, int64_t columns, float* window) const {
+    const int64_t begin = p0 - w_axis.pad_begin;  // the input column of window column 0
+    const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, columns);
+    const int64_t inside_end = std::clamp<int64_t>(w_axis.input - begin, inside_begin, columns);
+    const int64_t padded_end = w_axis.input + w_axis.pad_end;
+    for (int64_t c = 0; c < conv.cin_g_; ++c) {
+      const float* row = x_g + c * in_pixels;
+      float* to = window + c * columns;
+      if (inside_end > inside_begin) std::copy(row + begin + inside_begin, row + begin + inside_end, to + inside_begin);
+      const auto edge = [&](int64_t from, int64_t end) {
+        if (padding_mode == PaddingMode::zeros) return std::fill(to + from, to + end, 0.0f);
+        for (int64_t j = from; j < end; ++j) {
+          const int64_t cell = begin + j < padded_end ? padded_source_index(begin + j, w_axis.input, padding_mode) : -1;
+          to[j] = cell < 0 ? 0.0f : row[cell];
+        }
+      };
+      edge(0, inside_begin);
+      edge(inside_end, columns);
+    }
   }
 
   // One channels_first tile of pixels [p0, p0 + cols) over every weight panel of group g, the reduction in
@@ -398,12 +432,18 @@ struct GemmConvolution::Call {
     const int64_t nr = conv.kernel_.nr;
     const float* x_g = x + (n * conv.spec_.in_channels + g * conv.group_stride_) * in_pixels;
     float* y_n = y + n * conv.spec_.out_channels * out_pixels;
+    const bool shifted = shifted_rows();
     for (int64_t tile = first; tile < first + count; ++tile) {
       const int64_t p0 = tile * nr;
       const int cols = static_cast<int>(std::min(nr, out_pixels - p0));
-      if (reads_shifted_rows(p0, cols)) {  // a pass per W tap over the input rows, shifted by the tap
+      if (shifted && reads_rows_in_place(p0, cols)) {  // a pass per W tap over the input rows, shifted by the tap
         channels_first_tile(y_n, g, p0, cols, conv.taps_, in_pixels,
                             [&](int64_t q) { return x_g + p0 + q * w_axis.dilation - w_axis.pad_begin; });
+      } else if (shifted && stages_window()) {  // the same over a copy of the window the tile reads
+        const int64_t columns = window_columns(cols);
+        float* window = scratch(strip, conv.cin_g_ * columns);
+        stage_window(x_g, p0, columns, window);
+        channels_first_tile(y_n, g, p0, cols, conv.taps_, columns, [&](int64_t q) { return window + q * w_axis.dilation; });
       } else if (identity && conv.runs_ == 1 && cols == nr) {  // 1x1: the input rows are the operand
         channels_first_tile(y_n, g, p0, cols, 1, in_pixels, [&](int64_t) { return x_g + p0; });
       } else {
