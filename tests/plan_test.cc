@@ -198,7 +198,9 @@ TEST(GemmConvolution, ShiftedRowReadsMatchTheReferenceExactly) {
     p.spec = {.rank = rank, .in_channels = groups * pick(32, 48), .out_channels = groups * pick(1, 40),
               .kernel = kernel_size, .dilation = {dilation}, .padding = Padding::symmetric({pad}),
               .padding_mode = mode, .groups = groups, .bias = pick(0, 1) == 1, .layout = Layout::channels_first};
-    if (rank == 2) p.spec.padding = Padding::explicit_pads({0, pad}, {0, pad});
+    // 2D: one input row, and sometimes H padding, whose extra output rows read the padding only.
+    if (rank == 2) p.spec.padding = Padding::explicit_pads({pick(0, 1) * pick(0, 1), pad}, {pick(0, 1) * pick(0, 1), pad});
+    if (rank == 2 && mode == PaddingMode::reflect) p.spec.padding = Padding::explicit_pads({0, pad}, {0, pad});
     p.input_shape = make_activation_shape(p.spec, pick(1, 3), p.spec.in_channels, Shape(spatial.begin(), spatial.end()));
     const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
     const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());

@@ -349,14 +349,15 @@ struct GemmConvolution::Call {
     return used;
   }
 
-  // channels_first, one input row per image (1D, or D = H = 1 with a 1 x 1 x kw kernel), W stride 1, 32 or
+  // channels_first, one input and output row per image (1D, or D = H = 1 with a 1 x 1 x kw kernel and no D/H
+  // padding), W stride 1, 32 or
   // more channels per group: tap q of the pixels [p0, p0 + cols) reads input columns p0 + q * dilation -
   // pad_begin on, consecutive in every channel row, so a tile runs one accumulating pass per tap over rows
   // shifted by the tap instead of packing each input float once per tap (packing was a fifth of a 64 -> 64 k5
   // layer's time). Each pass reloads the tile's outputs: with fewer channels per tap the packing is cheaper
   // (accelerometer's 3: 0.15 -> 0.23 ms in place).
   bool shifted_rows() const {
-    return in[0] * in[1] == 1 && conv.taps_ == conv.kernel_size_[2] && conv.taps_ > 1 && step_w == 1 &&
+    return in[0] * in[1] == 1 && out[0] * out[1] == 1 && conv.taps_ == conv.kernel_size_[2] && conv.taps_ > 1 && step_w == 1 &&
            conv.runs_ == 1 && conv.cin_g_ >= 32;
   }
 
