@@ -101,10 +101,10 @@ std::string ChannelVectorWeightGradient::details() const {
 std::size_t ChannelVectorWeightGradient::workspace_bytes(const Shape& input_shape, int) const {
   const Axes a(spec_, input_shape);
   const int64_t lanes = kernels_->lanes, padded = ceil_div(spec_.in_channels, lanes) * lanes;
-  // The partial sums, and per (image, output depth) at most (2k + 1 + pixels / 256) H x (2k + 1) W rectangles
-  // with their taps.
+  // The partial sums (weights in float, bias in double), and per (image, output depth) at most
+  // (2k + 1 + pixels / 256) H x (2k + 1) W rectangles with their taps.
   const int64_t rectangles = a.batch * a.out[0] * (2 * a.k[1] + 1 + a.out[1] * a.out[2] / 256) * (2 * a.k[2] + 1);
-  return static_cast<std::size_t>(16 * taps_ * padded * 4 + rectangles * (5 + 2 * taps_) * 8);
+  return static_cast<std::size_t>(16 * taps_ * padded * 4 + 16 * padded * 8 + rectangles * (5 + 2 * taps_) * 8);
 }
 
 namespace {
@@ -498,7 +498,8 @@ std::size_t RowWeightGradient::workspace_bytes(const Shape& input_shape, int thr
   const Call call(*this, input_shape);
   const int64_t floats = spec_.groups * call.chunks * call.slots * kernels_->lanes +
                          threads * (call.stage_floats() + call.dy_stage_floats());
-  return static_cast<std::size_t>(floats) * sizeof(float);
+  const int64_t bias_doubles = sums_bias() ? spec_.groups * call.chunks * kernels_->lanes : 0;
+  return static_cast<std::size_t>(floats) * sizeof(float) + static_cast<std::size_t>(bias_doubles) * sizeof(double);
 }
 
 }  // namespace convkit::cpu
