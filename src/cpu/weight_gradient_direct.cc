@@ -113,7 +113,7 @@ namespace {
 // calls of the border columns (one column each) still get several rows.
 constexpr int64_t kRectanglePixels = 256;
 constexpr int64_t kChannelVectorChunks = 16;  // runs of rectangles the reduction is split into
-constexpr int64_t kMinVectorItems = 4;        // channel vectors from which threads take whole vectors
+constexpr int64_t kMinVectorItems = 8;        // channel vectors from which threads take whole vectors
 
 // The output indices of one axis cut into runs that read the same kernel taps inside the input.
 struct Segment {
@@ -142,9 +142,10 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
   const Axes a(spec_, input.shape());
   const int64_t channels = spec_.in_channels, lanes = kernels_->lanes;
   const int64_t padded = ceil_div(channels, lanes) * lanes, vectors = padded / lanes;
-  // Four or more channel vectors: one thread per vector, which sweeps whole segments (the rows of one
+  // Eight or more channel vectors: one thread per vector, which sweeps whole segments (the rows of one
   // vector stay in L1; partial sums per chunk of rows cost Xception's 240-channel 5x5 layer 2x).
-  // Fewer (mri.dw3d: 2): chunks of rectangles of about 256 pixels, all vectors each.
+  // Fewer (mri.dw3d: 2, MobileNetV2's 96 channels: 6): chunks of rectangles of about 256 pixels, all
+  // vectors each, which read whole pixels in order (one vector per sweep read 64 of every 384 bytes).
   const bool by_vector = vectors >= kMinVectorItems;
   const int64_t rectangle_rows = by_vector ? a.out[1] : std::max<int64_t>(1, kRectanglePixels / a.out[2]);
   // Rectangles (image, output depth, up to rectangle_rows rows x columns) with the taps they read inside

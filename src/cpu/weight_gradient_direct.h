@@ -10,7 +10,7 @@
 //     channel block, whose sums stay in registers. Each axis is cut into segments of output pixels
 //     reading the same taps inside the input (the border pixels of a 3-wide kernel are 2 segments, the
 //     rest one), so a call covers a (rows x columns) rectangle with every tap it lists inside the input:
-//     no padding is staged or multiplied. Threads take whole channel vectors (below 4 vectors, shape-fixed
+//     no padding is staged or multiplied. Threads take whole channel vectors (below 8 vectors, shape-fixed
 //     runs of rectangles with partial sums added in order).
 //   RowWeightGradient (`depthwise` channels_first, `few_channel`): vectorized along W. Per band of 16
 //     output rows the input rows it reads are staged padded (padding mode applied, zero rows for the
