@@ -47,23 +47,39 @@ testing::Problem random_wgrad_problem(std::mt19937& rng, Channels channels) {
   }
 }
 
-// `entry` on every ISA against the reference (exact) and 1 vs 2 threads (bit-identical).
+// `entry` on every ISA against the reference (exact) and 1 vs 2 threads (bit-identical); the bias gradient
+// too where the algorithm sums it (run once without it: the weights must not depend on it).
 ::testing::AssertionResult matches_reference(const cpu::WeightGradientEntry& entry, const testing::Problem& p,
                                              std::mt19937& rng) {
   const Tensor x = testing::random_tensor(p.input_shape, rng, true);
   const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
   const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
+  const Tensor expected_bias = reference::convolution_backward_bias(p.spec, dy);
   for (cpu::Isa isa : cpu::supported_isas()) {
     const auto algorithm = entry.create(p.spec, isa);
+    const bool bias = algorithm->sums_bias();
     Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
     Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-    algorithm->run(x.view(), dy.view(), one.data(), 1);
-    algorithm->run(x.view(), dy.view(), two.data(), 2);
+    Tensor plain(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+    Tensor bias_one(expected_bias.shape(), std::numeric_limits<float>::quiet_NaN());
+    Tensor bias_two(expected_bias.shape(), std::numeric_limits<float>::quiet_NaN());
+    algorithm->run(x.view(), dy.view(), one.data(), bias ? bias_one.data() : nullptr, 1);
+    algorithm->run(x.view(), dy.view(), two.data(), bias ? bias_two.data() : nullptr, 2);
+    algorithm->run(x.view(), dy.view(), plain.data(), nullptr, 2);
     if (const double difference = testing::max_abs_difference(one, expected); !(difference == 0.0))
       return ::testing::AssertionFailure() << algorithm->name() << " differs from the reference by " << difference
                                            << ": " << p.describe();
     if (!testing::bit_identical(one, two))
       return ::testing::AssertionFailure() << algorithm->name() << ": 1 and 2 threads differ: " << p.describe();
+    if (!testing::bit_identical(one, plain))
+      return ::testing::AssertionFailure() << algorithm->name() << ": the weights differ with and without the bias: "
+                                           << p.describe();
+    if (!bias) continue;
+    if (const double difference = testing::max_abs_difference(bias_one, expected_bias); !(difference == 0.0))
+      return ::testing::AssertionFailure() << algorithm->name() << "'s bias gradient differs from the reference by "
+                                           << difference << ": " << p.describe();
+    if (!testing::bit_identical(bias_one, bias_two))
+      return ::testing::AssertionFailure() << algorithm->name() << ": bias, 1 and 2 threads differ: " << p.describe();
   }
   return ::testing::AssertionSuccess();
 }
@@ -86,8 +102,9 @@ TEST(WeightGradientAlgorithms, DepthwiseMatchesReferenceExactly) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
   check_random_specs("depthwise", 250, kSeed + 10, [&](ConvSpec& s) {
-    // Up to 5 vectors of 16: threads split the channel vectors from 4 on, the rows below.
-    s.in_channels = s.out_channels = s.groups = pick(0, 2) == 0 ? pick(1, 4) : pick(5, 70);
+    // Up to 9 vectors of 16: threads split the channel vectors from 8 on, the rows below.
+    const int64_t kind = pick(0, 5);
+    s.in_channels = s.out_channels = s.groups = kind == 0 ? pick(1, 4) : kind == 5 ? pick(113, 140) : pick(5, 70);
     // Sometimes more taps than one call holds (28 on AVX-512, 13 on AVX2).
     if (pick(0, 4) == 0)
       for (int64_t& k : s.kernel) k = s.rank == 1 ? pick(20, 40) : s.rank == 2 ? pick(4, 7) : pick(3, 4);
@@ -126,8 +143,8 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
     const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
     Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
     Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-    gemm.run(x.view(), dy.view(), one.data(), 1);
-    gemm.run(x.view(), dy.view(), two.data(), 2);
+    gemm.run(x.view(), dy.view(), one.data(), nullptr, 1);
+    gemm.run(x.view(), dy.view(), two.data(), nullptr, 2);
     const double difference = testing::max_abs_difference(one, expected);
     if (difference != 0.0 || !testing::bit_identical(one, two))
       return ::testing::AssertionFailure() << gemm.details() << " block_bytes " << block_bytes << ": " << p.describe()

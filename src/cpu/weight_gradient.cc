@@ -653,7 +653,8 @@ std::string WeightGradient::details() const {
          ", each block's panels packed once";
 }
 
-void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
+void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float*,
+                         int threads) const {
   const Call call(*this, input, grad_output);
   const int64_t m_tiles = ceil_div(call.m, kernel_.mr);
   // [group][row][dc], rows (tap, gc) for channels_last and (gc, tap) for channels_first; K = 0 leaves zeros
