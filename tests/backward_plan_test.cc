@@ -55,7 +55,7 @@ Tensor run_weight_algorithm(const cpu::WeightGradientEntry& entry, const testing
                             const Tensor& dy, cpu::Isa isa, int threads) {
   const std::unique_ptr<cpu::WeightGradientAlgorithm> algorithm = entry.create(p.spec, isa);
   Tensor out(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-  algorithm->run(x.view(), dy.view(), out.data(), threads);
+  algorithm->run(x.view(), dy.view(), out.data(), nullptr, threads);
   return out;
 }
 

@@ -42,7 +42,7 @@ std::string message_of(const std::function<void()>& run) {
 
 TEST(ParallelFor, RunsEveryIterationOnceOnAnyThreadCount) {
   for (int threads : {1, 2, 3})
-    for (cpu::Schedule schedule : {cpu::Schedule::fixed, cpu::Schedule::dynamic}) {
+    for (cpu::Schedule schedule : {cpu::Schedule::guided, cpu::Schedule::dynamic}) {
       std::vector<std::atomic<int>> runs(1000);
       cpu::parallel_for(threads, 1000, schedule, [] { return 0; },
                         [&](int, int64_t i) { ++runs[static_cast<size_t>(i)]; });
@@ -70,7 +70,7 @@ TEST(ParallelFor, AFailingPerThreadStateReachesTheCaller) {
   const auto make_state = []() -> std::vector<float> { throw std::bad_alloc(); };
   std::atomic<int> ran{0};
   const auto count = [&](std::vector<float>&, int64_t) { ++ran; };
-  EXPECT_THROW(cpu::parallel_for(2, 100, cpu::Schedule::fixed, make_state, count), std::bad_alloc);
+  EXPECT_THROW(cpu::parallel_for(2, 100, cpu::Schedule::guided, make_state, count), std::bad_alloc);
   EXPECT_EQ(ran.load(), 0);
 }
 

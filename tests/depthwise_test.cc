@@ -154,6 +154,42 @@ TEST(DepthwiseConvolution, ChannelsLastReusesInputsAcrossWTaps) {
         }
 }
 
+// The channels_first rows kernel with overlapping rows (one D tap, H stride and dilation 1, kh 3 or 5: each
+// staged row loaded once for the kh output rows reading it): heights giving passes of 8, 4, 2 and 1 rows,
+// widths of 1-5 vectors with tails, kh != kw, a W stride and dilation, multipliers 1 and 2, 3D with one D
+// tap, zero and reflect padding; kh 7 and an H dilation of 2 take the plain tap loop beside them.
+TEST(DepthwiseConvolution, ChannelsFirstSharesStagedRowsAcrossKernelRows) {
+  std::mt19937 rng(kSeed + 7);
+  struct Case {
+    int rank;
+    int64_t kh, kw, height, width, stride_w, dilation_h, dilation_w, multiplier;
+    PaddingMode mode;
+  };
+  for (const Case& k : {Case{2, 5, 5, 28, 28, 1, 1, 1, 1, PaddingMode::zeros},
+                        Case{2, 3, 3, 31, 70, 1, 1, 1, 2, PaddingMode::zeros},
+                        Case{2, 5, 3, 15, 17, 2, 1, 1, 1, PaddingMode::reflect},
+                        Case{2, 3, 5, 9, 5, 1, 1, 2, 1, PaddingMode::zeros},
+                        Case{3, 5, 5, 11, 40, 1, 1, 1, 2, PaddingMode::zeros},
+                        Case{2, 7, 3, 20, 33, 1, 1, 1, 1, PaddingMode::zeros},
+                        Case{2, 3, 3, 20, 33, 1, 2, 1, 1, PaddingMode::zeros}}) {
+    const int64_t c = 3;
+    testing::Problem p;
+    p.spec = {.rank = k.rank, .in_channels = c, .out_channels = c * k.multiplier,
+              .kernel = k.rank == 3 ? std::vector<int64_t>{1, k.kh, k.kw} : std::vector<int64_t>{k.kh, k.kw},
+              .stride = k.rank == 3 ? std::vector<int64_t>{2, 1, k.stride_w} : std::vector<int64_t>{1, k.stride_w},
+              .dilation = k.rank == 3 ? std::vector<int64_t>{1, k.dilation_h, k.dilation_w}
+                                      : std::vector<int64_t>{k.dilation_h, k.dilation_w},
+              .padding = Padding::same(), .padding_mode = k.mode, .groups = c, .bias = true,
+              .layout = Layout::channels_first};
+    const Shape spatial = k.rank == 3 ? Shape{3, k.height, k.width} : Shape{k.height, k.width};
+    p.input_shape = make_activation_shape(p.spec, 2, c, spatial);
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::DepthwiseConvolution>(p, data, expected, 0.0, 1, 2))
+        << p.describe();
+  }
+}
+
 // Plans write outputs of any strides: channels_last depthwise in place (run_strided), channels_first
 // through a staging copy. The view holds every other pixel along each axis and the channels from the
 // second of a larger NaN-filled tensor; the cells between stay NaN.

@@ -245,6 +245,37 @@ TEST(GemmConvolution, ReadsStridedRowsInPlace) {
   }
 }
 
+// channels_first rows with 32+ channels per group and W stride 1 (1D, or 2D with one input row) read the
+// input in place, one pass per W tap, where every tap's vectors stay inside the row, and a staged copy of the
+// window elsewhere (padding cells filled in): random widths put tiles on both sides of that line, padding of
+// every mode at either end, remainders of every size.
+TEST(GemmConvolution, ShiftedRowReadsMatchTheReferenceExactly) {
+  std::mt19937 rng(kSeed + 3);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  const PaddingMode modes[] = {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate, PaddingMode::circular};
+  for (int trial = 0; trial < 60; ++trial) {
+    testing::Problem p;
+    const int rank = static_cast<int>(pick(1, 2));
+    const int64_t groups = pick(1, 2), kernel = pick(2, 7), dilation = pick(1, 3);
+    const int64_t width = pick(1, 260) + (kernel - 1) * dilation;
+    const int64_t pad = pick(0, 1) ? pick(0, kernel - 1) : 0;
+    const PaddingMode mode = pad > 0 ? modes[pick(0, 3)] : PaddingMode::zeros;
+    std::vector<int64_t> kernel_size(static_cast<size_t>(rank), 1), spatial(static_cast<size_t>(rank), 1);
+    kernel_size.back() = kernel;
+    spatial.back() = std::max(width, mode == PaddingMode::reflect ? pad + 1 : 1);
+    p.spec = {.rank = rank, .in_channels = groups * pick(32, 48), .out_channels = groups * pick(1, 40),
+              .kernel = kernel_size, .dilation = {dilation}, .padding = Padding::symmetric({pad}),
+              .padding_mode = mode, .groups = groups, .bias = pick(0, 1) == 1, .layout = Layout::channels_first};
+    // 2D: one input row, and sometimes H padding, whose extra output rows read the padding only.
+    if (rank == 2) p.spec.padding = Padding::explicit_pads({pick(0, 1) * pick(0, 1), pad}, {pick(0, 1) * pick(0, 1), pad});
+    if (rank == 2 && mode == PaddingMode::reflect) p.spec.padding = Padding::explicit_pads({0, pad}, {0, pad});
+    p.input_shape = make_activation_shape(p.spec, pick(1, 3), p.spec.in_channels, Shape(spatial.begin(), spatial.end()));
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0)) << "trial " << trial;
+  }
+}
+
 // Ties in padding go to the fewest operand loads per FMA: 1/MR + 2/NV channels_last (the weight panel is the
 // vector operand), 1/MR + 1/NV channels_first, except 1x1 stride-1 layers (the input read in place), which keep
 // the larger tile.

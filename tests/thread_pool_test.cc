@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <numeric>
@@ -54,6 +55,23 @@ TEST(ThreadPool, SeveralCallingThreadsEachGetEveryIterationOnce) {
   }
   for (std::thread& c : callers) c.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Guided hand-out: every iteration once, and a per-thread state only for a thread that got iterations (one
+// iteration: one state, whichever thread took it), over many short loops where pool threads often join late.
+TEST(ThreadPool, GuidedLoopsVisitEachOnceAndMakeStatesOnlyForThreadsThatWork) {
+  for (int round = 0; round < 2000; ++round) {
+    const int threads = 2 + round % 3;
+    const int64_t count = 1 + (round * 7919) % 97;
+    std::vector<std::atomic<int>> visits(static_cast<size_t>(count));
+    std::atomic<int> states{0};
+    cpu::parallel_for(
+        threads, count, cpu::Schedule::guided, [&] { return ++states; },
+        [&](int, int64_t i) { visits[static_cast<size_t>(i)].fetch_add(1); });
+    for (int64_t i = 0; i < count; ++i) ASSERT_EQ(visits[static_cast<size_t>(i)].load(), 1) << i << " of " << count;
+    ASSERT_LE(states.load(), std::min<int64_t>(threads, count)) << count;
+    ASSERT_GE(states.load(), 1);
+  }
 }
 
 TEST(ThreadPool, ThreadCountsBeyondTheCapAndTheItemsStillVisitEachOnce) {

@@ -47,23 +47,39 @@ testing::Problem random_wgrad_problem(std::mt19937& rng, Channels channels) {
   }
 }
 
-// `entry` on every ISA against the reference (exact) and 1 vs 2 threads (bit-identical).
+// `entry` on every ISA against the reference (exact) and 1 vs 2 threads (bit-identical); the bias gradient
+// too where the algorithm sums it (run once without it: the weights must not depend on it).
 ::testing::AssertionResult matches_reference(const cpu::WeightGradientEntry& entry, const testing::Problem& p,
                                              std::mt19937& rng) {
   const Tensor x = testing::random_tensor(p.input_shape, rng, true);
   const Tensor dy = testing::random_tensor(output_shape(p.spec, p.input_shape), rng, true);
   const Tensor expected = reference::convolution_backward_weights(p.spec, x, dy);
+  const Tensor expected_bias = reference::convolution_backward_bias(p.spec, dy);
   for (cpu::Isa isa : cpu::supported_isas()) {
     const auto algorithm = entry.create(p.spec, isa);
+    const bool bias = algorithm->sums_bias();
     Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
     Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-    algorithm->run(x.view(), dy.view(), one.data(), 1);
-    algorithm->run(x.view(), dy.view(), two.data(), 2);
+    Tensor plain(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
+    Tensor bias_one(expected_bias.shape(), std::numeric_limits<float>::quiet_NaN());
+    Tensor bias_two(expected_bias.shape(), std::numeric_limits<float>::quiet_NaN());
+    algorithm->run(x.view(), dy.view(), one.data(), bias ? bias_one.data() : nullptr, 1);
+    algorithm->run(x.view(), dy.view(), two.data(), bias ? bias_two.data() : nullptr, 2);
+    algorithm->run(x.view(), dy.view(), plain.data(), nullptr, 2);
     if (const double difference = testing::max_abs_difference(one, expected); !(difference == 0.0))
       return ::testing::AssertionFailure() << algorithm->name() << " differs from the reference by " << difference
                                            << ": " << p.describe();
     if (!testing::bit_identical(one, two))
       return ::testing::AssertionFailure() << algorithm->name() << ": 1 and 2 threads differ: " << p.describe();
+    if (!testing::bit_identical(one, plain))
+      return ::testing::AssertionFailure() << algorithm->name() << ": the weights differ with and without the bias: "
+                                           << p.describe();
+    if (!bias) continue;
+    if (const double difference = testing::max_abs_difference(bias_one, expected_bias); !(difference == 0.0))
+      return ::testing::AssertionFailure() << algorithm->name() << "'s bias gradient differs from the reference by "
+                                           << difference << ": " << p.describe();
+    if (!testing::bit_identical(bias_one, bias_two))
+      return ::testing::AssertionFailure() << algorithm->name() << ": bias, 1 and 2 threads differ: " << p.describe();
   }
   return ::testing::AssertionSuccess();
 }
@@ -86,8 +102,9 @@ TEST(WeightGradientAlgorithms, DepthwiseMatchesReferenceExactly) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
   check_random_specs("depthwise", 250, kSeed + 10, [&](ConvSpec& s) {
-    // Up to 5 vectors of 16: threads split the channel vectors from 4 on, the rows below.
-    s.in_channels = s.out_channels = s.groups = pick(0, 2) == 0 ? pick(1, 4) : pick(5, 70);
+    // Up to 9 vectors of 16: threads split the channel vectors from 8 on, the rows below.
+    const int64_t kind = pick(0, 5);
+    s.in_channels = s.out_channels = s.groups = kind == 0 ? pick(1, 4) : kind == 5 ? pick(113, 140) : pick(5, 70);
     // Sometimes more taps than one call holds (28 on AVX-512, 13 on AVX2).
     if (pick(0, 4) == 0)
       for (int64_t& k : s.kernel) k = s.rank == 1 ? pick(20, 40) : s.rank == 2 ? pick(4, 7) : pick(3, 4);
@@ -126,8 +143,8 @@ TEST(WeightGradientAlgorithms, GemmMatchesReferenceExactlyOnDepthwiseSpecs) {
     const cpu::WeightGradient gemm(p.spec, isa, block_bytes);
     Tensor one(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
     Tensor two(weight_shape(p.spec), std::numeric_limits<float>::quiet_NaN());
-    gemm.run(x.view(), dy.view(), one.data(), 1);
-    gemm.run(x.view(), dy.view(), two.data(), 2);
+    gemm.run(x.view(), dy.view(), one.data(), nullptr, 1);
+    gemm.run(x.view(), dy.view(), two.data(), nullptr, 2);
     const double difference = testing::max_abs_difference(one, expected);
     if (difference != 0.0 || !testing::bit_identical(one, two))
       return ::testing::AssertionFailure() << gemm.details() << " block_bytes " << block_bytes << ": " << p.describe()
@@ -202,7 +219,7 @@ TEST(WeightGradientAlgorithms, GemmBlockedReductionMatchesReferenceExactly) {
 // its pointwise layers (dy or x as
 // the rows, whichever is cheaper; both read in place channels_last), next to the layers that look alike
 // but take the other paths (W stride 5, 1x1 with padding or stride): odd sizes, dilation, asymmetric pads,
-// every padding mode, 1-3D, transposed, groups, flip; both layouts, several block sizes. Exact on integer
+// every padding mode, 1-3D, transposed, groups, flip, tiles of every width; both layouts, several block sizes. Exact on integer
 // data, every ISA, 1 and 2 threads bit-identical.
 TEST(WeightGradientAlgorithms, GemmShiftedViewsAndPointwiseMatchReferenceExactly) {
   std::mt19937 rng(kSeed + 17);
@@ -257,6 +274,10 @@ TEST(WeightGradientAlgorithms, GemmShiftedViewsAndPointwiseMatchReferenceExactly
       {{.rank = 1, .in_channels = 50, .out_channels = 3, .kernel = {1}}, {3, 50, 17}},
       {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .stride = {2}}, {1, 10, 9, 11}},
       {{.rank = 2, .in_channels = 10, .out_channels = 20, .kernel = {1}, .padding = pad1}, {1, 10, 5, 7}},
+      // channels_first widths of the grouped GEMM's table: 80 (ShuffleNet's groups), 112 and 16 D columns.
+      {{.rank = 2, .in_channels = 160, .out_channels = 160, .kernel = {1}, .groups = 2}, {1, 160, 5, 6}},
+      {{.rank = 1, .in_channels = 7, .out_channels = 112, .kernel = {3}, .padding = pad1}, {2, 7, 19}},
+      {{.rank = 2, .in_channels = 5, .out_channels = 16, .kernel = {3}}, {1, 5, 6, 21}},
   };
   for (const Case& c : cases)
     for (Layout layout : {Layout::channels_first, Layout::channels_last})

@@ -128,7 +128,7 @@ def main(argv=None):
         return 2
     threads = sorted({int(t) for t in options.threads.split(",")})
     results = []
-    print(f"{'model':20} {'thr':>3} {'convkit ms':>10} {'torch ms':>9} {'vs torch':>8}")
+    print(f"{'model':20} {'thr':>3} {'convkit ms':>10} {'torch ms':>9} {'vs torch':>8} {'page faults/step':>18}")
     for name, spec in _models(torch).items():
         if options.filter not in name:
             continue
@@ -145,8 +145,8 @@ def main(argv=None):
                 if impl == "convkit":
                     row["speedup_vs_torch"] = speedup
                 results.append(row)
-            print(f"{name:20} {count:3d} {timed[0]['median_ms']:10.3f} {timed[1]['median_ms']:9.3f} {speedup:7.2f}x",
-                  flush=True)
+            print(f"{name:20} {count:3d} {timed[0]['median_ms']:10.3f} {timed[1]['median_ms']:9.3f} {speedup:7.2f}x "
+                  f"{timed[0]['page_faults']:8.0f} /{timed[1]['page_faults']:6.0f}", flush=True)
     if options.json:
         with open(options.json, "w") as file:
             json.dump(dict(benchmark="training_step", torch=torch.__version__, results=results), file, indent=1)

@@ -52,21 +52,36 @@ class ThreadPool {
       const std::lock_guard lock(mutex_);
       task_ = task;
       active_ = workers;
-      pending_.store(workers - 1, std::memory_order_relaxed);
+      joined_ = 0;
+      closed_ = false;
+      finished_.store(0, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
       if (sleepers_ > 0) wake_.notify_all();
     }
     task(0);
-    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    // The task hands its work out as threads come (parallel_for), so once it returns here nothing is left
+    // to start: close the job and wait only for the threads that joined it. A thread still waking up --
+    // on a busy machine it may wait milliseconds for a core -- finds the job closed and skips it.
+    int joined = 0;
+    {
+      const std::lock_guard lock(mutex_);
+      closed_ = true;
+      joined = joined_;
+    }
+    const auto done = [&] { return finished_.load(std::memory_order_seq_cst) == joined; };
+    if (!spin_until(done)) {
       std::unique_lock lock(mutex_);
-      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+      caller_waiting_.store(true, std::memory_order_seq_cst);
+      done_.wait(lock, done);
+      caller_waiting_.store(false, std::memory_order_relaxed);
     }
     return true;
   }
 
  private:
-  // Pool thread `index` (1, 2, ...): waits for each new job, runs its share when index < the job's worker
-  // count. A thread that wakes late reads the current job and generation together, under the mutex.
+  // Pool thread `index` (1, 2, ...): waits for each new job and joins it when index < the job's worker
+  // count and the caller has not closed it yet. A thread that wakes late reads the current job and
+  // generation together, under the mutex.
   [[noreturn]] void work(int index, uint64_t seen) {
     for (;;) {
       const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
@@ -80,11 +95,17 @@ class ThreadPool {
       {
         const std::lock_guard lock(mutex_);
         seen = generation_.load(std::memory_order_acquire);
-        if (index < active_) task = task_;
+        if (index < active_ && !closed_) {
+          task = task_;
+          ++joined_;
+        }
       }
       if (!task) continue;
       (*task)(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Either the caller's wait sees this count or this thread sees it waiting (both seq_cst) and wakes it,
+      // under the mutex the caller holds until it sleeps.
+      finished_.fetch_add(1, std::memory_order_seq_cst);
+      if (caller_waiting_.load(std::memory_order_seq_cst)) {
         const std::lock_guard lock(mutex_);
         done_.notify_one();
       }
@@ -93,12 +114,15 @@ class ThreadPool {
 
   std::atomic<bool> busy_{false};  // set by the one caller running on the pool
   int started_ = 0;                // pool threads running: indices 1..started_
-  std::mutex mutex_;  // guards task_, active_, sleepers_ and the sleeping on wake_ and done_
+  std::mutex mutex_;  // guards task_, active_, joined_, closed_, sleepers_ and the sleeping on wake_ and done_
   std::condition_variable wake_, done_;
   std::atomic<uint64_t> generation_{0};  // one more per job
-  std::atomic<int> pending_{0};          // pool threads still running the current job
   std::optional<TaskRef> task_;
   int active_ = 0;
+  int joined_ = 0;       // pool threads that took the current job
+  bool closed_ = false;  // the caller has finished its part: no more joining
+  std::atomic<int> finished_{0};  // pool threads done with the current job
+  std::atomic<bool> caller_waiting_{false};
   int sleepers_ = 0;
 };
 

@@ -774,8 +774,10 @@ void BackwardWeightsPlan::run(ConstTensorView input, ConstTensorView grad_output
   float* w = grad_weight.is_contiguous() ? grad_weight.data() : weight_out.data();
   float* b = !grad_bias ? nullptr : grad_bias->is_contiguous() ? grad_bias->data() : bias_out.data();
   const ConstTensorView dy_view = grad_output.is_contiguous() ? grad_output : dy.view();
-  impl_->algorithm->run(input.is_contiguous() ? input : x.view(), dy_view, w, threads_of(impl_->options));
-  if (b) bias_gradient(spec, dy_view, b);
+  const bool summed = b && impl_->algorithm->sums_bias();
+  impl_->algorithm->run(input.is_contiguous() ? input : x.view(), dy_view, w, summed ? b : nullptr,
+                        threads_of(impl_->options));
+  if (b && !summed) bias_gradient(spec, dy_view, b);
   if (!grad_weight.is_contiguous()) copy_elements(weight_out.view(), grad_weight);
   if (grad_bias && !grad_bias->is_contiguous()) copy_elements(bias_out.view(), *grad_bias);
 }

@@ -374,6 +374,8 @@ struct DepthwiseConvolution::Call {
     args.kw = ks[2];
     args.width = out[2];
     args.y_step = out[2];
+    // The kernel rows are consecutive staged rows, as are the output rows' first ones (xs below).
+    args.rows_overlap = ks[0] == 1 && stride[1] == 1 && dilation[1] == 1;
     for (int64_t step = first; step < last;) {
       const auto [od, oh0] = row_at(step);
       const int64_t tile = oh0 / kRowTile, rows = std::min({last - step, out[1] - oh0, kRowTile - oh0 % kRowTile});

@@ -60,6 +60,9 @@ struct ChannelsFirstRows {
   float bias = 0.0f;
   float* y = nullptr;  // output row r at y + r * y_step
   int64_t y_step = 0;
+  // Set when x[k] = x[0] + k * row_step for every kernel row (one D tap, H stride and dilation 1): staged
+  // row i then serves output rows i - k, and the kernel loads it once for all of them (3 or 5 kernel rows).
+  bool rows_overlap = false;
 };
 
 struct DepthwiseKernels {

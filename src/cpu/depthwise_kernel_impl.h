@@ -214,6 +214,22 @@ void channels_last_pixels(const ChannelsLastPixels& a) {
 template <class V>
 constexpr int kRowAccumulators = V::kRegisters >= 32 ? 16 : 8;
 
+// Stores R rows from row r0 x B vectors from column j (`n` columns in all).
+template <class V, int R, int B>
+[[gnu::always_inline]] inline void store_rows(const ChannelsFirstRows& a, int64_t r0, int64_t j, int64_t n,
+                                             const typename V::Reg (&acc)[R][B]) {
+  constexpr int64_t L = V::kLanes;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) {
+      float* y = a.y + (r0 + r) * a.y_step + j + b * L;
+      const int64_t left = n - b * L;
+      if (left >= L) V::store(y, acc[r][b]);
+      else V::store_partial(y, left, acc[r][b]);
+    }
+}
+
 // R rows from row r0 x B vectors from column j (the last vector may be partial: `n` columns in all).
 template <class V, int R, int B>
 void channels_first_block(const ChannelsFirstRows& a, int64_t r0, int64_t j, int64_t n) {
@@ -236,15 +252,51 @@ void channels_first_block(const ChannelsFirstRows& a, int64_t r0, int64_t j, int
         for (int b = 0; b < B; ++b) acc[r][b] = V::fma(V::load(xq + r * a.row_step + b * L), w, acc[r][b]);
     }
   }
+  store_rows<V, R, B>(a, r0, j, n, acc);
+}
+
+// The same for rows_overlap with K kernel rows: per W tap, the K weights of the column in registers and
+// each of the R + K - 1 staged rows loaded once for the (up to) K output rows that read it, instead of
+// one load per FMA (xception's 5x5 on 28-wide rows was bound by those loads). Each output adds its taps
+// W tap by W tap, kernel rows inner.
+template <class V, int R, int B, int K>
+void channels_first_block_overlap(const ChannelsFirstRows& a, int64_t r0, int64_t j, int64_t n) {
+  using Reg = typename V::Reg;
+  constexpr int64_t L = V::kLanes;
+  Reg acc[R][B];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int b = 0; b < B; ++b) {
-      float* y = a.y + (r0 + r) * a.y_step + j + b * L;
-      const int64_t left = n - b * L;
-      if (left >= L) V::store(y, acc[r][b]);
-      else V::store_partial(y, left, acc[r][b]);
-    }
+    for (int b = 0; b < B; ++b) acc[r][b] = V::set1(a.bias);
+  const float* x = a.x[0] + r0 * a.row_step + j;
+  for (int64_t q = 0; q < a.kw; ++q) {
+    Reg w[K];
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) w[k] = V::set1(a.w[k * a.kw + q]);
+    const float* xq = x + a.offset[q];
+#pragma GCC unroll 16
+    for (int i = 0; i < R + K - 1; ++i)
+#pragma GCC unroll 4
+      for (int b = 0; b < B; ++b) {
+        Reg v = V::load(xq + i * a.row_step + b * L);
+        if constexpr (!__is_class(Reg)) asm("" : "+v"(v));  // one load, not one per FMA (see above)
+#pragma GCC unroll 8
+        for (int k = 0; k < K; ++k)
+          if (i - k >= 0 && i - k < R) acc[i - k][b] = V::fma(v, w[k], acc[i - k][b]);
+      }
+  }
+  store_rows<V, R, B>(a, r0, j, n, acc);
+}
+
+// channels_first_block, or its rows_overlap form for 3 and 5 kernel rows where the weights fit the
+// registers beside the accumulators.
+template <class V, int R, int B>
+void channels_first_rows_block(const ChannelsFirstRows& a, int64_t r0, int64_t j, int64_t n) {
+  if constexpr (R >= 2 && R * B + 5 + B <= V::kRegisters) {
+    if (a.rows_overlap && a.kernel_rows == 5) return channels_first_block_overlap<V, R, B, 5>(a, r0, j, n);
+    if (a.rows_overlap && a.kernel_rows == 3) return channels_first_block_overlap<V, R, B, 3>(a, r0, j, n);
+  }
+  channels_first_block<V, R, B>(a, r0, j, n);
 }
 
 // R rows from r0 in blocks of 4 vectors; the last 1 to 4 vectors (partial or not) in one block. Blocks
@@ -255,12 +307,12 @@ void channels_first_pass(const ChannelsFirstRows& a, int64_t r0) {
   constexpr int kMaxBlock = std::min(4, kRowAccumulators<V> / R);
   int64_t j = 0;
   if constexpr (kMaxBlock == 4)
-    for (; a.width - j > 4 * L; j += 4 * L) channels_first_block<V, R, 4>(a, r0, j, 4 * L);
+    for (; a.width - j > 4 * L; j += 4 * L) channels_first_rows_block<V, R, 4>(a, r0, j, 4 * L);
   switch ((a.width - j + L - 1) / L) {
-    case 4: if constexpr (kMaxBlock >= 4) channels_first_block<V, R, 4>(a, r0, j, a.width - j); break;
-    case 3: if constexpr (kMaxBlock >= 3) channels_first_block<V, R, 3>(a, r0, j, a.width - j); break;
-    case 2: if constexpr (kMaxBlock >= 2) channels_first_block<V, R, 2>(a, r0, j, a.width - j); break;
-    default: channels_first_block<V, R, 1>(a, r0, j, a.width - j);
+    case 4: if constexpr (kMaxBlock >= 4) channels_first_rows_block<V, R, 4>(a, r0, j, a.width - j); break;
+    case 3: if constexpr (kMaxBlock >= 3) channels_first_rows_block<V, R, 3>(a, r0, j, a.width - j); break;
+    case 2: if constexpr (kMaxBlock >= 2) channels_first_rows_block<V, R, 2>(a, r0, j, a.width - j); break;
+    default: channels_first_rows_block<V, R, 1>(a, r0, j, a.width - j);
   }
 }
 

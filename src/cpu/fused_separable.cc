@@ -97,7 +97,7 @@ void FusedSeparable::run(ConstTensorView input, float* output, int threads) cons
   if (batch * out_pixels * mid * (taps + cout) < kSerialMacs) threads = 1;
   using Runner = DepthwiseConvolution::BlockRunner;  // one per thread
   const auto make_runner = [&] { return Runner(depthwise_, input.shape()); };
-  parallel_for(threads, items, Schedule::fixed, make_runner, [&](Runner& runner, int64_t item) {
+  parallel_for(threads, items, Schedule::guided, make_runner, [&](Runner& runner, int64_t item) {
     thread_local std::vector<float> block_buffer;
     float* block = scratch(block_buffer, block_floats);
     const int64_t n = item / b.row_blocks, first_row = item % b.row_blocks * b.rows;

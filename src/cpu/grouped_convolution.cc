@@ -238,7 +238,7 @@ void GroupedConvolution::run(ConstTensorView input, float* output, int threads) 
   const int64_t block_rows = ceil_div(rows, row_blocks);
   const int64_t items = others * row_blocks;
   const auto make_cache = [] { return Call::RowCache(); };
-  parallel_for(threads, items, Schedule::fixed, make_cache, [&](Call::RowCache& cache, int64_t i) {
+  parallel_for(threads, items, Schedule::guided, make_cache, [&](Call::RowCache& cache, int64_t i) {
     const int64_t v = i % vectors_, chunk = i / vectors_ % call.chunks;
     const int64_t block = i / (vectors_ * call.chunks) % row_blocks, n = i / (vectors_ * call.chunks * row_blocks);
     const int64_t row0 = block * block_rows;

@@ -170,7 +170,7 @@ void GroupedGemmConvolution::run(ConstTensorView input, float* output, int threa
   // Each output element is computed by one tile in one fixed order: the result does not depend on `threads`.
   const int64_t items = input.dim(0) * call.blocks;
   using Rows = std::array<std::vector<const float*>, 2>;  // the block's rows, a tile's rows
-  parallel_for(call.threads, items, Schedule::fixed, [] { return Rows(); }, [&](Rows& rows, int64_t i) {
+  parallel_for(call.threads, items, Schedule::guided, [] { return Rows(); }, [&](Rows& rows, int64_t i) {
     call.item(i / call.blocks, i % call.blocks, rows[0], rows[1]);
   });
 }

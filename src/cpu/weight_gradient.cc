@@ -69,22 +69,31 @@ WeightGradient::WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_byte
     : spec_(spec), groups_(spec.groups) {
   const int64_t in_g = spec.in_channels / spec.groups, out_g = spec.out_channels / spec.groups;
   const bool channels_first = spec.layout == Layout::channels_first;
-  // The kernel whose NR pads `columns` D channels per group least: indirect (A through row pointers) for
-  // channels_first, packed for channels_last.
-  auto kernel_for = [&](int64_t columns) {
-    return best_tile_kernel(isa_kernels(isa).tiles, channels_first, true, columns);
-  };
-  // A pointwise layer reads x and dy alike, so either can be the rows: the cheaper orientation (mobilenetv2.pw1x1
-  // channels_last, 144 -> 24: dy's 24 columns filled 3/4 of a 32-wide tile, x's 144 fill 8x48 tiles exactly).
-  swapped_ = pointwise_spec(spec) && orientation_cost(kernel_for(in_g), out_g, in_g, channels_first) <
-                                         orientation_cost(kernel_for(out_g), in_g, out_g, channels_first);
-  const bool dy_gathered = spec.transposed || swapped_;
-  gathered_g_ = dy_gathered ? out_g : in_g;
-  direct_g_ = dy_gathered ? in_g : out_g;
   const std::vector<int64_t> kernel = per_axis(spec.kernel, spec.rank, 1, "kernel");
   for (int axis = 0; axis < spec.rank; ++axis) kernel_size_[slot(spec.rank, axis)] = kernel[at(axis)];
   taps_ = kernel_size_[0] * kernel_size_[1] * kernel_size_[2];
-  kernel_ = kernel_for(direct_g_);
+  // The kernel for a GEMM of `rows` (taps x G channels) by `columns` (D channels): indirect (A through row
+  // pointers) channels_first, from the grouped GEMM's table, which adds widths for 16, 80 and 112 columns
+  // (shufflenet's 80 channels per group padded to 96 in 14x32 tiles); packed channels_last. The one whose NR
+  // pads the columns least, unless another's padded rows x columns grid is over 10% smaller: a short layer's
+  // few rows waste most of a tall tile (accelerometer, 3 channels x 5 taps = 15 rows: 14x32 computed 28 of
+  // them; 6x64: 0.66-0.74x -> 0.78-0.84x oneDNN channels_first, 0.90-1.00x -> 1.19-1.26x channels_last).
+  auto kernel_for = [&](int64_t rows, int64_t columns) {
+    const auto& tiles = channels_first ? isa_kernels(isa).grouped_gemm_tiles : isa_kernels(isa).tiles;
+    const auto area = [&](const TileKernel& k) { return ceil_div(rows, k.mr) * k.mr * ceil_div(columns, k.nr) * k.nr; };
+    TileKernel best = best_tile_kernel(tiles, channels_first, true, columns);
+    for (const TileKernel& k : tiles)
+      if (k.indirect == channels_first && area(k) * 10 < area(best) * 9) best = k;
+    return best;
+  };
+  // A pointwise layer reads x and dy alike, so either can be the rows: the cheaper orientation (mobilenetv2.pw1x1
+  // channels_last, 144 -> 24: dy's 24 columns filled 3/4 of a 32-wide tile, x's 144 fill 8x48 tiles exactly).
+  swapped_ = pointwise_spec(spec) && orientation_cost(kernel_for(out_g, in_g), out_g, in_g, channels_first) <
+                                         orientation_cost(kernel_for(in_g, out_g), in_g, out_g, channels_first);
+  const bool dy_gathered = spec.transposed || swapped_;
+  gathered_g_ = dy_gathered ? out_g : in_g;
+  direct_g_ = dy_gathered ? in_g : out_g;
+  kernel_ = kernel_for(taps_ * gathered_g_, direct_g_);
   // A K block's D panels (all of the group's, packed or read in place), the G pixels its A tiles gather
   // from (about one per reduction index and channel) and one A tile fill the budget.
   const int64_t floats_per_k = ceil_div(direct_g_, kernel_.nr) * kernel_.nr + gathered_g_ + kernel_.mr;
@@ -644,7 +653,8 @@ std::string WeightGradient::details() const {
          ", each block's panels packed once";
 }
 
-void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const {
+void WeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float*,
+                         int threads) const {
   const Call call(*this, input, grad_output);
   const int64_t m_tiles = ceil_div(call.m, kernel_.mr);
   // [group][row][dc], rows (tap, gc) for channels_last and (gc, tap) for channels_first; K = 0 leaves zeros

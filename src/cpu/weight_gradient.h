@@ -46,7 +46,8 @@ class WeightGradient final : public WeightGradientAlgorithm {
   // small one to split short reductions into several blocks).
   WeightGradient(const ConvSpec& spec, Isa isa, int64_t block_bytes = 0);
 
-  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
+  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
+           int threads) const override;
   std::string name() const override;
   std::string details() const override;
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;

@@ -15,13 +15,19 @@
 
 namespace convkit::cpu {
 
-// dL/dw of one spec. The bias gradient is the plan's (one sum over grad_output for every algorithm).
+// dL/dw of one spec, and dL/db (dy summed over batch and pixels) where the algorithm sums it in its own pass
+// over dy (sums_bias); the plan sums dy for the others.
 class WeightGradientAlgorithm {
  public:
   virtual ~WeightGradientAlgorithm() = default;
   // `input` and `grad_output` contiguous in the spec's layout, shapes checked by the plan; `grad_weight`
-  // contiguous weight_shape(spec). The result must not depend on `threads`.
-  virtual void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const = 0;
+  // contiguous weight_shape(spec); `grad_bias` null, or (sums_bias() only) out_channels floats. The
+  // result must not depend on `threads`.
+  virtual void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
+                   int threads) const = 0;
+  // Whether run() computes the bias gradient too, from the dy vectors its kernels load anyway (a bias
+  // sum of its own reads dy from memory once more: a third of the traffic of a depthwise layer).
+  virtual bool sums_bias() const { return false; }
   // The kernel, e.g. "gemm.avx512.14x32-indirect" (family.isa.tile: isa.h kernel_name).
   virtual std::string name() const = 0;
   // One line for BackwardWeightsPlan::explain: what it does for this spec.

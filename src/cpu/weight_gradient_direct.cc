@@ -101,10 +101,10 @@ std::string ChannelVectorWeightGradient::details() const {
 std::size_t ChannelVectorWeightGradient::workspace_bytes(const Shape& input_shape, int) const {
   const Axes a(spec_, input_shape);
   const int64_t lanes = kernels_->lanes, padded = ceil_div(spec_.in_channels, lanes) * lanes;
-  // The partial sums, and per (image, output depth) at most (2k + 1 + pixels / 256) H x (2k + 1) W rectangles
-  // with their taps.
+  // The partial sums (weights in float, bias in double), and per (image, output depth) at most
+  // (2k + 1 + pixels / 256) H x (2k + 1) W rectangles with their taps.
   const int64_t rectangles = a.batch * a.out[0] * (2 * a.k[1] + 1 + a.out[1] * a.out[2] / 256) * (2 * a.k[2] + 1);
-  return static_cast<std::size_t>(16 * taps_ * padded * 4 + rectangles * (5 + 2 * taps_) * 8);
+  return static_cast<std::size_t>(16 * taps_ * padded * 4 + 16 * padded * 8 + rectangles * (5 + 2 * taps_) * 8);
 }
 
 namespace {
@@ -113,7 +113,7 @@ namespace {
 // calls of the border columns (one column each) still get several rows.
 constexpr int64_t kRectanglePixels = 256;
 constexpr int64_t kChannelVectorChunks = 16;  // runs of rectangles the reduction is split into
-constexpr int64_t kMinVectorItems = 4;        // channel vectors from which threads take whole vectors
+constexpr int64_t kMinVectorItems = 8;        // channel vectors from which threads take whole vectors
 
 // The output indices of one axis cut into runs that read the same kernel taps inside the input.
 struct Segment {
@@ -138,13 +138,14 @@ std::vector<Segment> segments(const Axes& a, size_t i) {
 }  // namespace
 
 void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight,
-                                      int threads) const {
+                                      float* grad_bias, int threads) const {
   const Axes a(spec_, input.shape());
   const int64_t channels = spec_.in_channels, lanes = kernels_->lanes;
   const int64_t padded = ceil_div(channels, lanes) * lanes, vectors = padded / lanes;
-  // Four or more channel vectors: one thread per vector, which sweeps whole segments (the rows of one
+  // Eight or more channel vectors: one thread per vector, which sweeps whole segments (the rows of one
   // vector stay in L1; partial sums per chunk of rows cost Xception's 240-channel 5x5 layer 2x).
-  // Fewer (mri.dw3d: 2): chunks of rectangles of about 256 pixels, all vectors each.
+  // Fewer (mri.dw3d: 2, MobileNetV2's 96 channels: 6): chunks of rectangles of about 256 pixels, all
+  // vectors each, which read whole pixels in order (one vector per sweep read 64 of every 384 bytes).
   const bool by_vector = vectors >= kMinVectorItems;
   const int64_t rectangle_rows = by_vector ? a.out[1] : std::max<int64_t>(1, kRectanglePixels / a.out[2]);
   // Rectangles (image, output depth, up to rectangle_rows rows x columns) with the taps they read inside
@@ -154,6 +155,7 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
     int64_t rows, columns, dy_offset, first_tap, tap_count;
   };
   std::vector<Rectangle> rectangles;
+  std::vector<Rectangle> untapped;  // pixels whose taps all read padding: they reach the bias alone
   std::vector<int64_t> tap_index, x_offset;
   const std::vector<Segment> seg_d = segments(a, 0), seg_h = segments(a, 1), seg_w = segments(a, 2);
   for (int64_t n = 0; n < a.batch; ++n)
@@ -175,8 +177,8 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
                     x_offset.push_back((((n * a.in[0] + id) * a.in[1] + ih) * a.in[2] + iw) * channels);
                   }
               r.tap_count = static_cast<int64_t>(tap_index.size()) - r.first_tap;
-              if (r.tap_count > 0 && r.columns > 0) rectangles.push_back(r);
-              else tap_index.resize(at(r.first_tap)), x_offset.resize(at(r.first_tap));
+              if (r.tap_count > 0) rectangles.push_back(r);
+              else untapped.push_back(r);
             }
 
   // Items: channel vectors, or a fixed number of runs of consecutive rectangles (the shapes decide it,
@@ -186,12 +188,16 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
   const int64_t items = by_vector ? vectors : std::clamp<int64_t>(count, 1, kChannelVectorChunks);
   const int64_t partials = by_vector ? 1 : items;
   std::vector<float> partial(at(partials * taps_ * padded), 0.0f);
+  // The bias gradient's partial sums (per item, as the weights'), from the kernel calls of each
+  // rectangle's first tap chunk.
+  std::vector<double> dy_sums(grad_bias ? at(partials * padded) : 0, 0.0);
   if (a.batch * a.out_pixels() * channels * taps_ < kSerialMacs) threads = 1;
   const int64_t most = kernels_->max_taps[0];
   const float* x = input.data();
   const float* dy = grad_output.data();
   parallel_for(threads, items, [&](int64_t item) {
     float* sums = partial.data() + (by_vector ? 0 : item * taps_ * padded);
+    double* item_dy_sums = grad_bias ? dy_sums.data() + (by_vector ? 0 : item * padded) : nullptr;
     std::array<const float*, 28> xs;
     std::array<float*, 28> acc;
     const float* dy_c;
@@ -222,6 +228,7 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
             acc[at(t - t0)] = sums + tap_index[at(r.first_tap + t)] * padded + c;
           }
           args.taps = t1 - t0;
+          args.dy_sums = item_dy_sums && chunk == 0 ? item_dy_sums + c : nullptr;
           kernels_->rows(args);
         }
       }
@@ -234,6 +241,16 @@ void ChannelVectorWeightGradient::run(ConstTensorView input, ConstTensorView gra
       for (int64_t item = 0; item < partials; ++item) total += partial[at((item * taps_ + tap) * padded + c)];
       grad_weight[index(c, 0, tap)] = total;
     }
+  if (!grad_bias) return;
+  for (int64_t c = 0; c < channels; ++c) {
+    double total = 0.0;
+    for (int64_t item = 0; item < partials; ++item) total += dy_sums[at(item * padded + c)];
+    for (const Rectangle& r : untapped)
+      for (int64_t row = 0; row < r.rows; ++row)
+        for (int64_t column = 0; column < r.columns; ++column)
+          total += dy[r.dy_offset + (row * a.out[2] + column) * channels + c];
+    grad_bias[c] = static_cast<float>(total);
+  }
 }
 
 // --- RowWeightGradient ---
@@ -337,10 +354,11 @@ struct RowWeightGradient::Call {
   int64_t dy_stage_floats() const { return last ? wg.out_g_ * band_rows * a.out[2] : 0; }
 
   // Band b (image, output depth, block of rows) of group g: stages its input rows and adds its sums into
-  // `sums` ([o][c * taps + tap][lane]).
+  // `sums` ([o][c * taps + tap][lane]) and, unless null (one output channel per group), its dy's into
+  // `dy_sums` ([lane]).
   // `src`: row_pointers() pointers of workspace.
   void band(int64_t g, int64_t b, const float* x, const float* dy, float* stage, float* dy_stage, const float** src,
-            float* sums) const {
+            float* sums, double* dy_sums) const {
     const ConvSpec& spec = wg.spec_;
     const int64_t n = b / (a.out[0] * bands_per_plane), od = b / bands_per_plane % a.out[0];
     const int64_t oh0 = b % bands_per_plane * kBandRows, rows = std::min(kBandRows, a.out[1] - oh0);
@@ -423,19 +441,22 @@ struct RowWeightGradient::Call {
         for (int64_t t = t0; t < t1; ++t) xs[at(t - t0)] = stage + pair_offset[at(t)];
         for (int64_t o = o0; o < o1; ++o)
           for (int64_t t = t0; t < t1; ++t) acc[at((o - o0) * args.taps + t - t0)] = sums + (o * pairs + t) * lanes;
+        args.dy_sums = tc == 0 ? dy_sums : nullptr;
         wg.kernels_->rows(args);
       }
     }
   }
 };
 
-void RowWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight,
+void RowWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
                             int threads) const {
   const Call call(*this, input.shape());
   const int64_t groups = spec_.groups, lanes = kernels_->lanes;
   const int64_t item_floats = call.slots * lanes;
   // [group][chunk][o][c * taps + tap][lane]: each chunk's partial sums, added up in order below.
   std::vector<float> sums(at(groups * call.chunks * item_floats), 0.0f);
+  // [group][chunk][lane]: the bias gradient's partial sums (one output channel per group).
+  std::vector<double> dy_sums(grad_bias ? at(groups * call.chunks * lanes) : 0, 0.0);
   if (call.a.batch * call.a.out_pixels() * spec_.out_channels * in_g_ * taps_ < kSerialMacs) threads = 1;
   struct Buffers {
     std::vector<float> stage, dy_stage;
@@ -451,7 +472,8 @@ void RowWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, 
                  const float** rows = scratch(buffers.rows, call.row_pointers());
                  const int64_t b1 = chunk_begin(chunk + 1, call.bands, call.chunks);
                  for (int64_t b = chunk_begin(chunk, call.bands, call.chunks); b < b1; ++b)
-                   call.band(g, b, x, dy, stage, dy_stage, rows, sums.data() + item * item_floats);
+                   call.band(g, b, x, dy, stage, dy_stage, rows, sums.data() + item * item_floats,
+                             grad_bias ? dy_sums.data() + item * lanes : nullptr);
                });
   const WeightIndex index(spec_);
   const int64_t pairs = in_g_ * taps_;
@@ -465,13 +487,20 @@ void RowWeightGradient::run(ConstTensorView input, ConstTensorView grad_output, 
         }
         grad_weight[index(g * out_g_ + o, pair / taps_, pair % taps_)] = total;
       }
+  if (!grad_bias) return;
+  for (int64_t g = 0; g < groups; ++g) {
+    double total = 0.0;
+    for (int64_t k = 0; k < call.chunks * lanes; ++k) total += dy_sums[at(g * call.chunks * lanes + k)];
+    grad_bias[g] = static_cast<float>(total);
+  }
 }
 
 std::size_t RowWeightGradient::workspace_bytes(const Shape& input_shape, int threads) const {
   const Call call(*this, input_shape);
   const int64_t floats = spec_.groups * call.chunks * call.slots * kernels_->lanes +
                          threads * (call.stage_floats() + call.dy_stage_floats());
-  return static_cast<std::size_t>(floats) * sizeof(float);
+  const int64_t bias_doubles = sums_bias() ? spec_.groups * call.chunks * kernels_->lanes : 0;
+  return static_cast<std::size_t>(floats) * sizeof(float) + static_cast<std::size_t>(bias_doubles) * sizeof(double);
 }
 
 }  // namespace convkit::cpu

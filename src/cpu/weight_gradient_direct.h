@@ -10,7 +10,7 @@
 //     channel block, whose sums stay in registers. Each axis is cut into segments of output pixels
 //     reading the same taps inside the input (the border pixels of a 3-wide kernel are 2 segments, the
 //     rest one), so a call covers a (rows x columns) rectangle with every tap it lists inside the input:
-//     no padding is staged or multiplied. Threads take whole channel vectors (below 4 vectors, shape-fixed
+//     no padding is staged or multiplied. Threads take whole channel vectors (below 8 vectors, shape-fixed
 //     runs of rectangles with partial sums added in order).
 //   RowWeightGradient (`depthwise` channels_first, `few_channel`): vectorized along W. Per band of 16
 //     output rows the input rows it reads are staged padded (padding mode applied, zero rows for the
@@ -18,7 +18,8 @@
 //     each call sums up to 4 output channels x up to 28 (input channel, tap) pairs over the band. The
 //     reduction is split into a fixed number of chunks of bands per group (independent of the thread
 //     count), whose partial sums are added in order at the end.
-// Both give identical bits for every thread count.
+// Both give identical bits for every thread count, and sum the bias gradient in the same pass (one output
+// channel per group): each kernel call adds its dy vectors in float, the calls' sums are added in double.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,9 @@ class ChannelVectorWeightGradient final : public WeightGradientAlgorithm {
   static std::string cannot(const ConvSpec& spec);
   ChannelVectorWeightGradient(const ConvSpec& spec, Isa isa);
 
-  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
+  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
+           int threads) const override;
+  bool sums_bias() const override { return true; }
   std::string name() const override;
   std::string details() const override;
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;
@@ -53,7 +56,9 @@ class RowWeightGradient final : public WeightGradientAlgorithm {
   // family: the table entry it serves (few_channel, or depthwise in channels_first), its name's first part.
   RowWeightGradient(const ConvSpec& spec, Isa isa, std::string_view family);
 
-  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, int threads) const override;
+  void run(ConstTensorView input, ConstTensorView grad_output, float* grad_weight, float* grad_bias,
+           int threads) const override;
+  bool sums_bias() const override { return out_g_ == 1; }  // the kernel sums dy for one output
   std::string name() const override;
   std::string details() const override;
   std::size_t workspace_bytes(const Shape& input_shape, int threads) const override;

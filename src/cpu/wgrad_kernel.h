@@ -4,7 +4,11 @@
 //   acc[o * taps + t][l] += sum over rows r, steps i of
 //       dy[o][r * dy_row_step + i * dy_step + l] * x[t][r * x_row_step + i * x_step + l]
 //
-// with all `outputs` x `taps` sums in registers for the whole call. Vectorized along the channels
+// with all `outputs` x `taps` sums in registers for the whole call; with one output, optionally also
+//
+//   dy_sums[l] += sum over rows r, steps i of dy[0][r * dy_row_step + i * dy_step + l]
+//
+// (a float sum per call, added in double: the bias gradient in the same pass over dy). Vectorized along the channels
 // (channels_last depthwise: a step is one pixel, the lanes its channels, the sums per lane are the result)
 // or along W (staged rows: a step is one vector of consecutive pixels, the caller adds up the lanes).
 // Each dy vector feeds `taps` FMAs and each x vector `outputs` of them. Kernels are named by
@@ -26,6 +30,7 @@ struct WgradRows {
   int64_t steps = 0, x_step = 0, dy_step = 0;
   // Lanes every step reads (<= L) and the last step reads (<= lanes); the others read as zero.
   int64_t lanes = 0, last_lanes = 0;
+  double* dy_sums = nullptr;  // outputs == 1 only: L doubles, or null (no sums of dy)
 };
 
 inline constexpr int kMaxWgradOutputs = 4;
@@ -33,7 +38,8 @@ inline constexpr int kMaxWgradOutputs = 4;
 struct WgradKernels {
   Isa isa;
   int lanes;
-  // The most taps one call may have for 1..kMaxWgradOutputs outputs (the sums must fit the registers).
+  // The most taps one call may have for 1..kMaxWgradOutputs outputs (the sums must fit the registers; one
+  // output keeps a register for dy_sums).
   int max_taps[kMaxWgradOutputs];
   // Any 1 <= outputs <= kMaxWgradOutputs and 1 <= taps <= max_taps[outputs - 1].
   void (*rows)(const WgradRows&);

@@ -15,11 +15,12 @@
 
 namespace convkit::cpu {
 
-// fixed: thread t runs the t-th of `threads` contiguous blocks of equal size (the first count % threads
-// one longer, as OpenMP's schedule(static)), the same on every run; dynamic: iterations handed out one at
-// a time as threads become free, for items of uneven cost whose results do not depend on which thread
-// computes them.
-enum class Schedule { fixed, dynamic };
+// guided: iterations handed out in contiguous chunks of (iterations left) / (2 x threads), at least one
+// (OpenMP's schedule(guided)): few hand-outs, neighbouring iterations on one thread, and no thread waited
+// for -- a thread the OS has descheduled (a busy machine, another process's threads) or that wakes late
+// holds at most its current chunk, the others take the rest. dynamic: one iteration at a time, for items
+// of uneven cost. Either way the results may not depend on which thread computes what.
+enum class Schedule { guided, dynamic };
 
 // The first exception thrown by the calls run() makes, possibly from several threads.
 class FirstError {
@@ -59,30 +60,33 @@ void parallel_for(int threads, int64_t count, Schedule schedule, MakeState make_
   if (workers <= 1) return run_inline();
   FirstError error;
   std::atomic<int64_t> next{0};
-  auto share = [&](int worker) {
-    std::optional<decltype(make_state())> state;
-    error.run([&] { state.emplace(make_state()); });
-    if (!state) return;
-    if (schedule == Schedule::dynamic) {
-      for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < count;
-           i = next.fetch_add(1, std::memory_order_relaxed))
-        error.run([&] { body(*state, i); });
-      return;
+  // The next chunk [begin, end), or begin >= count when none is left. `next` may pass count by the chunks
+  // of the threads that found nothing (at most workers x count, far from overflow).
+  auto claim = [&](int64_t& begin, int64_t& end) {
+    const int64_t seen = next.load(std::memory_order_relaxed);
+    if (seen >= count) return false;
+    const int64_t chunk = schedule == Schedule::dynamic ? 1 : std::max<int64_t>(1, (count - seen) / (2 * workers));
+    begin = next.fetch_add(chunk, std::memory_order_relaxed);
+    end = std::min(count, begin + chunk);
+    return begin < count;
+  };
+  auto share = [&](int) {
+    std::optional<decltype(make_state())> state;  // made on the first chunk: a late thread may find none
+    for (int64_t begin = 0, end = 0; claim(begin, end);) {
+      if (!state) error.run([&] { state.emplace(make_state()); });
+      if (!state) return;
+      for (int64_t i = begin; i < end; ++i) error.run([&] { body(*state, i); });
     }
-    const int64_t base = count / workers, longer = count % workers;
-    const int64_t begin = worker * base + std::min<int64_t>(worker, longer);
-    const int64_t end = begin + base + (worker < longer ? 1 : 0);
-    for (int64_t i = begin; i < end; ++i) error.run([&] { body(*state, i); });
   };
   if (!try_run_on_pool(workers, TaskRef(share))) return run_inline();
   error.rethrow_if_any();
 }
 
-// body(i) for i in [0, count), statically split over up to `threads` threads.
+// body(i) for i in [0, count) on up to `threads` threads, guided.
 template <class Body>
 void parallel_for(int threads, int64_t count, Body body) {
   struct NoState {};
-  parallel_for(threads, count, Schedule::fixed, [] { return NoState{}; }, [&](NoState&, int64_t i) { body(i); });
+  parallel_for(threads, count, Schedule::guided, [] { return NoState{}; }, [&](NoState&, int64_t i) { body(i); });
 }
 
 }  // namespace convkit::cpu

@@ -30,10 +30,12 @@ class TaskRef {
   void (*call_)(void*, int);
 };
 
-// Runs task(w) for w in [0, workers): w = 0 on the calling thread, the others on pool threads (started on
-// first use and kept). Returns once every task has returned. The tasks must not throw (parallel_for
-// catches). Returns false, having run nothing, when the pool is in use by another caller or by this one
-// (a nested loop). workers is capped at kMaxWorkers (parallel_for gives the extra shares to the others).
+// Runs task(0) on the calling thread and task(w), 0 < w < workers, on each pool thread (started on first use
+// and kept) that wakes before task(0) returns; a pool thread that comes later skips the job, so task(0) must
+// finish whatever the others have not taken (parallel_for's tasks claim chunks of one shared loop). Returns
+// once every task that started has returned. The tasks must not throw (parallel_for catches). Returns
+// false, having run nothing, when the pool is in use by another caller or by this one (a nested loop).
+// workers is capped at kMaxWorkers.
 bool try_run_on_pool(int workers, TaskRef task);
 
 inline constexpr int kMaxWorkers = 256;
