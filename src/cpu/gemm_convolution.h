@@ -32,6 +32,7 @@
 #include "aligned_buffer.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
+#include "phase_window.h"
 #include "tile_kernel.h"
 
 namespace convkit::cpu {
@@ -60,6 +61,10 @@ class GemmConvolution final : public Algorithm {
 
  private:
   struct Call;  // the per-call state: geometry, index tables, tensors
+
+  // channels_first: the phase windows for blocks of about a quarter of a thread's tiles, or none (empty):
+  // the 1x1 layers that read the input in place, and the geometries PhaseWindow declines.
+  PhaseWindow phase_window(const ConvGeometry& geometry, int64_t batch, int threads) const;
 
   ConvSpec spec_;
   TileKernel kernel_{};
