@@ -4,6 +4,7 @@
 // order, so those comparisons are exact; real-valued data are compared with a relative tolerance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -178,8 +179,8 @@ TEST(GemmConvolution, MatchesReferenceOnLayerShapes) {
     }
 }
 
-// channels_first through phase windows (src/cpu/phase_window.h): random forward specs made channels_first,
-// with rows wide enough that most take the windows (strides 2-4, dilation, every padding kind and mode,
+// channels_first through phase windows (src/cpu/phase_window.h): random forward specs made channels_first and
+// strided, with rows wide enough that most take the windows (strides 2-4, dilation, every padding kind and mode,
 // groups, depthwise, flip, batch 2, rank 1-3), exact on integer data, on every ISA, 1 and 2 threads.
 TEST(GemmConvolution, PhaseWindowsMatchReferenceExactly) {
   std::mt19937 rng(kSeed + 3);
@@ -192,6 +193,7 @@ TEST(GemmConvolution, PhaseWindowsMatchReferenceExactly) {
     testing::Problem p = testing::random_problem(rng, options);
     const Shape spatial = input_spatial_of(p.spec, p.input_shape);
     p.spec.layout = Layout::channels_first;
+    if (std::ranges::all_of(p.spec.stride, [](int64_t s) { return s == 1; })) p.spec.stride.back() = 2;  // windows: strided only
     p.input_shape = make_activation_shape(p.spec, p.input_shape[0], p.spec.in_channels, spatial);
     const ConvGeometry geometry = resolve_geometry(p.spec, spatial);
     windowed += !cpu::PhaseWindow(geometry, p.spec.padding_mode, {.run_length = p.spec.in_channels / p.spec.groups}, 96)

@@ -66,7 +66,7 @@ class GemmConvolution final : public Algorithm {
   struct Call;  // the per-call state: geometry, index tables, tensors
 
   // channels_first: the phase windows for blocks of about a quarter of a thread's tiles, or none (empty):
-  // the 1x1 layers that read the input in place, and the geometries PhaseWindow declines.
+  // stride-1 layers (packed, or read in place), and the geometries PhaseWindow declines.
   PhaseWindow phase_window(const ConvGeometry& geometry, int64_t batch, int threads) const;
 
   ConvSpec spec_;
