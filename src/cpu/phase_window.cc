@@ -126,6 +126,7 @@ void PhaseWindow::write_out(const float* c, int64_t c_stride, int64_t channels, 
     const int64_t r = (v + i) / pitch_, col = (v + i) % pitch_;
     n = std::min(pitch_ - col, count - i);
     const int64_t real = std::clamp<int64_t>(out_w - col, 0, n);
+    if (real == 0) continue;  // dropped columns only (whose address may lie past y)
     float* to = y_g + (od * out_h + r) * out_w + col;
     for (int64_t ch = 0; ch < channels; ++ch) std::copy_n(c + ch * c_stride + i, real, to + ch * y_stride);
   }
