@@ -4,12 +4,14 @@
 // order, so those comparisons are exact; real-valued data are compared with a relative tolerance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
 
 #include "../src/cpu/gemm_convolution.h"
 #include "../src/cpu/isa_kernels.h"
+#include "../src/cpu/phase_window.h"
 #include "../src/cpu/tile_kernel.h"
 #include "convkit/conv.h"
 #include "algorithm_support.h"
@@ -274,6 +276,32 @@ TEST(GemmConvolution, ShiftedRowReadsMatchTheReferenceExactly) {
     const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
     ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0)) << "trial " << trial;
   }
+}
+
+// channels_first through phase windows (src/cpu/phase_window.h): random forward specs made channels_first and
+// strided, with rows wide enough that most take the windows (strides 2-4, dilation, every padding kind and mode,
+// groups, depthwise, flip, batch 2, rank 1-3), exact on integer data, on every ISA, 1 and 2 threads.
+TEST(GemmConvolution, PhaseWindowsMatchReferenceExactly) {
+  std::mt19937 rng(kSeed + 3);
+  testing::ProblemOptions options;
+  options.allow_transposed = false;
+  options.max_channels = 12;
+  options.max_spatial = 40;
+  int windowed = 0;
+  for (int trial = 0; trial < 150; ++trial) {
+    testing::Problem p = testing::random_problem(rng, options);
+    const Shape spatial = input_spatial_of(p.spec, p.input_shape);
+    p.spec.layout = Layout::channels_first;
+    if (std::ranges::all_of(p.spec.stride, [](int64_t s) { return s == 1; })) p.spec.stride.back() = 2;  // windows: strided only
+    p.input_shape = make_activation_shape(p.spec, p.input_shape[0], p.spec.in_channels, spatial);
+    const ConvGeometry geometry = resolve_geometry(p.spec, spatial);
+    windowed += !cpu::PhaseWindow(geometry, p.spec.padding_mode, {.run_length = p.spec.in_channels / p.spec.groups}, 96)
+                     .empty();
+    const testing::ProblemData data = testing::random_data(p, rng, /*integers=*/true);
+    const Tensor expected = reference::convolution(p.spec, data.input, data.weight, data.bias_view());
+    ASSERT_TRUE(testing::matches_on_every_isa<cpu::GemmConvolution>(p, data, expected, 0.0)) << "trial " << trial;
+  }
+  EXPECT_GE(windowed, 75);  // the rest pack per tile (rows too short for the dropped columns)
 }
 
 // Ties in padding go to the fewest operand loads per FMA: 1/MR + 2/NV channels_last (the weight panel is the

@@ -10,4 +10,7 @@ namespace convkit::cpu {
 // works in virtual machines without /sys cache entries); 1 MiB where the C library does not know.
 int64_t l2_cache_bytes();
 
+// One core's L1 data cache in bytes, likewise (_SC_LEVEL1_DCACHE_SIZE); 32 KiB where unknown.
+int64_t l1_data_cache_bytes();
+
 }  // namespace convkit::cpu

@@ -1,8 +1,10 @@
 #include "gemm_convolution.h"
+#include "cache_size.h"
 #include "isa_kernels.h"
 #include "cache_size.h"
 #include "driver_util.h"
 #include "parallel.h"
+#include "phase_window.h"
 #include "weight_panels.h"
 
 #include <algorithm>
@@ -62,10 +64,18 @@ GemmConvolution::GemmConvolution(const ConvSpec& spec, ConstTensorView weight, c
   // 0.87x oneDNN with 4x96 instead of 8x48; packed operands are contiguous and gained: audio 0.92 -> 1.07x).
   const std::vector<int64_t> stride = per_axis(spec.stride, spec.rank, 1, "stride");
   const bool pixels_in_place = !channels_last && taps_ == 1 && std::ranges::all_of(stride, [](int64_t s) { return s == 1; });
+  // Channels_first phase windows (strided layers) with many input channels (a row of the widest tile per
+  // channel fills half of L1) run the reduction in K blocks (see run()), between which the partial sums of a
+  // tile's Cout/g x NR outputs wait in memory: the larger tile first is 8x48, whose sums take half the space
+  // of 4x96's (res3.3x3s2 0.93-0.98x oneDNN instead of 0.82-0.89x; the stem's one pass keeps 4x96:
+  // 1.05-1.08x vs 0.99-1.04x).
+  const bool strided = std::ranges::any_of(stride, [](int64_t s) { return s > 1; });
+  const bool blocked_windows = !channels_last && strided &&
+                               cin_g_ * kMaxTileWidth > l1_data_cache_bytes() / 2 / int64_t{sizeof(float)};
   kernel_ = best_tile_kernel(isa_kernels(isa).tiles, channels_last, channels_last, cout_g_,
-                             channels_last     ? TileTies::fewest_loads_vectors_twice
-                             : pixels_in_place ? TileTies::larger
-                                               : TileTies::fewest_loads);
+                             channels_last                       ? TileTies::fewest_loads_vectors_twice
+                             : pixels_in_place || blocked_windows ? TileTies::larger
+                                                                  : TileTies::fewest_loads);
   // channels_last rows: without groups and with dilation 1 along W, the kw taps of one (D, H) kernel
   // position read kw neighbouring pixels, i.e. kw * Cin consecutive floats: one row pointer serves them.
   const std::vector<int64_t> dilation = per_axis(spec.dilation, spec.rank, 1, "dilation");
@@ -109,14 +119,15 @@ struct GemmConvolution::Call {
   // padded_source_index names).
   std::vector<int64_t> w_first;
   // channels_first packing: per W kernel tap, the output columns cut into runs that read zeros
-  // (source -1) or input columns step_w apart from `source` (see w_runs_of).
+  // (source -1) or input columns step_w apart from `source` (column_runs).
   std::vector<std::vector<PixelSegment>> w_runs;
   AxisGeometry w_axis;
   PaddingMode padding_mode = PaddingMode::zeros;
+  ConvGeometry geometry;
 
   Call(const GemmConvolution& c, ConstTensorView input, float* output) : conv(c), x(input.data()), y(output) {
     const ConvSpec& spec = conv.spec_;
-    const ConvGeometry geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
+    geometry = resolve_geometry(spec, input_spatial_of(spec, input.shape()));
     const bool channels_last = spec.layout == Layout::channels_last;
     for (int axis = 0; axis < spec.rank; ++axis) {
       const AxisGeometry& g = geometry.axes[static_cast<size_t>(axis)];
@@ -127,7 +138,8 @@ struct GemmConvolution::Call {
       identity = identity && g.kernel == 1 && g.stride == 1 && g.pad_begin == 0 && g.pad_end == 0;
       // W is read through runs (channels_first) or w_first (merged rows), not a per-column table.
       if (s == 2 && !channels_last) {
-        for (int64_t q = 0; q < g.kernel; ++q) w_runs.push_back(w_runs_of(g, q, spec.padding_mode));
+        for (int64_t q = 0; q < g.kernel; ++q)
+          w_runs.push_back(column_runs(g, q * g.dilation - g.pad_begin, g.output, spec.padding_mode));
         continue;
       }
       if (s == 2 && conv.merged_w_) {
@@ -190,40 +202,6 @@ struct GemmConvolution::Call {
       n = std::min(by, out[2] - q.ow);
       advance(q, n);
     }
-  }
-
-  // The output columns of W kernel tap q cut into runs: inside the input, column ow reads
-  // ow * stride + q * dilation - pad_begin, consecutive columns `stride` apart (one run); the columns
-  // in the padding read zeros or, for the other padding modes, the cell padded_source_index names.
-  static std::vector<PixelSegment> w_runs_of(const AxisGeometry& g, int64_t q, PaddingMode mode) {
-    const int64_t offset = q * g.dilation - g.pad_begin;  // raw column = ow * stride + offset
-    const int64_t inside_begin = std::clamp<int64_t>(ceil_div(-offset, g.stride), 0, g.output);
-    const int64_t inside_end =
-        std::clamp<int64_t>(offset >= g.input ? 0 : (g.input - 1 - offset) / g.stride + 1, inside_begin, g.output);
-    std::vector<PixelSegment> runs;
-    const auto padding = [&](int64_t begin, int64_t end) {
-      for (int64_t ow = begin; ow < end; ++ow)
-        append_segment(runs, {ow, 1, padded_source_index(ow * g.stride + offset, g.input, mode)}, g.stride);
-    };
-    padding(0, inside_begin);
-    if (inside_end > inside_begin)
-      append_segment(runs, {inside_begin, inside_end - inside_begin, inside_begin * g.stride + offset}, g.stride);
-    padding(inside_end, g.output);
-    return runs;
-  }
-
-  // Appends `next` (which starts where the last segment ends), merged into the last one when it continues
-  // it: both zeros, or sources `step` apart.
-  template <class Segments>
-  static void append_segment(Segments& segments, PixelSegment next, int64_t step) {
-    if (!segments.empty()) {
-      PixelSegment& last = segments.back();
-      if (next.source < 0 ? last.source < 0 : last.source >= 0 && next.source == last.source + last.length * step) {
-        last.length += next.length;
-        return;
-      }
-    }
-    segments.push_back(next);
   }
 
   // A fixed-capacity segment list (one tile's worth) with the push_back/back/empty append_segment uses.
@@ -514,6 +492,42 @@ struct GemmConvolution::Call {
     }
   }
 
+  // channels_first through phase windows: tiles [first, first + count) of the virtual pixels of depth slice
+  // od of image n, group g. The reduction runs in blocks of `k_block` (tap, channel) rows, each over every
+  // weight panel, so that the window rows a block reads stay in L1 across the panels; the panels' sums wait
+  // in `sums` (Cout/g x NR) between blocks, and go to y without the dropped columns.
+  void channels_first_windowed(const PhaseWindow& window, int64_t k_block, int64_t n, int64_t g, int64_t od,
+                               int64_t first, int64_t count) const {
+    thread_local std::vector<float> window_buffer, sum_buffer;
+    const int64_t nr = conv.kernel_.nr, mr = conv.kernel_.mr, k = conv.k_;
+    const float* x_g = x + (n * conv.spec_.in_channels + g * conv.group_stride_) * in_pixels;
+    float* y_g = y + (n * conv.spec_.out_channels + g * conv.cout_g_) * out_pixels;
+    float* copy = scratch(window_buffer, window.floats());
+    float* sums = scratch(sum_buffer, conv.panels_ * mr * nr);
+    window.fill(x_g, conv.kernel_.pack, od, first * nr, copy);
+    TileArgs args;
+    args.c_row_stride = nr;
+    for (int64_t tile = first; tile < first + count; ++tile) {
+      const int64_t v = tile * nr;
+      args.b = copy + (v - first * nr);
+      args.cols = static_cast<int>(std::min(nr, window.plane_pixels() - v));
+      for (int64_t k0 = 0; k0 < k; k0 += k_block) {
+        args.k_per_tap = std::min(k_block, k - k0);
+        args.b_offsets = window.offsets() + k0;
+        args.accumulate = k0 > 0;
+        for (int64_t panel = 0; panel < conv.panels_; ++panel) {
+          const int64_t index = g * conv.panels_ + panel;
+          args.a_packed = conv.weights_.data() + (index * k + k0) * mr;
+          args.c = sums + panel * mr * nr;
+          args.rows = static_cast<int>(std::min(mr, conv.cout_g_ - panel * mr));
+          args.row_bias = conv.bias_.size() && k0 == 0 ? conv.bias_.data() + index * mr : nullptr;
+          conv.kernel_.run(args);
+        }
+      }
+      window.write_out(sums, nr, conv.cout_g_, v, args.cols, od, y_g, out_pixels);
+    }
+  }
+
   // Pixel tiles [first, first + count) of the batch's pixel sequence, group g.
   void channels_last_block(int64_t g, int64_t first, int64_t count) const {
     thread_local std::vector<const float*> row_pointers;
@@ -543,9 +557,9 @@ struct GemmConvolution::Call {
     args.c_row_stride = cout;
     for (int64_t panel = 0; panel < conv.panels_; ++panel) {
       const int64_t index = g * conv.panels_ + panel;
-      args.b = conv.weights_.data() + index * conv.k_ * nr;
       args.cols = static_cast<int>(std::min(nr, conv.cout_g_ - panel * nr));
       args.col_bias = conv.bias_.size() ? conv.bias_.data() + index * nr : nullptr;
+      args.b = conv.weights_.data() + index * conv.k_ * nr;
       for (int64_t s = 0, end; s < count; s = end) {
         for (end = s + 1; end < count && continues[end];) ++end;
         const int64_t p0 = (first + s) * mr;
@@ -568,6 +582,23 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
   const int64_t tiles =
       channels_last ? ceil_div(call.batch_pixels, kernel_.mr) : ceil_div(call.out_pixels, kernel_.nr);
   if (batch * spec_.out_channels * call.out_pixels * k_ < kSerialMacs) threads = 1;
+  if (!channels_last)
+    if (const PhaseWindow window = phase_window(call.geometry, batch, threads); !window.empty()) {
+      const int64_t block_tiles = window.block_pixels() / kernel_.nr;
+      const int64_t plane_tiles = ceil_div(window.plane_pixels(), kernel_.nr);
+      const int64_t blocks = ceil_div(plane_tiles, block_tiles), depth = window.depth();
+      // One pass over the reduction when the window stretch a tile reads fits in half of L1 (the stem's 147
+      // operand rows read 21 KiB: 3 channels x 4 phases x (96 + 3 rows) floats); otherwise K blocks whose operand
+      // rows (NR floats each) fill half of L1 (res3.3x3s2: 64 of 1152 rows, 1.59-1.81 ms vs 1.79-1.96 unblocked).
+      const int64_t half_l1 = l1_data_cache_bytes() / 2 / int64_t{sizeof(float)};
+      const int64_t k_block = window.tile_floats(kernel_.nr) <= half_l1 ? k_ : std::max<int64_t>(1, half_l1 / kernel_.nr);
+      parallel_for(threads, batch * groups_ * depth * blocks, [&](int64_t item) {
+        const int64_t plane = item / blocks, first = item % blocks * block_tiles;
+        call.channels_first_windowed(window, k_block, plane / (groups_ * depth), plane / depth % groups_,
+                                     plane % depth, first, std::min(block_tiles, plane_tiles - first));
+      });
+      return;
+    }
   // Blocks of tiles are the unit of work; at least 4 per thread when the layer allows it. Each output
   // element is computed by one tile in one fixed order, so the result does not depend on `threads`.
   const int64_t block_tiles = std::clamp<int64_t>(images * groups_ * tiles / (4 * threads), 1,
@@ -583,11 +614,36 @@ void GemmConvolution::run(ConstTensorView input, float* output, int threads) con
   });
 }
 
-std::size_t GemmConvolution::workspace_bytes(const Shape&, int threads) const {
-  const int64_t per_thread =
+PhaseWindow GemmConvolution::phase_window(const ConvGeometry& geometry, int64_t batch, int threads) const {
+  // Strided layers only: at stride 1 the packing is plain vector copies into aligned, contiguous operand rows,
+  // and measured faster (textcnn.k5, 1D: 0.21 ms packed vs 0.22-0.23 ms through windows).
+  if (std::ranges::all_of(geometry.axes, [](const AxisGeometry& g) { return g.stride == 1; })) return {};
+  // The output slices (image, group, D) and their H x W pixels.
+  const size_t rank = geometry.axes.size(), slice_axes = std::min<size_t>(rank, 2);
+  int64_t slices = batch * groups_, slice_pixels = 1;
+  for (size_t axis = 0; axis < rank; ++axis) (axis + slice_axes >= rank ? slice_pixels : slices) *= geometry.axes[axis].output;
+  // Blocks of at most kMaxBlockTiles tiles, at least 4 per thread when the slices have the tiles, and a
+  // multiple of `threads` in all, so that the static split gives every thread as many (the stem on 2 threads:
+  // 131 tiles in 10 blocks of 14, not 9 of 16, of which one thread ran 5 = 80 tiles).
+  const int64_t slice_tiles = ceil_div(slice_pixels, kernel_.nr);
+  int64_t slice_blocks = std::max(ceil_div(slice_tiles, kMaxBlockTiles), ceil_div(4 * threads, slices));
+  slice_blocks = std::min(slice_blocks, slice_tiles);
+  if (slices < threads) slice_blocks = std::min(ceil_div(slice_blocks * slices, threads) * threads / slices, slice_tiles);
+  const int64_t block_tiles = ceil_div(slice_tiles, slice_blocks);
+  return PhaseWindow(geometry, spec_.padding_mode, {runs_, run_length_, run_stride_}, block_tiles * kernel_.nr);
+}
+
+std::size_t GemmConvolution::workspace_bytes(const Shape& input_shape, int threads) const {
+  int64_t per_thread =
       spec_.layout == Layout::channels_first
           ? k_ * kernel_.nr * int64_t{sizeof(float)}
           : kMaxBlockTiles * kernel_.mr * row_taps_ * (int64_t{sizeof(float*)} + row_length_ * int64_t{sizeof(float)});
+  if (spec_.layout == Layout::channels_first) {
+    // One thread has the largest blocks (the run may fall back to one thread).
+    const PhaseWindow window =
+        phase_window(resolve_geometry(spec_, input_spatial_of(spec_, input_shape)), input_shape[0], 1);
+    if (!window.empty()) per_thread = (window.floats() + panels_ * kernel_.mr * kernel_.nr) * int64_t{sizeof(float)};
+  }
   return static_cast<std::size_t>(per_thread * threads);
 }
 

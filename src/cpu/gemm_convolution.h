@@ -10,11 +10,14 @@
 //                   kernel tap (kw taps at once when the W dilation is 1: kw * Cin/g consecutive floats);
 //                   rows in the padding point at a zero row, rows partly in the padding at a patch copied
 //                   per tile (the cells the padding mode reads);
-//   channels_first: the NR pixels of one tile are packed row by row (vector copies of the stretches
-//                   that are contiguous in the input), except 1x1 stride-1 unpadded layers, which read
-//                   the input as is.
-// Extra memory per thread: kMaxBlockTiles * MR * taps * (pointer + Cin/g floats) (channels_last) or
-// taps * Cin/g * NR floats (channels_first) -- bounded by the kernel size, independent of the image size.
+//   channels_first: a block of tiles copies the stride phases of the input rows it reads (phase_window.h),
+//                   in which every operand row is a contiguous stretch; where the rows are too short for
+//                   that, the NR pixels of one tile are packed row by row (vector copies of the stretches
+//                   that are contiguous in the input); 1x1 stride-1 unpadded layers read the input as is.
+// Extra memory per thread: kMaxBlockTiles * MR * taps * (pointer + Cin/g floats) (channels_last),
+// taps * Cin/g * NR floats (channels_first, packed) -- bounded by the kernel size, independent of the image
+// size -- or a phase window (a block of tiles plus kh rows per channel and phase, at most 16 MiB) and
+// Cout/g * NR sums.
 //
 // A channel shuffle can be fused into the input read (ShuffleNet: shuffle, then this grouped convolution):
 // with `input_shuffle_groups` G > 1 the convolution reads channel_shuffle(input, G) without it existing.
@@ -32,6 +35,7 @@
 #include "aligned_buffer.h"
 #include "convkit/spec.h"
 #include "convkit/tensor.h"
+#include "phase_window.h"
 #include "tile_kernel.h"
 
 namespace convkit::cpu {
@@ -60,6 +64,10 @@ class GemmConvolution final : public Algorithm {
 
  private:
   struct Call;  // the per-call state: geometry, index tables, tensors
+
+  // channels_first: the phase windows for blocks of about a quarter of a thread's tiles, or none (empty):
+  // stride-1 layers (packed, or read in place), and the geometries PhaseWindow declines.
+  PhaseWindow phase_window(const ConvGeometry& geometry, int64_t batch, int threads) const;
 
   ConvSpec spec_;
   TileKernel kernel_{};

@@ -29,9 +29,11 @@ struct TileArgs {
   int64_t a_stride = 0;  // packed A: floats from one k to the next, 0 for MR (A read in place: a pixel pitch)
   int64_t taps = 1;
   int64_t k_per_tap = 0;  // the reduction length is taps * k_per_tap
-  // B: one row of NR floats per k, b_stride floats apart.
+  // B: one row of NR floats per k, b_stride floats apart, or, with b_offsets, row k at b + b_offsets[k]
+  // (channels_first phase windows: each (tap, channel) row is a stretch of one phase plane, phase_window.h).
   const float* b = nullptr;
   int64_t b_stride = 0;
+  const int64_t* b_offsets = nullptr;
   // C[i][j] at c[i * c_row_stride + j]; only the first `rows` x `cols` are written. With a_pitch, `rows`
   // may exceed MR: the kernel runs the rows MR at a time (one call for a stretch of tiles).
   float* c = nullptr;

@@ -86,8 +86,14 @@ template <class V, int MR, int NV, bool kIndirect>
   } else {
     const float* a = t.a_packed;
     const int64_t a_stride = t.a_stride ? t.a_stride : MR;
-    for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += a_stride)
-      step(b, [a](int i) { return a + i; });
+    if (t.b_offsets) {
+      const int64_t* offset = t.b_offsets;
+      for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, ++offset, a += a_stride)
+        step(b + *offset, [a](int i) { return a + i; });
+    } else {
+      for (int64_t k = t.taps * t.k_per_tap; k > 0; --k, b += t.b_stride, a += a_stride)
+        step(b, [a](int i) { return a + i; });
+    }
   }
 
   // Output write.
