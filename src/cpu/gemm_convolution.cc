@@ -623,8 +623,8 @@ PhaseWindow GemmConvolution::phase_window(const ConvGeometry& geometry, int64_t 
   int64_t slices = batch * groups_, slice_pixels = 1;
   for (size_t axis = 0; axis < rank; ++axis) (axis + slice_axes >= rank ? slice_pixels : slices) *= geometry.axes[axis].output;
   // Blocks of at most kMaxBlockTiles tiles, at least 4 per thread when the slices have the tiles, and a
-  // multiple of `threads` in all, so that the static split gives every thread as many (the stem on 2 threads:
-  // 131 tiles in 10 blocks of 14, not 9 of 16, of which one thread ran 5 = 80 tiles).
+  // multiple of `threads` in all, so that the threads can finish together (the stem on 2 threads: 131 tiles
+  // in 10 blocks of 14, not 9 of 16, where one thread runs a 16-tile block more than the other).
   const int64_t slice_tiles = ceil_div(slice_pixels, kernel_.nr);
   int64_t slice_blocks = std::max(ceil_div(slice_tiles, kMaxBlockTiles), ceil_div(4 * threads, slices));
   slice_blocks = std::min(slice_blocks, slice_tiles);
