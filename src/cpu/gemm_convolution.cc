@@ -473,7 +473,9 @@ struct GemmConvolution::Call {
     float* y_n = y + n * conv.spec_.out_channels * out_pixels;
     const bool shifted = shifted_rows();
     for (int64_t tile = first; tile < first + count; ++tile) {
-      const auto [p0, cols] = pixel_tile(tile, shifted);
+      const std::pair<int64_t, int> span = pixel_tile(tile, shifted);
+      const int64_t p0 = span.first;  // plain variables: lambdas below capture them (not bindings, for Clang 14)
+      const int cols = span.second;
       if (shifted && reads_rows_in_place(p0, cols)) {  // a pass per W tap over the input rows, shifted by the tap
         channels_first_tile(y_n, g, p0, cols, conv.taps_, in_pixels,
                             [&](int64_t q) { return x_g + p0 + q * w_axis.dilation - w_axis.pad_begin; });
