@@ -40,7 +40,8 @@ template <class V, int MR, int NV, bool kIndirect>
     for (int j = 0; j < NV; ++j) col_bias[j] = t.col_bias ? V::load(t.col_bias + j * L) : V::zero();
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      const Reg row_bias = t.row_bias ? V::broadcast(t.row_bias + row0 + i) : V::zero();
+      // Only the call's rows: with a_pitch the bias holds `rows` values, fewer than the last block's MR.
+      const Reg row_bias = t.row_bias && i < rows ? V::broadcast(t.row_bias + row0 + i) : V::zero();
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = t.row_bias ? V::add(row_bias, col_bias[j]) : col_bias[j];
     }
