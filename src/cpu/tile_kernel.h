@@ -40,7 +40,7 @@ struct TileArgs {
   int64_t c_row_stride = 0;
   int rows = 0;
   int cols = 0;
-  // The sums start from these (bias): MR values (one per row) and/or NR values (one per column), or null.
+  // The sums start from these (bias): one value per row (`rows` of them) and/or NR values (one per column), or null.
   const float* row_bias = nullptr;
   const float* col_bias = nullptr;
   // Or, instead of the bias, from C's own values: a reduction split into blocks, summed block by block.
